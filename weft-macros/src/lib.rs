@@ -114,7 +114,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// async fn an_hour_passes_instantly() {
 ///     let start = weft::time::Instant::now();
 ///     weft::time::sleep(Duration::from_secs(3600)).await;
-///     assert!(start.elapsed() >= Duration::from_secs(3600));
+///     assert!(weft::time::Instant::now().duration_since(start) >= Duration::from_secs(3600));
 /// }
 ///
 /// // Tests may return a `Result`, and keep their other attributes.
@@ -237,7 +237,43 @@ fn build(kind: Kind, opts: Args, sig: &Sig, trees: &[TokenTree]) -> TokenStream 
         unreachable!("parse_sig checked the body is a brace group")
     };
     let (inner_attrs, stmts) = split_inner_attrs(body.stream());
-    let mut async_body = Group::new(Delimiter::Brace, stmts);
+    let ret_tokens = sig.ret.as_ref().map(|r| &trees[r.clone()]);
+    let async_stmts = match ret_tokens {
+        // A `!` or `impl Trait` return type can't be named in a `let`: pass
+        // the body through as the async block's body.
+        Some(ty) if !annotatable(ty) => stmts,
+        // `let _weft_ret: Ret = { body }; return _weft_ret;` tells the
+        // compiler the body's type up front, so a mismatch is reported at the
+        // body's tail expression instead of at the macro. The `allow` keeps a
+        // body that diverges (ends in `panic!()`) free of warnings, without
+        // covering the user's own code. (`_` prefix: no unused-variable
+        // warning when the body diverges either.)
+        ty => {
+            let mut user_block = Group::new(Delimiter::Brace, stmts);
+            user_block.set_span(body.span());
+            let ret_var = TokenTree::Ident(Ident::new("_weft_ret", Span::mixed_site()));
+            // Clippy sees a body ending in `panic!()` as a diverging
+            // sub-expression of the `let`; that's ours, not the user's.
+            let mut s = parse("#[allow(clippy::diverging_sub_expression)] let");
+            s.extend([
+                ret_var.clone(),
+                TokenTree::Punct(Punct::new(':', Spacing::Alone)),
+            ]);
+            match ty {
+                Some(ty) => s.extend(ty.iter().cloned()),
+                None => s.extend(parse("()")),
+            }
+            s.extend(parse("="));
+            s.extend([TokenTree::Group(user_block)]);
+            s.extend(parse(
+                "; #[allow(unreachable_code, clippy::needless_return, clippy::used_underscore_binding)] return",
+            ));
+            s.extend([ret_var]);
+            s.extend(parse(";"));
+            s
+        }
+    };
+    let mut async_body = Group::new(Delimiter::Brace, async_stmts);
     async_body.set_span(body.span());
     let mut block = parse("async move");
     block.extend([TokenTree::Group(async_body)]);
@@ -261,6 +297,21 @@ fn build(kind: Kind, opts: Args, sig: &Sig, trees: &[TokenTree]) -> TokenStream 
     fn_body.set_span(body.span());
     out.extend([TokenTree::Group(fn_body)]);
     out
+}
+
+/// Whether a return type can be written as a `let` type annotation: not
+/// `!` (unstable there) and not containing `impl Trait`.
+fn annotatable(ty: &[TokenTree]) -> bool {
+    let never = matches!(ty, [TokenTree::Punct(p)] if p.as_char() == '!');
+    !never && !has_impl(ty.iter().cloned())
+}
+
+fn has_impl(ty: impl Iterator<Item = TokenTree>) -> bool {
+    ty.into_iter().any(|t| match t {
+        TokenTree::Ident(i) => i.to_string() == "impl",
+        TokenTree::Group(g) => has_impl(g.stream().into_iter()),
+        _ => false,
+    })
 }
 
 /// Splits leading inner attributes (`#![..]`, including `//!` doc comments)
