@@ -43,7 +43,8 @@ use std::str::FromStr;
 /// }
 /// ```
 ///
-/// expands to
+/// expands to (simplified: the real expansion also states the body's type
+/// as the return type, so a type mismatch is reported at your code)
 ///
 /// ```ignore
 /// fn main() {
@@ -125,7 +126,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// Each test expands to
+/// Each test expands to (simplified, as for [`macro@main`])
 ///
 /// ```ignore
 /// #[::core::prelude::v1::test]
@@ -278,21 +279,32 @@ fn build(kind: Kind, opts: Args, sig: &Sig, trees: &[TokenTree]) -> TokenStream 
     let mut block = parse("async move");
     block.extend([TokenTree::Group(async_body)]);
 
-    let mut call = match (kind, opts.start_paused) {
-        (Kind::Main, None) => parse("::weft::run"),
-        (kind, paused) => parse(&format!(
-            "::weft::Builder::new().start_paused({}).build().expect(\"{}\").block_on",
-            paused.unwrap_or(false),
-            match kind {
-                Kind::Main => "weft: failed to build the runtime",
-                Kind::Test => "weft: failed to build the test runtime",
-            }
-        )),
-    };
-    call.extend([TokenTree::Group(Group::new(Delimiter::Parenthesis, block))]);
-
     let mut fn_body = inner_attrs;
-    fn_body.extend(call);
+    let block = TokenTree::Group(Group::new(Delimiter::Parenthesis, block));
+    match (kind, opts.start_paused) {
+        (Kind::Main, None) => {
+            fn_body.extend(parse("::weft::run"));
+            fn_body.extend([block]);
+        }
+        (kind, paused) => {
+            // `let rt = ..; rt.block_on(..)`, so the `allow` covers our
+            // `expect` but not the user's body.
+            let rt = TokenTree::Ident(Ident::new("rt", Span::mixed_site()));
+            fn_body.extend(parse("#[allow(clippy::expect_used)] let"));
+            fn_body.extend([rt.clone()]);
+            fn_body.extend(parse(&format!(
+                "= ::weft::Builder::new().start_paused({}).build().expect(\"{}\");",
+                paused.unwrap_or(false),
+                match kind {
+                    Kind::Main => "weft: failed to build the runtime",
+                    Kind::Test => "weft: failed to build the test runtime",
+                }
+            )));
+            fn_body.extend([rt]);
+            fn_body.extend(parse(".block_on"));
+            fn_body.extend([block]);
+        }
+    }
     let mut fn_body = Group::new(Delimiter::Brace, fn_body);
     fn_body.set_span(body.span());
     out.extend([TokenTree::Group(fn_body)]);
