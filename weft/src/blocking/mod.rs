@@ -1,0 +1,225 @@
+//! The blocking pool behind [`spawn_blocking`](crate::spawn_blocking): CPU-bound or blocking work runs here so
+//! it never stalls the loop.
+//!
+//! Threads start on demand, up to a maximum, and exit after sitting idle for the keep-alive time. A job is a task
+//! cell like any other (its "future" runs the closure once), so a `JoinHandle` awaits it, a panic becomes a
+//! `JoinError`, and its completion wakes the awaiting task through the usual waker. The pool counts jobs in
+//! flight so that a virtual clock never jumps while one runs. At shutdown, queued jobs are cancelled and the
+//! pool waits for running ones, so no thread outlives the runtime.
+
+#![forbid(unsafe_code)]
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::Duration;
+
+use crate::runtime::shared::lock;
+use crate::runtime::Shared;
+use crate::task::raw;
+use crate::task::{Id, JoinHandle, TaskRef};
+
+/// A job: the task, and the reference its thread keeps while running it.
+struct Job {
+    /// The queue's reference (task rule 4), consumed by `run`.
+    task: TaskRef,
+    /// Keeps the cell alive while the closure runs (the stand-in for a loop's registry, task rule 5).
+    keep: TaskRef,
+}
+
+/// The blocking pool of one runtime.
+pub(crate) struct Pool {
+    /// Shared with the pool's threads.
+    inner: Arc<Inner>,
+}
+
+/// What the pool's threads share.
+struct Inner {
+    /// Queue and thread accounting.
+    state: Mutex<State>,
+    /// Signalled when a job is queued or at shutdown.
+    work: Condvar,
+    /// The thread limit.
+    max_threads: usize,
+    /// How long an idle thread waits before exiting.
+    keep_alive: Duration,
+    /// Jobs queued or running.
+    in_flight: AtomicUsize,
+}
+
+/// The pool's mutable state.
+#[derive(Default)]
+struct State {
+    /// Jobs waiting for a thread.
+    queue: VecDeque<Job>,
+    /// Threads alive.
+    threads: usize,
+    /// Threads waiting for work.
+    idle: usize,
+    /// Wake-ups sent to idle threads and not yet taken.
+    notified: usize,
+    /// No more jobs; threads exit.
+    shutdown: bool,
+    /// Handles of started threads, joined at shutdown.
+    handles: Vec<thread::JoinHandle<()>>,
+}
+
+/// The closure as a future that runs it on its first poll.
+struct BlockingFuture<F>(Option<F>);
+
+impl<F> Unpin for BlockingFuture<F> {}
+
+impl<F: FnOnce() -> T, T> Future for BlockingFuture<F> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<T> {
+        let function = self.0.take().expect("a blocking job runs once");
+        Poll::Ready(function())
+    }
+}
+
+impl Pool {
+    /// An empty pool (no threads until the first job).
+    pub(crate) fn new(max_threads: usize, keep_alive: Duration) -> Pool {
+        Pool {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                work: Condvar::new(),
+                max_threads,
+                keep_alive,
+                in_flight: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Jobs queued or running.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Queues `function`; starts a thread if none is idle and the limit allows.
+    pub(crate) fn spawn<F, T>(
+        &self,
+        shared: &Arc<Shared>,
+        function: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (keep, task, handle) = raw::new_task(BlockingFuture(Some(function)), None, Id::next(), location);
+        let job = Job { task, keep };
+        let mut state = lock(&self.inner.state);
+        if state.shutdown {
+            drop(state);
+            let _ = job.task.shutdown();
+            return handle;
+        }
+        self.inner.in_flight.fetch_add(1, Ordering::SeqCst);
+        state.queue.push_back(job);
+        if state.idle > state.notified {
+            state.notified += 1;
+            self.inner.work.notify_one();
+        } else if state.threads < self.inner.max_threads {
+            state.handles.retain(|handle| !handle.is_finished());
+            let inner = self.inner.clone();
+            let shared = Arc::downgrade(shared);
+            let spawned = thread::Builder::new()
+                .name("weft-blocking".into())
+                .spawn(move || inner.work_loop(&shared));
+            match spawned {
+                Ok(handle) => {
+                    state.threads += 1;
+                    state.handles.push(handle);
+                }
+                Err(error) if state.threads == 0 => {
+                    // No thread to run it, now or later: fail the job rather than leave it queued forever.
+                    let job = state.queue.pop_back().expect("just pushed");
+                    drop(state);
+                    self.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    eprintln!("weft: could not start a blocking thread: {error}");
+                    let _ = job.task.shutdown();
+                }
+                // Threads exist; they will get to the job.
+                Err(_) => {}
+            }
+        }
+        handle
+    }
+
+    /// Cancels queued jobs, lets running ones finish, and joins every thread.
+    pub(crate) fn shutdown(&self) {
+        let (queued, handles) = {
+            let mut state = lock(&self.inner.state);
+            state.shutdown = true;
+            (std::mem::take(&mut state.queue), std::mem::take(&mut state.handles))
+        };
+        self.inner.work.notify_all();
+        for job in queued {
+            let _ = job.task.shutdown();
+            self.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+        let me = thread::current().id();
+        for handle in handles {
+            if handle.thread().id() != me {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// A pool thread: run jobs until idle for `keep_alive` or shut down.
+    fn work_loop(&self, shared: &Weak<Shared>) {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                drop(state);
+                let _ = job.task.run();
+                drop(job.keep);
+                if self.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    // The last job ended: a loop with a virtual clock may jump again.
+                    if let Some(shared) = shared.upgrade().filter(|shared| shared.paused_clock) {
+                        shared.unpark();
+                    }
+                }
+                state = lock(&self.state);
+                continue;
+            }
+            if state.shutdown {
+                break;
+            }
+            state.idle += 1;
+            let (guard, wait) = self
+                .work
+                .wait_timeout(state, self.keep_alive)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            state = guard;
+            state.idle -= 1;
+            state.notified = state.notified.saturating_sub(1);
+            if wait.timed_out() && state.queue.is_empty() && !state.shutdown {
+                break;
+            }
+        }
+        state.threads -= 1;
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = lock(&self.inner.state);
+        f.debug_struct("Pool")
+            .field("threads", &state.threads)
+            .field("idle", &state.idle)
+            .field("queued", &state.queue.len())
+            .field("max_threads", &self.inner.max_threads)
+            .finish()
+    }
+}

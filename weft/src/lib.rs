@@ -1,0 +1,60 @@
+//! # weft — an async runtime you can see into
+//!
+//! weft runs the model that every good explanation of async/await tells, and makes it fast:
+//!
+//! - **An `async fn` is a pausable state machine.** Calling it runs nothing; it returns a future. Each `.await`
+//!   is a **bookmark**: when what it waits for is not ready, the function saves its place and steps aside.
+//! - **A task** is such a state machine handed to the runtime with [`spawn`] (asyncio's `create_task`). It runs
+//!   on its own; its [`JoinHandle`] awaits the result, or [`abort`](JoinHandle::abort)s it at its next bookmark.
+//!   A panic inside a task becomes a [`JoinError`]; it never takes the other tasks down.
+//! - **Gathering**: [`join!`] and [`join_all`] run several futures at once and collect every result.
+//! - **The event loop** is a plain loop on one thread: poll every task that is ready, then ask the OS
+//!   (`epoll_wait`) to wait for I/O and the next timer, and resume whichever task's "buzzer" went off. One thread
+//!   juggles thousands of waiting tasks, because waiting costs nothing but a few bytes.
+//! - **CPU-bound work blocks the loop**: while a task computes, nothing else on its thread runs. Move such work
+//!   to the blocking pool with [`spawn_blocking`]; use one runtime per core for more throughput.
+//!
+//! ```
+//! use std::time::Duration;
+//! use weft::time::{sleep, Instant};
+//!
+//! async fn brew(name: &str, seconds: u64) -> String {
+//!     sleep(Duration::from_secs(seconds)).await; // a bookmark: the task steps aside here
+//!     format!("{name} ready")
+//! }
+//!
+//! // A virtual clock makes this example instant; with weft::run it would take one real second.
+//! let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+//! runtime.block_on(async {
+//!     let start = Instant::now();
+//!     let coffee = brew("coffee", 1); // nothing runs yet: a future is a plan, not an action
+//!     let tea = weft::spawn(brew("tea", 1)); // a task: starts running on its own
+//!     let (coffee, tea) = weft::join!(coffee, tea);
+//!     assert_eq!(coffee, "coffee ready");
+//!     assert_eq!(tea.unwrap(), "tea ready");
+//!     assert_eq!(start.elapsed(), Duration::from_secs(1)); // both waited at once
+//! });
+//! ```
+//!
+//! ## Map of the crate
+//! - [`run`], [`Runtime`], [`Builder`], [`Handle`]: start a loop, spawn onto it from other threads.
+//! - [`spawn`], [`spawn_blocking`], [`task`]: tasks, their handles, names, [`task::yield_now`].
+//! - [`time`]: [`sleep`](time::sleep), [`timeout`](time::timeout), [`interval`](time::interval) and a
+//!   virtual clock for tests ([`Builder::start_paused`]).
+//! - [`main`] and [`test`]: `#[weft::main]` and `#[weft::test]`.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, missing_debug_implementations, clippy::undocumented_unsafe_blocks)]
+
+mod blocking;
+mod driver;
+pub mod runtime;
+mod sys;
+pub mod task;
+pub mod time;
+
+pub use runtime::{run, spawn, spawn_blocking, Builder, Handle, Runtime, UnhandledPanic};
+pub use task::{join_all, JoinError, JoinHandle};
+
+#[cfg(feature = "macros")]
+pub use weft_macros::{main, test};

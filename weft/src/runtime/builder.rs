@@ -1,0 +1,118 @@
+//! [`Builder`]: how a runtime is configured.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use super::Runtime;
+
+/// What a runtime does when a task whose [`JoinHandle`](crate::JoinHandle) was dropped panics — the panic
+/// nobody will ever see otherwise (asyncio's "Task exception was never retrieved").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UnhandledPanic {
+    /// Print the task's id, name, spawn location and panic message on stderr; keep running. The default.
+    #[default]
+    Report,
+    /// Say nothing; keep running.
+    Ignore,
+    /// Stop: the current [`Runtime::block_on`] panics, and the runtime shuts down when dropped.
+    ShutdownRuntime,
+}
+
+/// Configures and builds a [`Runtime`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let runtime = weft::Builder::new()
+///     .start_paused(true)
+///     .max_blocking_threads(8)
+///     .build()
+///     .unwrap();
+/// runtime.block_on(async {
+///     let start = weft::time::Instant::now();
+///     weft::time::sleep(Duration::from_secs(60)).await; // virtual: returns at once
+///     assert!(start.elapsed() >= Duration::from_secs(60));
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Builder {
+    /// Start with the virtual clock.
+    pub(crate) start_paused: bool,
+    /// What to do on an unhandled task panic.
+    pub(crate) unhandled_panic: UnhandledPanic,
+    /// The blocking pool's thread limit.
+    pub(crate) max_blocking_threads: usize,
+    /// How long an idle blocking thread waits for work before it exits.
+    pub(crate) blocking_keep_alive: Duration,
+}
+
+impl Builder {
+    /// The default configuration: real clock, report unhandled panics, up to 512 blocking threads that exit
+    /// after 10 s idle.
+    pub fn new() -> Builder {
+        Builder {
+            start_paused: false,
+            unhandled_panic: UnhandledPanic::Report,
+            max_blocking_threads: 512,
+            blocking_keep_alive: Duration::from_secs(10),
+        }
+    }
+
+    /// With `true`, the runtime starts with a **virtual clock**: time stands still while any task is ready,
+    /// and jumps straight to the next timer deadline whenever every task is waiting — but never while
+    /// [`spawn_blocking`](crate::spawn_blocking) work is in flight. Tests of timeouts run in microseconds and
+    /// give the same answer every time.
+    pub fn start_paused(&mut self, paused: bool) -> &mut Builder {
+        self.start_paused = paused;
+        self
+    }
+
+    /// What happens when a detached task panics; see [`UnhandledPanic`].
+    pub fn unhandled_panic(&mut self, policy: UnhandledPanic) -> &mut Builder {
+        self.unhandled_panic = policy;
+        self
+    }
+
+    /// The most threads the blocking pool starts (default 512). Work beyond it waits in a queue.
+    ///
+    /// # Panics
+    /// If `threads` is zero.
+    pub fn max_blocking_threads(&mut self, threads: usize) -> &mut Builder {
+        assert!(threads > 0, "max_blocking_threads must be at least 1");
+        self.max_blocking_threads = threads;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits (default 10 s).
+    pub fn thread_keep_alive(&mut self, keep_alive: Duration) -> &mut Builder {
+        self.blocking_keep_alive = keep_alive;
+        self
+    }
+
+    /// Builds the runtime.
+    ///
+    /// # Errors
+    /// If the OS refuses the epoll instance or the eventfd (for example at the descriptor limit).
+    pub fn build(&self) -> io::Result<Runtime> {
+        Runtime::from_builder(self)
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder::new()
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("start_paused", &self.start_paused)
+            .field("unhandled_panic", &self.unhandled_panic)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("thread_keep_alive", &self.blocking_keep_alive)
+            .finish()
+    }
+}

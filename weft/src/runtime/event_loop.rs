@@ -1,0 +1,362 @@
+//! The loop itself: run what is ready, then ask the OS to wait for timers and events.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::io;
+use std::panic::Location;
+use std::pin::pin;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use super::registry::Registry;
+use super::shared::{Remote, Shared};
+use super::{context, Builder, UnhandledPanic, EVENT_INTERVAL};
+use crate::blocking::Pool;
+use crate::driver::Driver;
+use crate::sys::EventFd;
+use crate::task::error::panic_message;
+use crate::task::raw::{self, RunOutcome};
+use crate::task::{Id, JoinHandle, TaskRef};
+use crate::time::{Clock, Wheel};
+
+/// A run queue longer than this is shrunk when it empties, so a burst does not pin memory.
+const RUN_QUEUE_KEEP: usize = 4096;
+
+/// The loop's thread-local state. Lives in a `Box` inside [`Runtime`](super::Runtime); reached through the
+/// context (runtime invariant 1).
+pub(crate) struct Core {
+    /// The half other threads can reach.
+    shared: Arc<Shared>,
+    /// Tasks ready to be polled, each holding its queue reference (task rule 4).
+    run_queue: RefCell<VecDeque<TaskRef>>,
+    /// Every live task (task rule 5).
+    registry: RefCell<Registry>,
+    /// Names given with `task::Builder::name`, by task id (kept out of the task cell: most tasks have none).
+    names: RefCell<HashMap<Id, Arc<str>>>,
+    /// The timer wheel.
+    timers: RefCell<Wheel>,
+    /// Real or virtual time.
+    clock: Clock,
+    /// Where the loop parks.
+    driver: Driver,
+    /// A batch taken from the remote queue (kept to reuse its buffers).
+    remote_batch: RefCell<Remote>,
+    /// Wakers of fired timers, woken after the wheel is released (buffer reused).
+    fired: RefCell<Vec<Waker>>,
+    /// Set while the runtime shuts down: new tasks are cancelled at once.
+    closing: Cell<bool>,
+    /// What to do with a panic nobody will see.
+    unhandled_panic: UnhandledPanic,
+    /// Set when a detached task panicked under [`UnhandledPanic::ShutdownRuntime`].
+    shutdown_requested: Cell<bool>,
+}
+
+/// The waker of the future passed to `block_on`: sets a flag the loop checks every turn.
+struct MainWaker {
+    /// True when the main future should be polled.
+    woken: AtomicBool,
+    /// To unpark the loop when woken from another thread.
+    shared: Arc<Shared>,
+}
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, SeqCst);
+        self.shared.unpark();
+    }
+}
+
+impl Core {
+    /// A new loop configured by `builder`.
+    pub(crate) fn new(builder: &Builder) -> io::Result<Core> {
+        let eventfd = EventFd::new()?;
+        let driver = Driver::new(&eventfd)?;
+        let pool = Pool::new(builder.max_blocking_threads, builder.blocking_keep_alive);
+        let shared = Shared::new(eventfd, pool, builder.start_paused);
+        Ok(Core {
+            shared,
+            run_queue: RefCell::new(VecDeque::new()),
+            registry: RefCell::new(Registry::default()),
+            names: RefCell::new(HashMap::new()),
+            timers: RefCell::new(Wheel::new()),
+            clock: Clock::new(builder.start_paused),
+            driver,
+            remote_batch: RefCell::new(Remote::default()),
+            fired: RefCell::new(Vec::new()),
+            closing: Cell::new(false),
+            unhandled_panic: builder.unhandled_panic,
+            shutdown_requested: Cell::new(false),
+        })
+    }
+
+    /// The half other threads can reach.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The loop's clock.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The loop's timer wheel.
+    pub(crate) fn timers(&self) -> &RefCell<Wheel> {
+        &self.timers
+    }
+
+    /// Pushes a woken task on the run queue (we are on the loop's thread).
+    pub(crate) fn push_local(&self, task: TaskRef) -> Option<TaskRef> {
+        self.run_queue.borrow_mut().push_back(task);
+        None
+    }
+
+    /// Spawns a task on this loop (we are on its thread).
+    pub(crate) fn spawn_local<F>(
+        &self,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let id = Id::next();
+        let (registry_ref, queue_ref, handle) = raw::new_task(future, Some(self.shared.clone()), id, location);
+        if self.closing.get() {
+            // Spawned by a destructor during shutdown: cancelled without running.
+            let _ = registry_ref.shutdown();
+            return handle;
+        }
+        if let Some(name) = name {
+            self.names.borrow_mut().insert(id, name);
+        }
+        self.registry.borrow_mut().insert(registry_ref);
+        self.run_queue.borrow_mut().push_back(queue_ref);
+        handle
+    }
+
+    /// The name of a live task, if it has one.
+    pub(crate) fn task_name(&self, id: Id) -> Option<Arc<str>> {
+        self.names.borrow().get(&id).cloned()
+    }
+
+    /// Runs the loop until `future` completes.
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = context::enter(self, false);
+        let main = Arc::new(MainWaker { woken: AtomicBool::new(true), shared: self.shared.clone() });
+        let waker = Waker::from(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if main.woken.load(Relaxed) && main.woken.swap(false, SeqCst) {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            if self.shutdown_requested.get() {
+                panic!(
+                    "weft: a detached task panicked and the runtime is configured with \
+                     UnhandledPanic::ShutdownRuntime; the runtime is shutting down"
+                );
+            }
+            self.turn(&main.woken);
+        }
+    }
+
+    /// One turn: poll up to `EVENT_INTERVAL` ready tasks, then take in remote work, timers and I/O; park if
+    /// nothing is left to run.
+    fn turn(&self, main_woken: &AtomicBool) {
+        for _ in 0..EVENT_INTERVAL {
+            let Some(task) = self.run_queue.borrow_mut().pop_front() else {
+                break;
+            };
+            self.run_task(task);
+        }
+        self.take_remote();
+        if self.has_work(main_woken) {
+            self.fire_timers();
+            if self.driver.has_io_sources() {
+                self.driver.park(Some(Duration::ZERO), &self.shared.eventfd);
+            }
+        } else {
+            self.park(main_woken);
+        }
+    }
+
+    /// True if a task or the main future is ready.
+    fn has_work(&self, main_woken: &AtomicBool) -> bool {
+        !self.run_queue.borrow().is_empty() || main_woken.load(SeqCst)
+    }
+
+    /// Polls one task and retires it if it completed.
+    fn run_task(&self, task: TaskRef) {
+        if let RunOutcome::Completed { id, registry_slot, spawned_at, unhandled_panic } = task.run() {
+            self.retire(id, registry_slot, spawned_at, unhandled_panic);
+        }
+    }
+
+    /// A task completed: drop the registry's reference (task rule 5) and deal with a panic nobody will see.
+    fn retire(
+        &self,
+        id: Id,
+        registry_slot: u32,
+        spawned_at: &'static Location<'static>,
+        unhandled_panic: Option<Box<dyn Any + Send>>,
+    ) {
+        let name = if self.names.borrow().is_empty() { None } else { self.names.borrow_mut().remove(&id) };
+        if let Some(payload) = unhandled_panic {
+            self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
+        }
+        let task = self.registry.borrow_mut().remove_at(registry_slot);
+        drop(task);
+    }
+
+    /// Applies the unhandled-panic policy.
+    fn on_unhandled_panic(
+        &self,
+        id: Id,
+        name: Option<&str>,
+        spawned_at: &'static Location<'static>,
+        payload: &(dyn Any + Send),
+    ) {
+        if self.unhandled_panic == UnhandledPanic::Ignore {
+            return;
+        }
+        let name = name.map(|name| format!(" '{name}'")).unwrap_or_default();
+        let message = panic_message(payload).unwrap_or("Box<dyn Any>");
+        eprintln!(
+            "weft: task {id}{name} (spawned at {spawned_at}) panicked and nobody will see it, \
+             because its JoinHandle was dropped: {message}"
+        );
+        if self.unhandled_panic == UnhandledPanic::ShutdownRuntime {
+            self.shutdown_requested.set(true);
+        }
+    }
+
+    /// Takes in what other threads handed over: woken tasks, spawned tasks, and dropped timers.
+    fn take_remote(&self) {
+        let mut batch = self.remote_batch.borrow_mut();
+        self.shared.take_remote(&mut batch);
+        if batch.woken.is_empty() && batch.spawned.is_empty() && batch.orphan_timers.is_empty() {
+            return;
+        }
+        let mut run_queue = self.run_queue.borrow_mut();
+        run_queue.extend(batch.woken.drain(..));
+        if !batch.spawned.is_empty() {
+            let mut registry = self.registry.borrow_mut();
+            for (registry_ref, queue_ref) in batch.spawned.drain(..) {
+                registry.insert(registry_ref);
+                run_queue.push_back(queue_ref);
+            }
+        }
+        if !batch.orphan_timers.is_empty() {
+            let mut timers = self.timers.borrow_mut();
+            for key in batch.orphan_timers.drain(..) {
+                timers.remove(key);
+            }
+        }
+    }
+
+    /// Fires every timer that is due and wakes its task.
+    fn fire_timers(&self) {
+        if self.timers.borrow().is_empty() {
+            return;
+        }
+        let now = self.clock.now_ms();
+        let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
+        self.timers.borrow_mut().advance(now, &mut fired);
+        for waker in fired.drain(..) {
+            waker.wake();
+        }
+        *self.fired.borrow_mut() = fired;
+    }
+
+    /// Nothing is ready: sleep in the OS until the next timer, an I/O event, or a wake from another thread.
+    /// With a virtual clock, jump to the next deadline instead (unless blocking work is in flight).
+    fn park(&self, main_woken: &AtomicBool) {
+        self.shared.announce_park();
+        self.take_remote();
+        self.fire_timers();
+        if self.has_work(main_woken) {
+            self.shared.announce_awake();
+            return;
+        }
+        {
+            let mut run_queue = self.run_queue.borrow_mut();
+            if run_queue.capacity() > RUN_QUEUE_KEEP {
+                run_queue.shrink_to(RUN_QUEUE_KEEP / 16);
+            }
+        }
+        let next_deadline = self.timers.borrow().next_deadline();
+        let timeout = match next_deadline {
+            None => None,
+            Some(deadline) if self.clock.is_paused() => {
+                if self.shared.blocking.in_flight() == 0 {
+                    self.advance_virtual_clock(deadline, main_woken);
+                    self.shared.announce_awake();
+                    return;
+                }
+                // Blocking work may still schedule something earlier; the pool unparks us when it ends.
+                None
+            }
+            Some(deadline) => Some(Duration::from_millis(deadline.saturating_sub(self.clock.now_ms()))),
+        };
+        self.driver.park(timeout, &self.shared.eventfd);
+        self.shared.announce_awake();
+        self.take_remote();
+        self.fire_timers();
+    }
+
+    /// Virtual clock, nothing ready: let I/O and other threads have their say, then jump to `deadline`.
+    fn advance_virtual_clock(&self, deadline: u64, main_woken: &AtomicBool) {
+        if self.driver.has_io_sources() {
+            self.driver.park(Some(Duration::ZERO), &self.shared.eventfd);
+        }
+        self.take_remote();
+        if !self.has_work(main_woken) {
+            self.clock.advance_to_ms(deadline);
+        }
+        self.fire_timers();
+    }
+
+    /// Drops every task that is still alive (their destructors run on this thread), refuses further work, and
+    /// stops the blocking pool.
+    pub(crate) fn shutdown(&self) {
+        let _enter = context::enter(self, true);
+        self.closing.set(true);
+        let remote = self.shared.close();
+        drop(remote.woken);
+        for (registry_ref, queue_ref) in remote.spawned {
+            let _ = registry_ref.shutdown();
+            drop((registry_ref, queue_ref));
+        }
+        loop {
+            let task = self.registry.borrow_mut().pop_any();
+            let Some(task) = task else { break };
+            if let RunOutcome::Completed { id, spawned_at, unhandled_panic: Some(payload), .. } = task.shutdown() {
+                let name = self.task_name(id);
+                self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
+            }
+            drop(task);
+            // Wakes caused by those destructors: the tasks are being dropped anyway.
+            let woken = std::mem::take(&mut *self.run_queue.borrow_mut());
+            drop(woken);
+        }
+        let woken = std::mem::take(&mut *self.run_queue.borrow_mut());
+        drop(woken);
+        self.names.borrow_mut().clear();
+        self.shared.blocking.shutdown();
+        let timers = std::mem::take(&mut *self.timers.borrow_mut());
+        drop(timers);
+    }
+}

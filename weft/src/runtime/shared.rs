@@ -1,0 +1,192 @@
+//! The part of a loop that other threads can reach: the remote queue, the eventfd that wakes the loop, the
+//! blocking pool, and the orphaned-timer list.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::Location;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use super::context;
+use crate::blocking::Pool;
+use crate::sys::EventFd;
+use crate::task::raw::{self, TaskRef};
+use crate::task::{Id, JoinHandle};
+
+/// What other threads hand to the loop.
+#[derive(Debug, Default)]
+pub(crate) struct Remote {
+    /// Woken tasks, each holding its queue reference (task rule 4).
+    pub(crate) woken: Vec<TaskRef>,
+    /// Tasks spawned from other threads: (registry reference, queue reference).
+    pub(crate) spawned: Vec<(TaskRef, TaskRef)>,
+    /// Timer keys of sleeps dropped on another thread, to remove from the wheel.
+    pub(crate) orphan_timers: Vec<u32>,
+    /// Set at shutdown: nothing is accepted any more.
+    pub(crate) closed: bool,
+}
+
+/// The thread-safe half of a loop, behind an `Arc`.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// This loop's id, unique in the process.
+    id: u64,
+    /// Work handed in by other threads.
+    remote: Mutex<Remote>,
+    /// True when `remote` may hold something.
+    remote_pending: AtomicBool,
+    /// False only while the loop is (about to be) parked (runtime invariant 2).
+    awake: AtomicBool,
+    /// Written to wake the parked loop.
+    pub(crate) eventfd: EventFd,
+    /// The blocking pool.
+    pub(crate) blocking: Pool,
+    /// Whether the clock is virtual (the pool must wake the loop when the last blocking job ends).
+    pub(crate) paused_clock: bool,
+}
+
+/// The next loop id.
+static NEXT_LOOP_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Every live loop by id, for the rare cross-thread paths that only know an id (a sleep dropped on another
+/// thread than the one whose wheel holds it).
+static LOOPS: Mutex<Option<HashMap<u64, Weak<Shared>>>> = Mutex::new(None);
+
+/// Locks a mutex, ignoring poisoning: the runtime's own critical sections never panic midway.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    /// A new shared half, registered in the process-wide table of loops.
+    pub(crate) fn new(eventfd: EventFd, blocking: Pool, paused_clock: bool) -> Arc<Shared> {
+        let shared = Arc::new(Shared {
+            id: NEXT_LOOP_ID.fetch_add(1, Relaxed),
+            remote: Mutex::new(Remote::default()),
+            remote_pending: AtomicBool::new(false),
+            awake: AtomicBool::new(true),
+            eventfd,
+            blocking,
+            paused_clock,
+        });
+        lock(&LOOPS).get_or_insert_with(HashMap::new).insert(shared.id, Arc::downgrade(&shared));
+        shared
+    }
+
+    /// The loop's id.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Finds a live loop by id.
+    pub(crate) fn find(id: u64) -> Option<Arc<Shared>> {
+        lock(&LOOPS).as_ref()?.get(&id)?.upgrade()
+    }
+
+    /// Pushes a woken task (holding its queue reference) to this loop: on the loop's own thread straight onto
+    /// the run queue, with no lock; from elsewhere through the remote queue.
+    ///
+    /// Once the task is handed over, `self` is touched only under the remote lock: the task may be the last
+    /// thing keeping this `Shared` alive (task rule 7), and the loop cannot drop it before the lock is released.
+    pub(crate) fn schedule(&self, task: TaskRef) {
+        let task = context::with_core(|core| match core {
+            Some(core) if std::ptr::eq(Arc::as_ptr(core.shared()), self) => core.push_local(task),
+            _ => Some(task),
+        });
+        if let Some(task) = task {
+            self.push_remote(|remote| remote.woken.push(task));
+        }
+    }
+
+    /// Runs `push` on the remote queue and wakes the loop; if the loop has shut down, `push` is not run and its
+    /// captures are dropped here.
+    pub(crate) fn push_remote(&self, push: impl FnOnce(&mut Remote)) -> bool {
+        let mut remote = lock(&self.remote);
+        if remote.closed {
+            drop(remote);
+            return false;
+        }
+        push(&mut remote);
+        // Still under the lock: what was pushed may be all that keeps `self` alive (see `schedule`).
+        self.remote_pending.store(true, SeqCst);
+        self.unpark();
+        drop(remote);
+        true
+    }
+
+    /// Wakes the loop if it is parked (runtime invariant 2).
+    pub(crate) fn unpark(&self) {
+        if !self.awake.swap(true, SeqCst) {
+            self.eventfd.notify();
+        }
+    }
+
+    /// The loop announces it is about to park (runtime invariant 2); it must re-check its queues afterwards.
+    pub(crate) fn announce_park(&self) {
+        self.awake.store(false, SeqCst);
+    }
+
+    /// The loop is awake again.
+    pub(crate) fn announce_awake(&self) {
+        self.awake.store(true, Relaxed);
+    }
+
+    /// Takes everything other threads handed in, if anything.
+    pub(crate) fn take_remote(&self, into: &mut Remote) {
+        if !self.remote_pending.load(SeqCst) {
+            return;
+        }
+        self.remote_pending.store(false, SeqCst);
+        let mut remote = lock(&self.remote);
+        std::mem::swap(&mut remote.woken, &mut into.woken);
+        std::mem::swap(&mut remote.spawned, &mut into.spawned);
+        std::mem::swap(&mut remote.orphan_timers, &mut into.orphan_timers);
+    }
+
+    /// Closes the remote queue at shutdown and returns what was in it.
+    pub(crate) fn close(&self) -> Remote {
+        let mut remote = lock(&self.remote);
+        remote.closed = true;
+        std::mem::take(&mut *remote)
+    }
+
+    /// Spawns a `Send` task from any thread.
+    pub(crate) fn spawn_remote<F>(
+        self: &Arc<Self>,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (registry_ref, queue_ref, handle) = raw::new_task(future, Some(self.clone()), Id::next(), location);
+        let mut refused = Some((registry_ref, queue_ref));
+        self.push_remote(|remote| remote.spawned.extend(refused.take()));
+        if let Some((registry_ref, queue_ref)) = refused {
+            // The loop is gone: the task is cancelled without running. The future is Send, so dropping it
+            // on this thread is sound even though task rule 1 names the loop's thread.
+            let _ = registry_ref.shutdown();
+            drop((registry_ref, queue_ref));
+        }
+        handle
+    }
+
+    /// Runs `function` on the blocking pool.
+    pub(crate) fn spawn_blocking<F, T>(self: &Arc<Self>, function: F, location: &'static Location<'static>) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.blocking.spawn(self, function, location)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(loops) = lock(&LOOPS).as_mut() {
+            loops.remove(&self.id);
+        }
+    }
+}

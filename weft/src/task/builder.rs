@@ -1,0 +1,54 @@
+//! [`Builder`]: spawn a task with a name.
+
+use std::future::Future;
+use std::panic::Location;
+use std::sync::Arc;
+
+use super::JoinHandle;
+use crate::runtime::context;
+
+/// Spawns a task with options — today, a name that shows up in panic reports and in the x-ray.
+///
+/// ```
+/// weft::run(async {
+///     let task = weft::task::Builder::new().name("fetch-user").spawn(async { 1 });
+///     assert_eq!(task.await.unwrap(), 1);
+/// });
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    /// The task's name.
+    name: Option<Arc<str>>,
+}
+
+impl Builder {
+    /// A builder with no name.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the task.
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// Spawns the task on the current loop, like [`weft::spawn`](crate::spawn).
+    ///
+    /// # Panics
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let location = Location::caller();
+        context::with_core(|core| match core {
+            Some(core) => core.spawn_local(future, self.name, location),
+            None => panic!(
+                "weft::task::Builder::spawn called outside a runtime: wrap your code in weft::run or #[weft::main]"
+            ),
+        })
+    }
+}

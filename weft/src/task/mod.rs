@@ -1,0 +1,54 @@
+//! Tasks: a future handed to the runtime, with a handle to await its result or cancel it.
+//!
+//! A task lives in **one allocation**: a [`Header`](raw::Header) (state word, vtable, owner loop, id, spawn
+//! location, join waker) followed by its *stage*, which holds the future while it runs and then its output.
+//! The loop polls the task when it is scheduled; a [`Waker`](std::task::Waker) for a task is a pointer to its
+//! header, so waking from the same thread pushes it on the loop's run queue without a lock, and waking from
+//! another thread goes through the loop's remote queue.
+//!
+//! # Invariants
+//!
+//! These rules are cited by number in the `// SAFETY:` comments of this module.
+//!
+//! 1. **The stage belongs to the owner loop while the task is not complete.** Only the thread running the owner
+//!    loop polls or drops the future, and only while `COMPLETE` is unset. (For a blocking task the pool thread
+//!    that took it from the pool queue plays the loop's part.)
+//! 2. **After completion the output belongs to the join side** if `JOIN_INTEREST` was set when `COMPLETE` was
+//!    set: only the [`JoinHandle`] reads or drops it, after observing `COMPLETE` with acquire ordering. If
+//!    `JOIN_INTEREST` was unset at that moment, the loop drops the output itself, right away.
+//! 3. **The join waker slot** is written only by the join side, and only while `JOIN_WAKER` is unset; the task
+//!    side reads it only when it sets `COMPLETE` and sees `JOIN_WAKER` set. Once `COMPLETE` is set, nobody
+//!    writes it again; it is dropped with the cell.
+//! 4. **`SCHEDULED` owns a reference**: whoever sets it also adds one reference, held by the queue the task is
+//!    pushed to; whoever pops the task clears the bit and releases that reference in one step.
+//! 5. **The owner loop's registry holds a reference** from the moment the task is registered until it completes
+//!    or the loop shuts down; so a task that is not complete is always alive.
+//! 6. **The cell is freed when the reference count reaches zero.** By then its stage holds nothing tied to a
+//!    thread (rules 1 and 2 guarantee the future is gone, and a leftover output is `Send` or was dropped by its
+//!    non-`Send` handle's thread), so the last reference may be dropped on any thread.
+//! 7. **The owner pointer** (`Header::owner`) holds one strong count of the loop's shared state for as long as
+//!    the cell lives, so waking a task after its runtime is gone touches only memory that is still valid; the
+//!    loop's queues refuse it once closed.
+//!
+//! References: the task state machine of tokio (`tokio/src/runtime/task/`), async-task's header layout.
+
+mod builder;
+pub(crate) mod error;
+mod gather;
+mod handle;
+mod id;
+pub(crate) mod raw;
+pub(crate) mod state;
+mod yield_now;
+
+pub use builder::Builder;
+pub use error::JoinError;
+pub use gather::{join_all, JoinAll};
+pub use handle::{AbortHandle, JoinHandle};
+pub use id::Id;
+pub use yield_now::{yield_now, YieldNow};
+
+#[doc(hidden)]
+pub use gather::__private;
+
+pub(crate) use raw::TaskRef;

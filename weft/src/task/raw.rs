@@ -1,0 +1,553 @@
+//! The task cell: one allocation holding a [`Header`] and the task's stage (its future, then its output).
+//!
+//! Everything that touches the cell without knowing the future's type goes through the [`Vtable`], whose
+//! functions are instantiated once per future type. A [`TaskRef`] owns one reference to a cell.
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use super::error::{self, JoinError};
+use super::id::Id;
+use super::state::{PopTransition, ScheduleTransition, State, JOIN_INTEREST, JOIN_WAKER, SCHEDULED};
+use super::JoinHandle;
+use crate::runtime::Shared;
+
+/// The type-erased part of a task, at the start of every cell.
+#[repr(C)]
+pub(crate) struct Header {
+    /// Flags and reference count; see [`super::state`].
+    pub(crate) state: State,
+    /// Functions that know the future's type.
+    vtable: &'static Vtable,
+    /// The loop that polls this task, holding one strong count (rule 7); null for a blocking task.
+    owner: *const Shared,
+    /// The task's id, unique in the process.
+    pub(crate) id: Id,
+    /// Where the task was spawned.
+    pub(crate) spawned_at: &'static Location<'static>,
+    /// Index in the owner loop's registry; touched only on the owner loop's thread (rule 1).
+    registry_slot: UnsafeCell<u32>,
+    /// The join side's waker (rule 3).
+    join_waker: UnsafeCell<Option<Waker>>,
+}
+
+/// A whole task: header first (so a `*Header` is a `*Cell`), then the stage.
+#[repr(C)]
+struct Cell<F: Future> {
+    /// The type-erased part.
+    header: Header,
+    /// The future or its output (rules 1 and 2).
+    stage: UnsafeCell<Stage<F>>,
+}
+
+/// What a task's slot holds over its life.
+enum Stage<F: Future> {
+    /// The future, not yet complete.
+    Running(F),
+    /// The output, waiting for the join side.
+    Finished(F::Output),
+    /// The future panicked; the payload waits in the panic table under the task's id (kept out of the cell
+    /// so that small tasks stay small).
+    Panicked,
+    /// The future was dropped before completion.
+    Cancelled,
+    /// The output was taken or dropped.
+    Consumed,
+}
+
+/// Functions that know the future's type.
+pub(crate) struct Vtable {
+    /// Polls the future once (rule 1); on completion stores the output and returns what the loop must know.
+    poll: unsafe fn(NonNull<Header>) -> RunOutcome,
+    /// Drops the future and completes the task as cancelled (rule 1).
+    cancel: unsafe fn(NonNull<Header>) -> RunOutcome,
+    /// Moves the output into `*mut Poll<Result<T, JoinError>>` (rule 2).
+    read_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// Drops an output nobody will read (rule 2).
+    drop_output: unsafe fn(NonNull<Header>),
+    /// Frees the cell (rule 6).
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+/// What running a task from a queue did.
+#[derive(Debug)]
+pub(crate) enum RunOutcome {
+    /// The future is waiting.
+    Pending,
+    /// The task completed. The registry still holds its reference (rule 5): `registry_slot` says where.
+    /// `unhandled_panic` holds the payload of a panic that no `JoinHandle` will see.
+    Completed { id: Id, registry_slot: u32, spawned_at: &'static Location<'static>, unhandled_panic: Option<Box<dyn Any + Send>> },
+    /// The task was already complete; nothing ran.
+    Stale,
+}
+
+
+/// The outcome of a completion, read from the header while the registry still keeps it alive.
+fn completed(header: &Header, unhandled_panic: Option<Box<dyn Any + Send>>) -> RunOutcome {
+    RunOutcome::Completed {
+        id: header.id,
+        // SAFETY: rule 1: completion runs on the owner loop's thread, the only one touching the slot index.
+        registry_slot: unsafe { *header.registry_slot.get() },
+        spawned_at: header.spawned_at,
+        unhandled_panic,
+    }
+}
+
+/// An owned reference to a task cell.
+pub(crate) struct TaskRef {
+    /// The cell's header; we own one of its references.
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: the header's shared fields are atomics or immutable; the stage is only touched under rules 1 and 2,
+// which do not depend on which thread holds a reference.
+unsafe impl Send for TaskRef {}
+// SAFETY: as for Send: a shared `&TaskRef` only gives access to atomics and immutable fields.
+unsafe impl Sync for TaskRef {}
+
+impl std::fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskRef").field("id", &self.header().id).finish()
+    }
+}
+
+impl Header {
+    /// Records the registry index (owner loop thread only, rule 1).
+    pub(crate) fn set_registry_slot(&self, slot: u32) {
+        // SAFETY: only the owner loop's thread reads or writes the slot index (rule 1).
+        unsafe { *self.registry_slot.get() = slot }
+    }
+}
+
+/// Creates a scheduled, joinable task: returns the registry's reference (rule 5; for a blocking task, the
+/// reference its pool thread keeps while running it), the queue's reference (rule 4) and the join handle.
+pub(crate) fn new_task<F>(
+    future: F,
+    owner: Option<Arc<Shared>>,
+    id: Id,
+    spawned_at: &'static Location<'static>,
+) -> (TaskRef, TaskRef, JoinHandle<F::Output>)
+where
+    F: Future,
+{
+    let ptr = allocate(future, owner, id, spawned_at, SCHEDULED | JOIN_INTEREST, 3);
+    // SAFETY: `allocate` created three references; each value below takes one. The handle gets the join
+    // interest and the output type is F::Output.
+    unsafe { (TaskRef::from_raw(ptr), TaskRef::from_raw(ptr), JoinHandle::from_raw(ptr)) }
+}
+
+/// Allocates a task cell for `future`, with `flags` set and `refs` references owned by the caller.
+fn allocate<F>(
+    future: F,
+    owner: Option<Arc<Shared>>,
+    id: Id,
+    spawned_at: &'static Location<'static>,
+    flags: usize,
+    refs: usize,
+) -> NonNull<Header>
+where
+    F: Future,
+{
+    let owner = owner.map_or(std::ptr::null(), Arc::into_raw);
+    let cell = Box::new(Cell {
+        header: Header {
+            state: State::new(flags, refs),
+            vtable: &Cell::<F>::VTABLE,
+            owner,
+            id,
+            spawned_at,
+            registry_slot: UnsafeCell::new(u32::MAX),
+            join_waker: UnsafeCell::new(None),
+        },
+        stage: UnsafeCell::new(Stage::Running(future)),
+    });
+    NonNull::from(Box::leak(cell)).cast()
+}
+
+impl<F: Future> Cell<F> {
+    /// The vtable for this future type.
+    const VTABLE: Vtable = Vtable {
+        poll: Self::poll,
+        cancel: Self::cancel,
+        read_output: Self::read_output,
+        drop_output: Self::drop_output,
+        dealloc: Self::dealloc,
+    };
+
+    /// The cell behind a header pointer.
+    ///
+    /// # Safety
+    /// `ptr` must point to the header of a live `Cell<F>` (every header comes from [`allocate`] for its `F`).
+    unsafe fn from_header<'a>(ptr: NonNull<Header>) -> &'a Cell<F> {
+        // SAFETY: the caller guarantees a live Cell<F>; repr(C) puts the header at offset 0.
+        unsafe { ptr.cast::<Cell<F>>().as_ref() }
+    }
+
+    /// Polls the future once.
+    ///
+    /// # Safety
+    /// Rule 1: called on the owner loop's thread, the task not complete.
+    unsafe fn poll(ptr: NonNull<Header>) -> RunOutcome {
+        // SAFETY: the vtable is only reachable through headers of Cell<F>.
+        let cell = unsafe { Self::from_header(ptr) };
+        let waker = ManuallyDrop::new(borrowed_waker(ptr));
+        let mut cx = Context::from_waker(&waker);
+        // SAFETY: rule 1: this thread has exclusive access to the stage while the task is not complete.
+        let stage = unsafe { &mut *cell.stage.get() };
+        let Stage::Running(future) = stage else {
+            unreachable!("a task not yet complete holds its future");
+        };
+        // SAFETY: the future lives inside a heap cell that never moves and is dropped in place.
+        let future = unsafe { Pin::new_unchecked(future) };
+        let result = catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx)));
+        let next = match result {
+            Ok(Poll::Pending) => return RunOutcome::Pending,
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(payload) => Err(payload),
+        };
+        // Dropping the finished future may itself panic; that panic becomes the task's outcome.
+        let next = match catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed)) {
+            Ok(()) => next,
+            Err(payload) => Err(payload),
+        };
+        // SAFETY: still rule 1: the task is not complete until `complete` sets the bit.
+        unsafe { Self::complete(cell, next.map(Stage::Finished)) }
+    }
+
+    /// Drops the future and completes the task as cancelled.
+    ///
+    /// # Safety
+    /// Rule 1, as for `poll`.
+    unsafe fn cancel(ptr: NonNull<Header>) -> RunOutcome {
+        // SAFETY: the vtable is only reachable through headers of Cell<F>.
+        let cell = unsafe { Self::from_header(ptr) };
+        // SAFETY: rule 1: exclusive access to the stage before completion.
+        let stage = unsafe { &mut *cell.stage.get() };
+        let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+        // SAFETY: rule 1, as above.
+        unsafe { Self::complete(cell, dropped.map(|()| Stage::Cancelled)) }
+    }
+
+    /// Stores the final stage and sets `COMPLETE`; hands the output to whoever owns it under rule 2.
+    ///
+    /// # Safety
+    /// Rule 1: the caller has exclusive access to the stage and the task is not complete.
+    unsafe fn complete(cell: &Cell<F>, outcome: Result<Stage<F>, Box<dyn Any + Send>>) -> RunOutcome {
+        let header = &cell.header;
+        let stage = match outcome {
+            Ok(stage) => stage,
+            Err(payload) => {
+                error::store_panic(header.id, payload);
+                Stage::Panicked
+            }
+        };
+        // SAFETY: rule 1: exclusive access until COMPLETE is published below.
+        unsafe { *cell.stage.get() = stage };
+        let previous = header.state.transition_to_complete();
+        if previous & JOIN_INTEREST == 0 {
+            // Rule 2: nobody will read the output; it is ours to drop, now.
+            // SAFETY: rule 2: without join interest at completion the output belongs to this side.
+            let stage = unsafe { std::mem::replace(&mut *cell.stage.get(), Stage::Consumed) };
+            let unhandled_panic = match stage {
+                Stage::Panicked => error::take_panic(header.id),
+                other => {
+                    let _ = catch_unwind(AssertUnwindSafe(move || drop(other)));
+                    None
+                }
+            };
+            return completed(header, unhandled_panic);
+        }
+        if previous & JOIN_WAKER != 0 {
+            // SAFETY: rule 3: JOIN_WAKER was set, so the slot holds the join side's waker and it will not be
+            // written again now that COMPLETE is set.
+            if let Some(waker) = unsafe { &*header.join_waker.get() } {
+                waker.wake_by_ref();
+            }
+        }
+        completed(header, None)
+    }
+
+    /// Moves the output out.
+    ///
+    /// # Safety
+    /// Rule 2: the caller is the join side and observed `COMPLETE`; `dst` points to a
+    /// `Poll<Result<F::Output, JoinError>>`.
+    unsafe fn read_output(ptr: NonNull<Header>, dst: *mut ()) {
+        // SAFETY: the vtable is only reachable through headers of Cell<F>.
+        let cell = unsafe { Self::from_header(ptr) };
+        // SAFETY: rule 2: after COMPLETE with join interest the output is the join side's alone.
+        let stage = unsafe { std::mem::replace(&mut *cell.stage.get(), Stage::Consumed) };
+        let id = cell.header.id;
+        let result = match stage {
+            Stage::Finished(output) => Ok(output),
+            Stage::Panicked => Err(JoinError::panic(id, error::take_panic(id))),
+            Stage::Cancelled => Err(JoinError::cancelled(id)),
+            Stage::Running(_) | Stage::Consumed => panic!("JoinHandle polled after it returned Ready"),
+        };
+        // SAFETY: the caller passes a valid pointer of this type.
+        unsafe { *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(result) };
+    }
+
+    /// Drops an output that the join side will never read.
+    ///
+    /// # Safety
+    /// Rule 2, as for `read_output`.
+    unsafe fn drop_output(ptr: NonNull<Header>) {
+        // SAFETY: the vtable is only reachable through headers of Cell<F>.
+        let cell = unsafe { Self::from_header(ptr) };
+        // SAFETY: rule 2: the join side owns the output after COMPLETE.
+        let stage = unsafe { std::mem::replace(&mut *cell.stage.get(), Stage::Consumed) };
+        if let Stage::Panicked = stage {
+            drop(error::take_panic(cell.header.id));
+        }
+        drop(stage);
+    }
+
+    /// Frees the cell and releases the owner's strong count.
+    ///
+    /// # Safety
+    /// Rule 6: the reference count reached zero; `ptr` came from [`allocate`] for this `F`.
+    unsafe fn dealloc(ptr: NonNull<Header>) {
+        // SAFETY: the cell was created by Box::new in `allocate` and this is its last reference (rule 6).
+        let mut cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
+        if let Stage::Panicked = cell.stage.get_mut() {
+            drop(error::take_panic(cell.header.id));
+        }
+        if !cell.header.owner.is_null() {
+            // SAFETY: rule 7: the cell held one strong count, created by Arc::into_raw in `allocate`.
+            unsafe { drop(Arc::from_raw(cell.header.owner)) };
+        }
+        drop(cell);
+    }
+}
+
+impl TaskRef {
+    /// Takes ownership of one reference.
+    ///
+    /// # Safety
+    /// The caller owns a reference to the live cell behind `ptr` and gives it up.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> TaskRef {
+        TaskRef { ptr }
+    }
+
+    /// Gives up ownership of the reference without dropping it.
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        ManuallyDrop::new(self).ptr
+    }
+
+    /// The header.
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: we own a reference, so the cell is alive (rule 6).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// The raw header pointer (the reference stays with `self`).
+    pub(crate) fn as_ptr(&self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    /// Runs a task popped from a queue: clears `SCHEDULED`, releasing the queue's reference (rule 4, which
+    /// is this `TaskRef`), then polls it or drops its future if it was aborted.
+    ///
+    /// Must be called on the owner loop's thread (or, for a blocking task, the pool thread that popped it).
+    pub(crate) fn run(self) -> RunOutcome {
+        let ptr = self.into_raw();
+        // SAFETY: we owned the queue's reference; the pop transition releases it.
+        let header = unsafe { ptr.as_ref() };
+        match header.state.transition_from_queue() {
+            PopTransition::StaleDealloc => {
+                // SAFETY: rule 6: that was the last reference.
+                unsafe { (header.vtable.dealloc)(ptr) };
+                RunOutcome::Stale
+            }
+            PopTransition::Stale => RunOutcome::Stale,
+            // SAFETY: rule 5 keeps the incomplete task alive; rule 1 holds since the caller is its loop.
+            PopTransition::Cancel => unsafe { (header.vtable.cancel)(ptr) },
+            // SAFETY: as above.
+            PopTransition::Poll => unsafe { (header.vtable.poll)(ptr) },
+        }
+    }
+
+    /// Drops the future of a task that is not complete, as at shutdown. The task completes as cancelled.
+    ///
+    /// Must be called on the owner loop's thread.
+    pub(crate) fn shutdown(&self) -> RunOutcome {
+        if self.header().state.load() & super::state::COMPLETE != 0 {
+            return RunOutcome::Stale;
+        }
+        // SAFETY: rule 1: the caller is the owner loop's thread and the task is not complete.
+        unsafe { (self.header().vtable.cancel)(self.ptr) }
+    }
+
+    /// Requests cancellation; pushes the task on its loop's queue if it was idle.
+    pub(crate) fn abort_raw(ptr: NonNull<Header>) {
+        // SAFETY: the caller holds a reference (a JoinHandle or AbortHandle).
+        let header = unsafe { ptr.as_ref() };
+        if header.state.transition_to_cancelled() == ScheduleTransition::Push {
+            // SAFETY: the transition added the queue's reference (rule 4); we take ownership of it.
+            let task = unsafe { TaskRef::from_raw(ptr) };
+            push_to_owner(task);
+        }
+    }
+
+    /// Adds a reference and returns it as a new `TaskRef`.
+    pub(crate) fn clone_raw(ptr: NonNull<Header>) -> TaskRef {
+        // SAFETY: the caller holds a reference, so the cell is alive.
+        unsafe { ptr.as_ref() }.state.ref_inc();
+        TaskRef { ptr }
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        drop_reference(self.ptr);
+    }
+}
+
+/// Drops one reference, freeing the cell if it was the last (rule 6).
+pub(crate) fn drop_reference(ptr: NonNull<Header>) {
+    // SAFETY: the caller owned a reference, so the cell is alive until we drop it.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.ref_dec() {
+        // SAFETY: rule 6: that was the last reference.
+        unsafe { (header.vtable.dealloc)(ptr) }
+    }
+}
+
+/// Hands a scheduled task (holding the queue's reference) to its owner loop.
+fn push_to_owner(task: TaskRef) {
+    let owner = task.header().owner;
+    // SAFETY: rule 7: the cell holds a strong count of its owner while it lives, and `task` keeps the cell alive
+    // until `schedule` hands it over; `schedule` touches the owner after that only under the remote queue's
+    // lock, which keeps the task (and so the owner) from being dropped meanwhile.
+    match unsafe { owner.as_ref() } {
+        Some(owner) => owner.schedule(task),
+        // A blocking task stays SCHEDULED until its pool thread runs it, so it is never pushed; drop the
+        // reference if it ever is.
+        None => drop(task),
+    }
+}
+
+/// Join-side operations used by [`super::JoinHandle`].
+pub(crate) mod join {
+    use super::*;
+
+    /// Polls for the output: `Ready` once complete, otherwise registers `waker` (rule 3).
+    ///
+    /// # Safety
+    /// The caller is the unique join side of a cell whose output type is `T`.
+    pub(crate) unsafe fn poll<T>(ptr: NonNull<Header>, waker: &Waker) -> Poll<Result<T, JoinError>> {
+        // SAFETY: the join side holds a reference.
+        let header = unsafe { ptr.as_ref() };
+        let state = header.state.load();
+        if state & super::super::state::COMPLETE == 0 {
+            let registered = if state & JOIN_WAKER == 0 {
+                // SAFETY: rule 3: JOIN_WAKER is unset, so the slot is ours to write.
+                unsafe { set_waker(header, waker) }
+            } else {
+                // SAFETY: rule 3: while JOIN_WAKER is set the task side only reads the slot; so may we.
+                let same = unsafe { &*header.join_waker.get() }.as_ref().is_some_and(|w| w.will_wake(waker));
+                if same {
+                    return Poll::Pending;
+                }
+                match header.state.unset_join_waker() {
+                    // SAFETY: rule 3: we just cleared JOIN_WAKER, so the slot is ours again.
+                    Ok(()) => unsafe { set_waker(header, waker) },
+                    Err(()) => false,
+                }
+            };
+            if registered {
+                return Poll::Pending;
+            }
+        }
+        let mut output: Poll<Result<T, JoinError>> = Poll::Pending;
+        // SAFETY: rule 2: COMPLETE was observed with acquire ordering and we hold join interest; the output
+        // type is T by the caller's guarantee.
+        unsafe { (header.vtable.read_output)(ptr, (&mut output as *mut Poll<Result<T, JoinError>>).cast()) };
+        output
+    }
+
+    /// Writes the slot and publishes it. Returns false if the task completed meanwhile.
+    ///
+    /// # Safety
+    /// Rule 3: `JOIN_WAKER` is unset and the caller is the join side.
+    unsafe fn set_waker(header: &Header, waker: &Waker) -> bool {
+        // SAFETY: rule 3, guaranteed by the caller.
+        unsafe { *header.join_waker.get() = Some(waker.clone()) };
+        header.state.set_join_waker().is_ok()
+    }
+
+    /// The join side goes away: drops its interest, and the output if the task already completed (rule 2).
+    pub(crate) fn drop_handle(ptr: NonNull<Header>) {
+        // SAFETY: the join side holds a reference.
+        let header = unsafe { ptr.as_ref() };
+        match header.state.unset_join_interest() {
+            Ok(true) => {
+                // SAFETY: rule 3: clearing JOIN_WAKER gave the slot back to us; the task side won't read it.
+                drop(unsafe { (*header.join_waker.get()).take() });
+            }
+            Ok(false) => {}
+            Err(()) => {
+                // SAFETY: rule 2: complete with join interest: the output is ours to drop.
+                unsafe { (header.vtable.drop_output)(ptr) };
+            }
+        }
+        drop_reference(ptr);
+    }
+}
+
+/// Waker functions over a task header pointer; each waker owns one reference.
+static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(clone_waker, wake, wake_by_ref, drop_waker);
+
+/// A waker over `ptr` that does not own a reference; the caller keeps it in `ManuallyDrop`.
+fn borrowed_waker(ptr: NonNull<Header>) -> Waker {
+    // SAFETY: the vtable's functions uphold the RawWaker contract for task headers; the caller never drops
+    // this waker, so it needs no reference of its own.
+    unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE)) }
+}
+
+/// Waker clone: one more reference.
+unsafe fn clone_waker(data: *const ()) -> RawWaker {
+    // SAFETY: the data of a task waker is a live header pointer (the waker being cloned holds a reference).
+    let header = unsafe { &*(data as *const Header) };
+    header.state.ref_inc();
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+/// Waker wake: the waker's reference becomes the queue's, or is dropped.
+unsafe fn wake(data: *const ()) {
+    // SAFETY: a task waker's data is a non-null header pointer.
+    let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
+    // SAFETY: the waker owns a reference, so the cell is alive.
+    let header = unsafe { ptr.as_ref() };
+    match header.state.transition_to_scheduled(false) {
+        // SAFETY: rule 4: the waker's reference is now the queue's.
+        ScheduleTransition::Push => push_to_owner(unsafe { TaskRef::from_raw(ptr) }),
+        ScheduleTransition::Nothing => drop_reference(ptr),
+    }
+}
+
+/// Waker wake_by_ref: a new reference for the queue.
+unsafe fn wake_by_ref(data: *const ()) {
+    // SAFETY: a task waker's data is a non-null header pointer.
+    let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
+    // SAFETY: the waker holds a reference, so the cell is alive.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.transition_to_scheduled(true) == ScheduleTransition::Push {
+        // SAFETY: rule 4: the transition added the queue's reference.
+        push_to_owner(unsafe { TaskRef::from_raw(ptr) });
+    }
+}
+
+/// Waker drop: one reference less.
+unsafe fn drop_waker(data: *const ()) {
+    // SAFETY: a task waker's data is a non-null header pointer owning a reference.
+    drop_reference(unsafe { NonNull::new_unchecked(data as *mut Header) });
+}

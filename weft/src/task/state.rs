@@ -1,0 +1,237 @@
+//! The task's state word: flag bits in the low bits, the reference count above them.
+//!
+//! | bit | set when | cleared when |
+//! |---|---|---|
+//! | `SCHEDULED` | a wake or abort puts the task on a queue (rule 4) | the loop pops it to poll it |
+//! | `COMPLETE` | the future returned `Ready`, panicked, or was dropped | never |
+//! | `CANCELLED` | `abort()` was called | never |
+//! | `JOIN_INTEREST` | the task is created (its `JoinHandle` exists) | the `JoinHandle` is dropped |
+//! | `JOIN_WAKER` | the join side stored a waker (rule 3) | the join side replaces its waker |
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+
+/// On a queue; the queue holds a reference (rule 4).
+pub(crate) const SCHEDULED: usize = 1 << 0;
+/// The future is gone; the stage holds the output or nothing.
+pub(crate) const COMPLETE: usize = 1 << 1;
+/// `abort()` was called.
+pub(crate) const CANCELLED: usize = 1 << 2;
+/// A `JoinHandle` exists.
+pub(crate) const JOIN_INTEREST: usize = 1 << 3;
+/// The join waker slot holds a waker the task side may use (rule 3).
+pub(crate) const JOIN_WAKER: usize = 1 << 4;
+/// One reference.
+pub(crate) const REF_ONE: usize = 1 << 6;
+/// The bits below the reference count.
+const FLAGS: usize = REF_ONE - 1;
+
+/// The atomic state word of a task.
+#[derive(Debug)]
+pub(crate) struct State(AtomicUsize);
+
+/// What [`State::transition_to_scheduled`] found.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ScheduleTransition {
+    /// The bit was set and a reference added: the caller must push the task on a queue.
+    Push,
+    /// Already scheduled or complete: nothing to do.
+    Nothing,
+}
+
+/// What [`State::transition_from_queue`] found when the loop popped a task.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PopTransition {
+    /// Poll it.
+    Poll,
+    /// Abort was requested: drop the future instead of polling.
+    Cancel,
+    /// Complete already (woken during its last poll); the queue's reference was released.
+    Stale,
+    /// Complete and that was the last reference: the caller must free the cell.
+    StaleDealloc,
+}
+
+impl State {
+    /// A new task's state: scheduled and joinable, holding `refs` references.
+    pub(crate) fn new(flags: usize, refs: usize) -> State {
+        State(AtomicUsize::new(flags | refs * REF_ONE))
+    }
+
+    /// The current word.
+    pub(crate) fn load(&self) -> usize {
+        self.0.load(Acquire)
+    }
+
+    /// Adds a reference (a waker clone).
+    pub(crate) fn ref_inc(&self) {
+        let previous = self.0.fetch_add(REF_ONE, Relaxed);
+        // A reference count this high means references are leaking; stop before the word overflows.
+        if previous > usize::MAX / 2 {
+            std::process::abort();
+        }
+    }
+
+    /// Drops a reference. Returns true if it was the last: the caller must free the cell (rule 6).
+    #[must_use]
+    pub(crate) fn ref_dec(&self) -> bool {
+        let previous = self.0.fetch_sub(REF_ONE, AcqRel);
+        debug_assert!(previous >= REF_ONE, "task reference count underflow");
+        previous & !FLAGS == REF_ONE
+    }
+
+    /// A wake (`add_ref`: a reference is added for the queue; otherwise the caller's reference moves to the
+    /// queue, and on `Nothing` the caller must drop it).
+    pub(crate) fn transition_to_scheduled(&self, add_ref: bool) -> ScheduleTransition {
+        let mut current = self.0.load(Acquire);
+        loop {
+            if current & (SCHEDULED | COMPLETE) != 0 {
+                return ScheduleTransition::Nothing;
+            }
+            let next = current | SCHEDULED;
+            let next = if add_ref { next + REF_ONE } else { next };
+            match self.0.compare_exchange_weak(current, next, AcqRel, Acquire) {
+                Ok(_) => return ScheduleTransition::Push,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// The loop popped the task from a queue: clear `SCHEDULED` and release the queue's reference (rule 4).
+    pub(crate) fn transition_from_queue(&self) -> PopTransition {
+        let previous = self.0.fetch_sub(SCHEDULED + REF_ONE, AcqRel);
+        debug_assert!(previous & SCHEDULED != 0, "popped a task that was not scheduled");
+        if previous & COMPLETE != 0 {
+            if previous & !FLAGS == REF_ONE {
+                PopTransition::StaleDealloc
+            } else {
+                PopTransition::Stale
+            }
+        } else if previous & CANCELLED != 0 {
+            PopTransition::Cancel
+        } else {
+            PopTransition::Poll
+        }
+    }
+
+    /// Sets `CANCELLED`. Returns whether the task must be pushed on a queue (the caller adds no reference:
+    /// this transition added it, rule 4).
+    pub(crate) fn transition_to_cancelled(&self) -> ScheduleTransition {
+        let mut current = self.0.load(Acquire);
+        loop {
+            if current & (COMPLETE | CANCELLED) != 0 {
+                return ScheduleTransition::Nothing;
+            }
+            let (next, push) = if current & SCHEDULED == 0 {
+                (current | CANCELLED | SCHEDULED, true)
+            } else {
+                (current | CANCELLED, false)
+            };
+            let next = if push { next + REF_ONE } else { next };
+            match self.0.compare_exchange_weak(current, next, AcqRel, Acquire) {
+                Ok(_) if push => return ScheduleTransition::Push,
+                Ok(_) => return ScheduleTransition::Nothing,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Sets `COMPLETE` and returns the previous word (rule 2 decides from its `JOIN_INTEREST` who owns the
+    /// output; rule 3 from its `JOIN_WAKER` whether to wake the join side).
+    pub(crate) fn transition_to_complete(&self) -> usize {
+        self.0.fetch_or(COMPLETE, AcqRel)
+    }
+
+    /// The join side drops its interest. Returns `Err(())` if the task is already complete, in which case the
+    /// join side owns the output and must drop it (rule 2). On success, if the previous word had `JOIN_WAKER`,
+    /// the slot is the join side's again (rule 3) and `Ok(true)` is returned.
+    pub(crate) fn unset_join_interest(&self) -> Result<bool, ()> {
+        let mut current = self.0.load(Acquire);
+        loop {
+            if current & COMPLETE != 0 {
+                return Err(());
+            }
+            let next = current & !(JOIN_INTEREST | JOIN_WAKER);
+            match self.0.compare_exchange_weak(current, next, AcqRel, Acquire) {
+                Ok(_) => return Ok(current & JOIN_WAKER != 0),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// The join side publishes the waker it wrote (rule 3). `Err(())` if the task completed meanwhile.
+    pub(crate) fn set_join_waker(&self) -> Result<(), ()> {
+        self.update_join_waker(true)
+    }
+
+    /// The join side takes the slot back to replace its waker (rule 3). `Err(())` if the task completed.
+    pub(crate) fn unset_join_waker(&self) -> Result<(), ()> {
+        self.update_join_waker(false)
+    }
+
+    /// Sets or clears `JOIN_WAKER` unless `COMPLETE` is set.
+    fn update_join_waker(&self, set: bool) -> Result<(), ()> {
+        let mut current = self.0.load(Acquire);
+        loop {
+            if current & COMPLETE != 0 {
+                return Err(());
+            }
+            let next = if set { current | JOIN_WAKER } else { current & !JOIN_WAKER };
+            match self.0.compare_exchange_weak(current, next, AcqRel, Acquire) {
+                Ok(_) => return Ok(()),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scheduled_task_is_not_scheduled_twice() {
+        let state = State::new(JOIN_INTEREST, 1);
+        assert_eq!(state.transition_to_scheduled(true), ScheduleTransition::Push);
+        assert_eq!(state.transition_to_scheduled(true), ScheduleTransition::Nothing);
+        assert_eq!(state.load() & !FLAGS, 2 * REF_ONE);
+        assert_eq!(state.transition_from_queue(), PopTransition::Poll);
+        assert_eq!(state.load() & !FLAGS, REF_ONE);
+    }
+
+    #[test]
+    fn a_complete_task_is_never_scheduled() {
+        let state = State::new(0, 1);
+        let _ = state.transition_to_complete();
+        assert_eq!(state.transition_to_scheduled(true), ScheduleTransition::Nothing);
+        assert_eq!(state.transition_to_cancelled(), ScheduleTransition::Nothing);
+    }
+
+    #[test]
+    fn abort_schedules_an_idle_task_once() {
+        let state = State::new(JOIN_INTEREST, 1);
+        assert_eq!(state.transition_to_cancelled(), ScheduleTransition::Push);
+        assert_eq!(state.transition_to_cancelled(), ScheduleTransition::Nothing);
+        assert_eq!(state.transition_from_queue(), PopTransition::Cancel);
+    }
+
+    #[test]
+    fn popping_a_complete_task_releases_the_last_reference() {
+        let state = State::new(SCHEDULED, 1);
+        let _ = state.transition_to_complete();
+        assert_eq!(state.transition_from_queue(), PopTransition::StaleDealloc);
+    }
+
+    #[test]
+    fn join_interest_cannot_be_dropped_after_completion() {
+        let state = State::new(JOIN_INTEREST, 1);
+        assert_eq!(state.set_join_waker(), Ok(()));
+        assert_eq!(state.unset_join_interest(), Ok(true));
+        let state = State::new(JOIN_INTEREST, 1);
+        let _ = state.transition_to_complete();
+        assert_eq!(state.unset_join_interest(), Err(()));
+        assert_eq!(state.set_join_waker(), Err(()));
+    }
+}

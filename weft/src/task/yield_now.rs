@@ -1,0 +1,48 @@
+//! [`yield_now`]: step aside once so other tasks can run.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Lets every other ready task run once before this one continues: the task wakes itself and returns
+/// `Pending`, so it goes to the back of the run queue.
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// weft::run(async {
+///     let ran = Rc::new(Cell::new(false));
+///     let other = weft::spawn({
+///         let ran = ran.clone();
+///         async move { ran.set(true) }
+///     });
+///     weft::task::yield_now().await;
+///     assert!(ran.get());
+///     other.await.unwrap();
+/// });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless you .await them"]
+pub struct YieldNow {
+    /// Whether it has returned `Pending` once.
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

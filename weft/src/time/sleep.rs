@@ -1,0 +1,184 @@
+//! [`Sleep`]: a future that completes at a deadline.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::Instant;
+use crate::runtime::context;
+use crate::runtime::Shared;
+
+/// Waits until `duration` has passed. A zero duration completes on the first poll.
+///
+/// The timer is registered in the loop's wheel on the first poll and leaves it as soon as the `Sleep` is
+/// dropped. Resolution is 1 ms; a sleep never ends early.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// weft::run(async {
+///     let start = weft::time::Instant::now();
+///     weft::time::sleep(Duration::from_millis(20)).await;
+///     assert!(start.elapsed() >= Duration::from_millis(20));
+/// });
+/// ```
+///
+/// # Panics
+/// When polled outside a runtime.
+pub fn sleep(duration: Duration) -> Sleep {
+    Sleep::new(Instant::now().saturating_add(duration))
+}
+
+/// Waits until `deadline`. A deadline in the past completes on the first poll.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::time::{sleep_until, Instant};
+///
+/// weft::run(async {
+///     let deadline = Instant::now() + Duration::from_millis(10);
+///     sleep_until(deadline).await;
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep::new(deadline)
+}
+
+/// The future returned by [`sleep`] and [`sleep_until`].
+pub struct Sleep {
+    /// When it completes.
+    deadline: Instant,
+    /// Its entry in a loop's wheel, once polled.
+    registration: Option<Registration>,
+}
+
+/// A timer entry in a particular loop's wheel.
+#[derive(Debug, Clone, Copy)]
+struct Registration {
+    /// The loop whose wheel holds the entry.
+    loop_id: u64,
+    /// The entry's key in that wheel.
+    key: u32,
+}
+
+impl Sleep {
+    /// A sleep until `deadline`, not yet registered.
+    pub(crate) fn new(deadline: Instant) -> Sleep {
+        Sleep { deadline, registration: None }
+    }
+
+    /// When this sleep completes.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True if the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline (earlier or later); the sleep can then be awaited again.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::time::{sleep, Instant};
+    ///
+    /// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+    /// runtime.block_on(async {
+    ///     let start = Instant::now();
+    ///     let mut timer = sleep(Duration::from_secs(1));
+    ///     timer.reset(start + Duration::from_secs(5));
+    ///     (&mut timer).await;
+    ///     assert_eq!(Instant::now() - start, Duration::from_secs(5));
+    /// });
+    /// ```
+    pub fn reset(&mut self, deadline: Instant) {
+        self.deregister();
+        self.deadline = deadline;
+    }
+
+    /// Takes the entry out of its wheel: directly on the owning loop's thread, otherwise by telling that loop.
+    fn deregister(&mut self) {
+        let Some(registration) = self.registration.take() else { return };
+        let removed_here = context::with_core(|core| match core {
+            Some(core) if core.shared().id() == registration.loop_id => match core.timers().try_borrow_mut() {
+                Ok(mut timers) => {
+                    timers.remove(registration.key);
+                    true
+                }
+                Err(_) => false,
+            },
+            _ => false,
+        });
+        if !removed_here {
+            if let Some(shared) = Shared::find(registration.loop_id) {
+                shared.push_remote(|remote| remote.orphan_timers.push(registration.key));
+            }
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let registration = this.registration;
+        let outcome = context::with_core(|core| {
+            let core = core.expect(
+                "weft::time::Sleep polled outside a runtime: timers need a weft runtime \
+                 (weft::run, #[weft::main] or Runtime::block_on)",
+            );
+            match registration {
+                Some(registration) if registration.loop_id == core.shared().id() => {
+                    let mut timers = core.timers().borrow_mut();
+                    if timers.is_fired(registration.key) {
+                        timers.remove(registration.key);
+                        Some(Poll::Ready(()))
+                    } else {
+                        timers.set_waker(registration.key, cx.waker());
+                        Some(Poll::Pending)
+                    }
+                }
+                // Registered with another loop (the sleep moved): start over on this one.
+                Some(_) => None,
+                None => {
+                    let clock = core.clock();
+                    if this.deadline.into_std() <= clock.now() {
+                        return Some(Poll::Ready(()));
+                    }
+                    let deadline = clock.deadline_ms(this.deadline.into_std());
+                    let key = core.timers().borrow_mut().insert(deadline, cx.waker().clone());
+                    this.registration = Some(Registration { loop_id: core.shared().id(), key });
+                    Some(Poll::Pending)
+                }
+            }
+        });
+        match outcome {
+            Some(Poll::Ready(())) => {
+                this.registration = None;
+                Poll::Ready(())
+            }
+            Some(Poll::Pending) => Poll::Pending,
+            None => {
+                this.deregister();
+                Pin::new(this).poll(cx)
+            }
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.deregister();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep").field("deadline", &self.deadline).finish()
+    }
+}

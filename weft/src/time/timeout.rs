@@ -1,0 +1,94 @@
+//! [`timeout`]: give a future a deadline.
+
+use std::error::Error;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::{Instant, Sleep};
+
+/// Runs `future` for at most `duration`: `Ok(output)` if it finishes in time, `Err(Elapsed)` otherwise, in
+/// which case the future is dropped at its bookmark (its destructors run). The future is polled before the
+/// timer, so one that is ready at once succeeds even with a zero duration.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::time::{sleep, timeout};
+///
+/// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+/// runtime.block_on(async {
+///     assert_eq!(timeout(Duration::from_secs(1), async { 5 }).await, Ok(5));
+///     let slow = sleep(Duration::from_secs(10));
+///     assert!(timeout(Duration::from_secs(1), slow).await.is_err());
+/// });
+/// ```
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout { future, sleep: Sleep::new(Instant::now().saturating_add(duration)) }
+}
+
+/// Like [`timeout`], with a deadline instead of a duration.
+pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+    Timeout { future, sleep: Sleep::new(deadline) }
+}
+
+pin_project_lite::pin_project! {
+    /// The future returned by [`timeout`] and [`timeout_at`].
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        sleep: Sleep,
+    }
+}
+
+impl<F> Timeout<F> {
+    /// The wrapped future.
+    pub fn get_ref(&self) -> &F {
+        &self.future
+    }
+
+    /// Unwraps the future, dropping the timer.
+    pub fn into_inner(self) -> F {
+        self.future
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        match Pin::new(this.sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<F: fmt::Debug> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout").field("future", &self.future).field("deadline", &self.sleep.deadline()).finish()
+    }
+}
+
+/// The error of a [`timeout`] whose deadline passed first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed(());
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl Error for Elapsed {}
+
+impl From<Elapsed> for std::io::Error {
+    fn from(_: Elapsed) -> std::io::Error {
+        std::io::ErrorKind::TimedOut.into()
+    }
+}
