@@ -1,0 +1,345 @@
+//! The parent side: plans the runs, runs every case of every runtime in fresh child processes — interleaved
+//! (weft, tokio, smol, weft, tokio, smol, …) — and gathers the figures into a [`Report`].
+//!
+//! Children are this same executable re-run with hidden arguments (`__child`, `__loadgen`). Each one is owned by
+//! a [`Proc`] guard that kills and reaps it when dropped, and each has its own watchdog, so a failure anywhere
+//! leaves no server behind.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use crate::child::Message;
+use crate::loadgen::{LoadConfig, Mode};
+use crate::report::{Report, Row, Stat};
+use crate::runtime::{support, Runtime, Support};
+use crate::spec::{Case, Size, Workload};
+use crate::{sys, Figures};
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Run size.
+    pub size: Size,
+    /// Runs per figure.
+    pub runs: usize,
+    /// Runtimes (columns), in column order.
+    pub runtimes: Vec<Runtime>,
+    /// Workloads, in table order.
+    pub workloads: Vec<Workload>,
+    /// The `weft-bench` executable to re-run as children.
+    pub exe: PathBuf,
+    /// Print one progress line per run on stderr.
+    pub progress: bool,
+}
+
+impl Options {
+    /// Every workload and runtime at `size`, re-running `exe`.
+    pub fn new(size: Size, exe: PathBuf) -> Options {
+        Options {
+            size,
+            runs: size.default_runs(),
+            runtimes: Runtime::ALL.to_vec(),
+            workloads: Workload::ALL.to_vec(),
+            exe,
+            progress: true,
+        }
+    }
+}
+
+/// A child process that is killed (if still running) and reaped when dropped.
+#[derive(Debug)]
+pub struct Proc {
+    child: Child,
+    lines: Receiver<String>,
+    name: String,
+}
+
+impl Proc {
+    /// Starts `exe args…` with piped stdin (its watchdog ends it when that closes) and stdout (read by a thread
+    /// that ends when the child does).
+    pub fn spawn(exe: &PathBuf, args: &[String], name: String) -> std::io::Result<Proc> {
+        let mut child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::Builder::new()
+            .name(format!("read {name}"))
+            .spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Proc { child, lines, name })
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next [`Message`] line, waiting until `deadline` (other lines are passed on to stderr).
+    pub fn message(&mut self, deadline: Instant) -> Result<Message, String> {
+        // Bounded by the deadline; each line is consumed once.
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => match serde_json::from_str::<Message>(&line) {
+                    Ok(m) => return Ok(m),
+                    Err(_) => eprintln!("[{}] {line}", self.name),
+                },
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!("{}: no answer in time", self.name))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait().map(|s| s.to_string());
+                    return Err(format!(
+                        "{}: exited without an answer ({})",
+                        self.name,
+                        status.unwrap_or_else(|e| e.to_string())
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Gives the child up to `grace` to exit by itself, then kills it; reaps it either way.
+    pub fn finish(mut self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Drop kills and reaps.
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn child_args(rt: Runtime, case: Case, size: Size) -> Vec<String> {
+    vec![
+        "__child".into(),
+        rt.name().into(),
+        case.workload.name().into(),
+        size.name().into(),
+        case.conns.to_string(),
+    ]
+}
+
+/// Runs one self-contained case in a fresh child.
+fn run_child(opts: &Options, rt: Runtime, case: Case) -> Result<Figures, String> {
+    let name = format!("{} {}", rt, case.label());
+    let mut proc = Proc::spawn(&opts.exe, &child_args(rt, case, opts.size), name)
+        .map_err(|e| format!("cannot start child: {e}"))?;
+    let msg = proc.message(Instant::now() + opts.size.child_time_limit());
+    proc.finish(Duration::from_secs(2));
+    match msg? {
+        Message::Done(f) => Ok(f),
+        Message::Failed(e) => Err(e),
+        other => Err(format!("unexpected answer {other:?}")),
+    }
+}
+
+/// Runs one server case: the server child (pinned to CPU 0), then the load generator child (pinned to CPU 1).
+fn run_server(opts: &Options, rt: Runtime, case: Case) -> Result<Figures, String> {
+    let name = format!("{} {} server", rt, case.label());
+    let mut server = Proc::spawn(&opts.exe, &child_args(rt, case, opts.size), name)
+        .map_err(|e| format!("cannot start server: {e}"))?;
+    let port = match server.message(Instant::now() + Duration::from_secs(20))? {
+        Message::Port(p) => p,
+        Message::Failed(e) => return Err(e),
+        other => return Err(format!("server answered {other:?} instead of a port")),
+    };
+    let params = opts.size.params();
+    let cfg = LoadConfig {
+        mode: if case.workload == Workload::Http {
+            Mode::Http
+        } else {
+            Mode::Echo
+        },
+        port,
+        conns: case.conns,
+        warmup: params.warmup,
+        window: params.window,
+        server_pid: Some(server.pid()),
+    };
+    let mut args = vec!["__loadgen".to_string()];
+    args.extend(cfg.to_args());
+    let mut load = Proc::spawn(&opts.exe, &args, format!("load generator for {rt}"))
+        .map_err(|e| format!("cannot start load generator: {e}"))?;
+    let msg = load.message(Instant::now() + cfg.time_limit());
+    load.finish(Duration::from_secs(2));
+    let mut figures = match msg? {
+        Message::Done(f) => f,
+        Message::Failed(e) => return Err(e),
+        other => return Err(format!("unexpected answer {other:?}")),
+    };
+    let pid = Some(server.pid());
+    if let Ok(hwm) = sys::status_field(pid, "VmHWM") {
+        figures = figures.extra("server_peak_rss_mib", hwm as f64 / (1024.0 * 1024.0));
+    }
+    if let Ok(threads) = sys::status_field(pid, "Threads") {
+        figures = figures.extra("server_threads", threads as f64);
+    }
+    drop(server); // kills and reaps the server
+    Ok(figures)
+}
+
+/// What happened for one runtime on one case.
+#[derive(Debug, Default)]
+struct Outcomes {
+    figures: Vec<Figures>,
+    failures: Vec<String>,
+    missing: Option<String>,
+}
+
+/// Short form of a run's first figure for the progress line.
+fn headline(case: Case, f: &Figures) -> String {
+    let m = case.workload.metrics()[0];
+    f.values
+        .get(m.key)
+        .map(|v| format!("{} {}", crate::report::fmt_num(*v), m.unit))
+        .unwrap_or_default()
+}
+
+/// Runs everything `opts` asks for and returns the report (`command` left empty for the caller to fill in).
+pub fn run(opts: &Options) -> Report {
+    let started = Instant::now();
+    let cases: Vec<Case> = opts
+        .workloads
+        .iter()
+        .flat_map(|w| w.cases(opts.size))
+        .collect();
+    let mut outcomes: BTreeMap<(Case, Runtime), Outcomes> = BTreeMap::new();
+    let mut planned = 0;
+    for &case in &cases {
+        for &rt in &opts.runtimes {
+            let o = outcomes.entry((case, rt)).or_default();
+            match support(rt, case.workload) {
+                Support::Run(_) => planned += opts.runs,
+                Support::NotYet(reason) => o.missing = Some(reason.to_string()),
+                Support::NotApplicable => o.missing = Some("not applicable".to_string()),
+            }
+        }
+    }
+
+    let mut done = 0;
+    for &case in &cases {
+        for run in 0..opts.runs {
+            for &rt in &opts.runtimes {
+                let o = outcomes.get_mut(&(case, rt)).expect("planned above");
+                if o.missing.is_some() {
+                    continue;
+                }
+                done += 1;
+                let t = Instant::now();
+                let result = if case.workload.is_server() {
+                    run_server(opts, rt, case)
+                } else {
+                    run_child(opts, rt, case)
+                };
+                if opts.progress {
+                    let what = match &result {
+                        Ok(f) => headline(case, f),
+                        Err(e) => format!("FAILED: {e}"),
+                    };
+                    eprintln!(
+                        "[{done:>3}/{planned}] {:<16} {:<9} run {}/{}  {what}  ({:.1} s)",
+                        case.label(),
+                        rt.name(),
+                        run + 1,
+                        opts.runs,
+                        t.elapsed().as_secs_f64()
+                    );
+                }
+                match result {
+                    Ok(f) => o.figures.push(f),
+                    Err(e) => o.failures.push(e),
+                }
+            }
+        }
+    }
+
+    let mut report = Report::new(opts, started.elapsed());
+    for &case in &cases {
+        for metric in case.workload.metrics() {
+            let mut row = Row::new(case, metric);
+            for &rt in &opts.runtimes {
+                let o = &outcomes[&(case, rt)];
+                let values: Vec<f64> = o
+                    .figures
+                    .iter()
+                    .filter_map(|f| f.values.get(metric.key).copied())
+                    .collect();
+                let stat = Stat::of(&values);
+                if stat.is_none() {
+                    let why = o.missing.clone().unwrap_or_else(|| {
+                        o.failures
+                            .first()
+                            .map_or("no figure reported".to_string(), |e| format!("failed: {e}"))
+                    });
+                    row.missing.insert(rt.name().to_string(), why);
+                }
+                row.results.insert(rt.name().to_string(), stat);
+            }
+            row.fill_ratios(&opts.runtimes);
+            report.rows.push(row);
+        }
+        for &rt in &opts.runtimes {
+            let o = &outcomes[&(case, rt)];
+            if !o.failures.is_empty() {
+                report.notes.push(format!(
+                    "{rt} {}: {} of {} runs failed; first: {}",
+                    case.label(),
+                    o.failures.len(),
+                    o.failures.len() + o.figures.len(),
+                    o.failures[0]
+                ));
+            }
+            if !o.figures.is_empty() {
+                report.extras.push(crate::report::Extras {
+                    case: case.label(),
+                    runtime: rt.name().to_string(),
+                    runs: o.figures.iter().map(|f| f.extras.clone()).collect(),
+                });
+            }
+        }
+    }
+    // One line per runtime and reason for what could not run yet.
+    let mut not_yet: BTreeMap<(Runtime, String), Vec<&'static str>> = BTreeMap::new();
+    for &w in &opts.workloads {
+        for &rt in &opts.runtimes {
+            if let Support::NotYet(reason) = support(rt, w) {
+                not_yet
+                    .entry((rt, reason.to_string()))
+                    .or_default()
+                    .push(w.name());
+            }
+        }
+    }
+    let not_yet_notes = not_yet
+        .into_iter()
+        .map(|((rt, reason), ws)| format!("{rt} n/a for {}: {reason}", ws.join(", ")));
+    report.notes.splice(0..0, not_yet_notes);
+    report.elapsed_s = started.elapsed().as_secs_f64();
+    report
+}

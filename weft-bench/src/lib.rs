@@ -1,0 +1,33 @@
+//! `weft-bench`: weft measured side by side with tokio (current_thread and multi_thread), smol, and — for echo —
+//! a hand-written epoll server with no runtime at all, in one run on one machine (see `shared/BENCH.md`).
+//!
+//! The pieces:
+//! - [`spec`]: the workloads, their figures and sizes;
+//! - [`runtime`]: the runtimes and the registry of runners (`fn(&Ctx) -> Result<Figures>`), one module per
+//!   runtime: [`rt_tokio`], [`rt_smol`], [`raw`] (and `rt_weft` once weft's API exists);
+//! - [`harness`]: runs each case of each runtime in a fresh child process, interleaved, N times;
+//! - [`child`]: the child side of that protocol;
+//! - [`loadgen`]: the one load generator for echo and http, on no runtime under test;
+//! - [`report`]: medians, ratios, the table, `latest.json` and `RESULTS.md`.
+
+pub mod child;
+pub mod common;
+pub mod epoll;
+pub mod harness;
+pub mod hyper_io;
+pub mod loadgen;
+pub mod raw;
+pub mod report;
+pub mod rt_smol;
+pub mod rt_tokio;
+pub mod runtime;
+pub mod spec;
+pub mod sys;
+
+pub use common::Figures;
+
+/// Any error a runner or the harness reports.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

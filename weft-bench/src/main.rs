@@ -1,0 +1,155 @@
+//! `weft-bench`: runs the benchmark workloads of `shared/BENCH.md` on weft, tokio, smol and a raw epoll loop,
+//! prints one table and writes `target/weft-bench/latest.json`.
+//!
+//! ```text
+//! cargo run -p weft-bench --release -- --quick        # every workload, small sizes, under 3 minutes
+//! cargo run -p weft-bench --release                   # full sizes, under 15 minutes
+//! cargo run -p weft-bench --release -- echo spawn     # just these
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use weft_bench::harness::{self, Options};
+use weft_bench::report;
+use weft_bench::runtime::Runtime;
+use weft_bench::spec::{Size, Workload};
+
+const USAGE: &str = "\
+usage: weft-bench [--quick] [--runs N] [--runtimes weft,tokio-ct,...] [--json PATH | --no-json] [--record] [WORKLOAD...]
+
+  --quick          small sizes, 3 runs per figure (under 3 minutes); default: full sizes, 5 runs
+  --runs N         runs per figure
+  --runtimes LIST  comma-separated columns among weft, tokio-ct, tokio-mt, smol, raw (`tokio` means both tokio flavours)
+  --json PATH      where to write the JSON (default: target/weft-bench/latest.json in the workspace)
+  --no-json        write no JSON
+  --record         also put this run on top of weft-bench/RESULTS.md
+  --size tiny      the smoke test's sizes
+  WORKLOAD         spawn chained_spawn yield_many ping_pong timers idle_memory echo http blocking (default: all)";
+
+struct Cli {
+    opts: Options,
+    json: Option<PathBuf>,
+    record: bool,
+}
+
+fn parse(args: &[String], exe: PathBuf) -> Result<Cli, String> {
+    let mut opts = Options::new(Size::Full, exe);
+    let mut runs = None;
+    let mut json = Some(report::default_json_path());
+    let mut record = false;
+    let mut workloads = Vec::new();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--quick" => opts.size = Size::Quick,
+            "--full" => opts.size = Size::Full,
+            "--size" => {
+                let v = value("--size")?;
+                opts.size = Size::from_name(&v).ok_or_else(|| format!("unknown size {v}"))?;
+            }
+            "--runs" => {
+                let v = value("--runs")?;
+                runs = Some(
+                    v.parse::<usize>()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| format!("bad --runs {v}"))?,
+                );
+            }
+            "--runtimes" => {
+                let v = value("--runtimes")?;
+                let mut rts = Vec::new();
+                for name in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    match name {
+                        "tokio" => rts.extend([Runtime::TokioCt, Runtime::TokioMt]),
+                        _ => rts.push(
+                            Runtime::from_name(name)
+                                .ok_or_else(|| format!("unknown runtime {name}"))?,
+                        ),
+                    }
+                }
+                // Column order is fixed; duplicates dropped.
+                opts.runtimes = Runtime::ALL
+                    .into_iter()
+                    .filter(|r| rts.contains(r))
+                    .collect();
+            }
+            "--json" => json = Some(PathBuf::from(value("--json")?)),
+            "--no-json" => json = None,
+            "--record" => record = true,
+            "-h" | "--help" => return Err(String::new()),
+            w => workloads.push(
+                Workload::from_name(w).ok_or_else(|| format!("unknown workload or option {w}"))?,
+            ),
+        }
+    }
+    opts.runs = runs.unwrap_or(opts.size.default_runs());
+    if !workloads.is_empty() {
+        opts.workloads = Workload::ALL
+            .into_iter()
+            .filter(|w| workloads.contains(w))
+            .collect();
+    }
+    if opts.runtimes.is_empty() {
+        return Err("no runtime selected".into());
+    }
+    Ok(Cli { opts, json, record })
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("__child") => return weft_bench::child::main(&args[1..]),
+        Some("__loadgen") => return weft_bench::loadgen::main(&args[1..]),
+        _ => {}
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("weft-bench: cannot find my own executable: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = match parse(&args, exe) {
+        Ok(cli) => cli,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("weft-bench: {e}\n");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let mut report = harness::run(&cli.opts);
+    report.command = if args.is_empty() {
+        "cargo run -p weft-bench --release".to_string()
+    } else {
+        format!("cargo run -p weft-bench --release -- {}", args.join(" "))
+    };
+    println!("{}", report.render());
+    println!(
+        "{} run(s) per figure, {} sizes, {:.0} s in all.",
+        report.runs, report.size, report.elapsed_s
+    );
+    if let Some(path) = &cli.json {
+        match report.write_json(path) {
+            Ok(()) => println!("JSON: {}", path.display()),
+            Err(e) => eprintln!("weft-bench: cannot write {}: {e}", path.display()),
+        }
+    }
+    if cli.record {
+        let path = report::results_md_path();
+        match report.record(&path) {
+            Ok(()) => println!("recorded in {}", path.display()),
+            Err(e) => eprintln!("weft-bench: cannot write {}: {e}", path.display()),
+        }
+    }
+    ExitCode::SUCCESS
+}

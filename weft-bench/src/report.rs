@@ -1,0 +1,399 @@
+//! The results: medians with min–max per runtime, the weft ratios, the table printed on stdout, the JSON in
+//! `target/weft-bench/latest.json`, and the `RESULTS.md` history.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::harness::Options;
+use crate::runtime::Runtime;
+use crate::spec::{Better, Case, Metric};
+use crate::sys::{self, Machine};
+
+/// Median and range of one figure over the runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    /// Median (the mean of the middle two for an even count).
+    pub median: f64,
+    /// Smallest run.
+    pub min: f64,
+    /// Largest run.
+    pub max: f64,
+    /// Every run, in run order.
+    pub runs: Vec<f64>,
+}
+
+impl Stat {
+    /// The statistics of `values`; `None` when there are none.
+    pub fn of(values: &[f64]) -> Option<Stat> {
+        if values.is_empty() {
+            return None;
+        }
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        Some(Stat {
+            median,
+            min: sorted[0],
+            max: sorted[n - 1],
+            runs: values.to_vec(),
+        })
+    }
+}
+
+/// One row of the table: one figure of one case, for every runtime.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// Case label (`echo c=50`).
+    pub case: String,
+    /// Workload name.
+    pub workload: String,
+    /// Connections (network cases) or 0.
+    pub conns: usize,
+    /// Figure key.
+    pub metric: String,
+    /// Figure label (may be empty).
+    pub label: String,
+    /// Unit.
+    pub unit: String,
+    /// `higher` or `lower` is better.
+    pub better: String,
+    /// Per runtime: the statistics, or `null` when the runtime has no figure (see `missing`).
+    pub results: BTreeMap<String, Option<Stat>>,
+    /// Per runtime without a figure: why (`not applicable`, a not-yet reason, or a failure).
+    pub missing: BTreeMap<String, String>,
+    /// `weft/<runtime>`: ratio of the medians, `null` when either is missing.
+    pub ratios: BTreeMap<String, Option<f64>>,
+}
+
+impl Row {
+    /// An empty row for `metric` of `case`.
+    pub fn new(case: Case, metric: &Metric) -> Row {
+        Row {
+            case: case.label(),
+            workload: case.workload.name().to_string(),
+            conns: case.conns,
+            metric: metric.key.to_string(),
+            label: metric.label.to_string(),
+            unit: metric.unit.to_string(),
+            better: match metric.better {
+                Better::Higher => "higher",
+                Better::Lower => "lower",
+            }
+            .to_string(),
+            results: BTreeMap::new(),
+            missing: BTreeMap::new(),
+            ratios: BTreeMap::new(),
+        }
+    }
+
+    fn median(&self, rt: Runtime) -> Option<f64> {
+        self.results
+            .get(rt.name())
+            .and_then(|s| s.as_ref())
+            .map(|s| s.median)
+    }
+
+    /// Computes `weft/<rt>` for every other runtime of `runtimes` (only when weft is one of them).
+    pub fn fill_ratios(&mut self, runtimes: &[Runtime]) {
+        if !runtimes.contains(&Runtime::Weft) {
+            return;
+        }
+        let weft = self.median(Runtime::Weft);
+        for &rt in runtimes.iter().filter(|&&r| r != Runtime::Weft) {
+            let ratio = match (weft, self.median(rt)) {
+                (Some(w), Some(o)) if o != 0.0 => Some(w / o),
+                _ => None,
+            };
+            self.ratios.insert(format!("weft/{}", rt.name()), ratio);
+        }
+    }
+
+    /// The table's first column: case and figure label.
+    pub fn title(&self) -> String {
+        if self.label.is_empty() {
+            self.case.clone()
+        } else {
+            format!("{} {}", self.case, self.label)
+        }
+    }
+}
+
+/// Per case and runtime, the JSON-only figures of each run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Extras {
+    /// Case label.
+    pub case: String,
+    /// Runtime name.
+    pub runtime: String,
+    /// One map per successful run.
+    pub runs: Vec<BTreeMap<String, f64>>,
+}
+
+/// Everything one harness run measured; serialised as `latest.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// When (UTC).
+    pub date: String,
+    /// The command that produced it.
+    pub command: String,
+    /// `tiny`, `quick` or `full`.
+    pub size: String,
+    /// Runs per figure.
+    pub runs: usize,
+    /// Where.
+    pub machine: Machine,
+    /// Columns, in order.
+    pub runtimes: Vec<String>,
+    /// Wall time of the whole run.
+    pub elapsed_s: f64,
+    /// The table.
+    pub rows: Vec<Row>,
+    /// Lines printed under the table: what could not run yet, and failures.
+    pub notes: Vec<String>,
+    /// JSON-only context figures (RSS, threads, server CPU use, …).
+    pub extras: Vec<Extras>,
+}
+
+impl Report {
+    /// An empty report for `opts`.
+    pub fn new(opts: &Options, elapsed: Duration) -> Report {
+        Report {
+            date: sys::utc_now(),
+            command: String::new(),
+            size: opts.size.name().to_string(),
+            runs: opts.runs,
+            machine: Machine::detect(),
+            runtimes: opts.runtimes.iter().map(|r| r.name().to_string()).collect(),
+            elapsed_s: elapsed.as_secs_f64(),
+            rows: Vec::new(),
+            notes: Vec::new(),
+            extras: Vec::new(),
+        }
+    }
+
+    /// The figures of `runtime` in the row for `case` and `metric`, if measured.
+    pub fn stat(&self, case: &str, metric: &str, runtime: &str) -> Option<&Stat> {
+        self.rows
+            .iter()
+            .find(|r| r.case == case && r.metric == metric)
+            .and_then(|r| r.results.get(runtime))
+            .and_then(Option::as_ref)
+    }
+
+    /// The table as Markdown (readable as is on a terminal), with the notes under it.
+    pub fn render(&self) -> String {
+        let ratio_cols: Vec<String> = if self.runtimes.iter().any(|r| r == "weft") {
+            self.runtimes
+                .iter()
+                .filter(|r| *r != "weft")
+                .map(|r| format!("weft/{r}"))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut header = vec!["workload".to_string(), "unit".to_string()];
+        header.extend(self.runtimes.iter().cloned());
+        header.extend(ratio_cols.iter().cloned());
+        let mut table = vec![header];
+        for row in &self.rows {
+            let mut line = vec![
+                row.title(),
+                format!(
+                    "{} {}",
+                    row.unit,
+                    if row.better == "higher" { "↑" } else { "↓" }
+                ),
+            ];
+            for rt in &self.runtimes {
+                line.push(match row.results.get(rt).and_then(Option::as_ref) {
+                    Some(s) => fmt_stat(s),
+                    None => match row.missing.get(rt).map(String::as_str) {
+                        Some("not applicable") | None => "–".to_string(),
+                        Some(m) if m.starts_with("failed") => "failed".to_string(),
+                        Some(_) => "n/a".to_string(),
+                    },
+                });
+            }
+            for col in &ratio_cols {
+                line.push(match row.ratios.get(col).copied().flatten() {
+                    Some(r) => format!("{r:.2}"),
+                    None => "–".to_string(),
+                });
+            }
+            table.push(line);
+        }
+        let width = |s: &str| s.chars().count();
+        let cols = table[0].len();
+        let widths: Vec<usize> = (0..cols)
+            .map(|c| table.iter().map(|l| width(&l[c])).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for (i, line) in table.iter().enumerate() {
+            out.push('|');
+            for (c, cell) in line.iter().enumerate() {
+                let pad = widths[c] - width(cell);
+                // Text columns left-aligned, figures right-aligned.
+                if c < 2 {
+                    let _ = write!(out, " {cell}{} |", " ".repeat(pad));
+                } else {
+                    let _ = write!(out, " {}{cell} |", " ".repeat(pad));
+                }
+            }
+            out.push('\n');
+            if i == 0 {
+                out.push('|');
+                for (c, w) in widths.iter().enumerate() {
+                    let dashes = "-".repeat(*w);
+                    if c < 2 {
+                        let _ = write!(out, " {dashes} |");
+                    } else {
+                        let _ = write!(out, " {}:|", &dashes);
+                    }
+                }
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "Median [min–max] of {} run(s) per figure, each in a fresh process; ↑ higher is better, ↓ lower is better; \
+             weft/x is the ratio of medians.",
+            self.runs
+        );
+        for note in &self.notes {
+            let _ = writeln!(out, "- {note}");
+        }
+        out
+    }
+
+    /// Writes the report as pretty JSON to `path`, creating its directory.
+    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, text + "\n")
+    }
+
+    /// Puts this run on top of the history in `path` (a `RESULTS.md`), older runs below.
+    pub fn record(&self, path: &Path) -> std::io::Result<()> {
+        const HEAD: &str = "# weft-bench results\n\nNewest run on top. Figures are medians [min–max] of the runs; \
+                            ratios taken in the same run are what count, absolute numbers drift between runs.\n";
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let older = old.strip_prefix(HEAD).unwrap_or(&old).trim_start();
+        let m = &self.machine;
+        let mut entry = String::new();
+        let _ = writeln!(entry, "## {} — {} run\n", self.date, self.size);
+        let _ = writeln!(
+            entry,
+            "- machine: {} CPUs (`nproc`), {}, Linux {}",
+            m.nproc, m.cpu_model, m.kernel
+        );
+        let _ = writeln!(entry, "- command: `{}`", self.command);
+        let _ = writeln!(
+            entry,
+            "- took {:.0} s; servers pinned to CPU 0, load generator to CPU 1\n",
+            self.elapsed_s
+        );
+        entry.push_str(&self.render());
+        let text = if older.is_empty() {
+            format!("{HEAD}\n{entry}")
+        } else {
+            format!("{HEAD}\n{entry}\n{older}")
+        };
+        std::fs::write(path, text)
+    }
+}
+
+/// `median [min–max]` (just the median for one run).
+pub fn fmt_stat(s: &Stat) -> String {
+    if s.runs.len() <= 1 || s.min == s.max {
+        fmt_num(s.median)
+    } else {
+        format!(
+            "{} [{}–{}]",
+            fmt_num(s.median),
+            fmt_num(s.min),
+            fmt_num(s.max)
+        )
+    }
+}
+
+/// A number with three significant digits and a k/M/G suffix from 10,000 up: `1.23M`, `45.6k`, `512`, `0.812`.
+pub fn fmt_num(v: f64) -> String {
+    fn sig3(x: f64) -> String {
+        let a = x.abs();
+        if a >= 100.0 {
+            format!("{x:.0}")
+        } else if a >= 10.0 {
+            format!("{x:.1}")
+        } else if a >= 1.0 {
+            format!("{x:.2}")
+        } else {
+            format!("{x:.3}")
+        }
+    }
+    let a = v.abs();
+    if !v.is_finite() {
+        format!("{v}")
+    } else if a == 0.0 {
+        "0".to_string()
+    } else if a >= 1e9 {
+        format!("{}G", sig3(v / 1e9))
+    } else if a >= 1e6 {
+        format!("{}M", sig3(v / 1e6))
+    } else if a >= 1e4 {
+        format!("{}k", sig3(v / 1e3))
+    } else {
+        sig3(v)
+    }
+}
+
+/// `target/weft-bench/latest.json` under the workspace root.
+pub fn default_json_path() -> PathBuf {
+    workspace_root().join("target/weft-bench/latest.json")
+}
+
+/// `weft-bench/RESULTS.md`.
+pub fn results_md_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("RESULTS.md")
+}
+
+/// The workspace root: the parent of this crate's manifest directory (known at compile time).
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(fmt_num(1_234_567.0), "1.23M");
+        assert_eq!(fmt_num(45_600.0), "45.6k");
+        assert_eq!(fmt_num(512.3), "512");
+        assert_eq!(fmt_num(12.34), "12.3");
+        assert_eq!(fmt_num(0.8123), "0.812");
+        assert_eq!(fmt_num(0.0), "0");
+    }
+
+    #[test]
+    fn stats() {
+        let s = Stat::of(&[3.0, 1.0, 2.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
+        assert_eq!(Stat::of(&[1.0, 2.0, 3.0, 4.0]).unwrap().median, 2.5);
+        assert!(Stat::of(&[]).is_none());
+        assert_eq!(fmt_stat(&s), "2.00 [1.00–3.00]");
+    }
+}

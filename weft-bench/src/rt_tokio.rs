@@ -1,0 +1,280 @@
+//! tokio's runners, for both flavours: `current_thread` ([`Runtime::TokioCt`]) and `multi_thread`
+//! ([`Runtime::TokioMt`], default worker count — on a pinned server that is one worker).
+//!
+//! Each workload's root runs as a spawned task (`block_on(spawn(root))`), as on every other runtime, so spawns
+//! happen from inside a task.
+
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::child::{announce_port, Ctx, SERVER_MAX_CONNS};
+use crate::common::{
+    idle_figures, ns_per, per_sec, signal, timer_delays, timer_figures, SignalTx, IDLE_SETTLE_LIMIT,
+};
+use crate::runtime::{Runtime, Support};
+use crate::spec::Workload;
+use crate::sys::MemProbe;
+use crate::{Figures, Result};
+
+/// tokio's table.
+pub fn support(workload: Workload) -> Support {
+    Support::Run(match workload {
+        Workload::Spawn => spawn,
+        Workload::ChainedSpawn => chained_spawn,
+        Workload::YieldMany => yield_many,
+        Workload::PingPong => ping_pong,
+        Workload::Timers => timers,
+        Workload::IdleMemory => idle_memory,
+        Workload::Echo => echo,
+        Workload::Http => http,
+        Workload::Blocking => blocking,
+    })
+}
+
+fn build(ctx: &Ctx) -> Result<tokio::runtime::Runtime> {
+    let mut b = match ctx.runtime {
+        Runtime::TokioMt => tokio::runtime::Builder::new_multi_thread(),
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    Ok(b.enable_all().build()?)
+}
+
+/// Runs `root` as a task on a fresh runtime of `ctx`'s flavour and returns its output.
+fn run_root<T, F>(ctx: &Ctx, root: F) -> Result<T>
+where
+    F: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let rt = build(ctx)?;
+    rt.block_on(async move { tokio::spawn(root).await? })
+}
+
+fn spawn(ctx: &Ctx) -> Result<Figures> {
+    let n = ctx.params.spawn_tasks;
+    let elapsed = run_root(ctx, async move {
+        let start = Instant::now();
+        let mut handles = Vec::with_capacity(n);
+        for i in 0..n {
+            handles.push(tokio::spawn(async move { i }));
+        }
+        let mut sum = 0usize;
+        for h in handles {
+            sum = sum.wrapping_add(h.await?);
+        }
+        let elapsed = start.elapsed();
+        assert_eq!(sum, n * n.saturating_sub(1) / 2);
+        Ok(elapsed)
+    })?;
+    Ok(Figures::new().value("tasks_per_s", per_sec(n, elapsed)))
+}
+
+fn link(done: SignalTx, left: usize) {
+    if left == 0 {
+        done.fire();
+    } else {
+        tokio::spawn(async move { link(done, left - 1) });
+    }
+}
+
+fn chained_spawn(ctx: &Ctx) -> Result<Figures> {
+    let (depth, repeats) = (ctx.params.chain_depth, ctx.params.chain_repeats);
+    let elapsed = run_root(ctx, async move {
+        let start = Instant::now();
+        for _ in 0..repeats {
+            let (tx, rx) = signal();
+            link(tx, depth);
+            rx.await;
+        }
+        Ok(start.elapsed())
+    })?;
+    Ok(Figures::new().value("ns_per_link", ns_per(elapsed, depth * repeats)))
+}
+
+fn yield_many(ctx: &Ctx) -> Result<Figures> {
+    let (tasks, yields) = (ctx.params.yield_tasks, ctx.params.yields_per_task);
+    let elapsed = run_root(ctx, async move {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..tasks)
+            .map(|_| {
+                tokio::spawn(async move {
+                    for _ in 0..yields {
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await?;
+        }
+        Ok(start.elapsed())
+    })?;
+    Ok(Figures::new().value("ns_per_poll", ns_per(elapsed, tasks * yields)))
+}
+
+fn ping_pong(ctx: &Ctx) -> Result<Figures> {
+    let rounds = ctx.params.ping_pong_hops / 2;
+    let elapsed = run_root(ctx, async move {
+        let (to_pong, mut pong_rx) = tokio::sync::mpsc::channel::<usize>(1);
+        let (to_ping, mut ping_rx) = tokio::sync::mpsc::channel::<usize>(1);
+        let start = Instant::now();
+        let pong = tokio::spawn(async move {
+            // Ends when `ping` drops its sender: bounded by `rounds`.
+            while let Some(v) = pong_rx.recv().await {
+                if to_ping.send(v + 1).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let ping = tokio::spawn(async move {
+            let mut v = 0;
+            for _ in 0..rounds {
+                to_pong.send(v).await.map_err(|_| "pong gone")?;
+                v = ping_rx.recv().await.ok_or("pong gone")?;
+            }
+            Ok::<usize, crate::Error>(v)
+        });
+        let v = ping.await??;
+        pong.await?;
+        assert_eq!(v, rounds);
+        Ok(start.elapsed())
+    })?;
+    Ok(Figures::new().value("ns_per_hop", ns_per(elapsed, rounds * 2)))
+}
+
+fn timers(ctx: &Ctx) -> Result<Figures> {
+    let p = ctx.params;
+    run_root(ctx, async move {
+        let delays = timer_delays(&p);
+        let probe = MemProbe::start();
+        let start = Instant::now();
+        let handles: Vec<_> = delays
+            .iter()
+            .map(|&d| {
+                tokio::spawn(async move {
+                    let t0 = Instant::now();
+                    tokio::time::sleep(d).await;
+                    t0.elapsed().saturating_sub(d)
+                })
+            })
+            .collect();
+        let mut overshoot = Vec::with_capacity(handles.len());
+        for h in handles {
+            overshoot.push(h.await?);
+        }
+        let wall = start.elapsed();
+        let growth = probe.peak_delta();
+        overshoot.sort_unstable();
+
+        let start = Instant::now();
+        for _ in 0..p.timer_cancels {
+            let mut s = pin!(tokio::time::sleep(Duration::from_secs(60)));
+            assert!(futures_lite::future::poll_once(s.as_mut()).await.is_none());
+        }
+        let cancel = start.elapsed();
+        Ok(timer_figures(
+            wall,
+            &overshoot,
+            growth,
+            p.timer_cancels,
+            cancel,
+        ))
+    })
+}
+
+fn idle_memory(ctx: &Ctx) -> Result<Figures> {
+    let n = ctx.params.idle_tasks;
+    let rt = build(ctx)?;
+    let figures = rt.block_on(async move {
+        tokio::spawn(async move {
+            let probe = MemProbe::start();
+            let polled = Arc::new(AtomicUsize::new(0));
+            for _ in 0..n {
+                let polled = polled.clone();
+                // The handle is dropped: the task is detached and stays parked.
+                drop(tokio::spawn(async move {
+                    polled.fetch_add(1, Ordering::Relaxed);
+                    std::future::pending::<()>().await;
+                }));
+            }
+            let deadline = Instant::now() + IDLE_SETTLE_LIMIT;
+            while polled.load(Ordering::Relaxed) < n && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            idle_figures(n, polled.load(Ordering::Relaxed), &probe)
+        })
+        .await?
+    });
+    // Tearing down a million tasks is not part of any figure: the child exits right after reporting.
+    std::mem::forget(rt);
+    figures
+}
+
+fn blocking(ctx: &Ctx) -> Result<Figures> {
+    let n = ctx.params.blocking_calls;
+    let elapsed = run_root(ctx, async move {
+        let start = Instant::now();
+        let handles: Vec<_> = (0..n)
+            .map(|i| tokio::task::spawn_blocking(move || i.wrapping_mul(3)))
+            .collect();
+        let mut sum = 0usize;
+        for h in handles {
+            sum = sum.wrapping_add(h.await?);
+        }
+        std::hint::black_box(sum);
+        Ok(start.elapsed())
+    })?;
+    Ok(Figures::new().value("calls_per_s", per_sec(n, elapsed)))
+}
+
+async fn echo_conn(mut stream: tokio::net::TcpStream) {
+    let mut buf = [0u8; 4096];
+    // Ends when the peer closes: bounded by the load generator's time limit.
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Binds 127.0.0.1:0, announces the port, and hands each accepted connection (with `TCP_NODELAY`) to `serve`.
+async fn accept_loop<F, Fut>(serve: F) -> Result<Figures>
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    announce_port(listener.local_addr()?.port())?;
+    for _ in 0..SERVER_MAX_CONNS {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        tokio::spawn(serve(stream));
+    }
+    // Every connection slot is used: keep serving the accepted ones until the process is ended.
+    std::future::pending::<()>().await;
+    Ok(Figures::new())
+}
+
+fn echo(ctx: &Ctx) -> Result<Figures> {
+    let rt = build(ctx)?;
+    rt.block_on(async { tokio::spawn(accept_loop(echo_conn)).await? })
+}
+
+fn http(ctx: &Ctx) -> Result<Figures> {
+    let rt = build(ctx)?;
+    rt.block_on(async {
+        tokio::spawn(accept_loop(|stream| async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let service = hyper::service::service_fn(crate::hyper_io::hello);
+            let _ = crate::hyper_io::http1().serve_connection(io, service).await;
+        }))
+        .await?
+    })
+}
