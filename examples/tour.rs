@@ -16,13 +16,21 @@ fn resident_bytes() -> u64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .map_or(0, |kb| kb * 1024)
 }
 
 /// Threads of this process (Linux), or 0 if unknown.
 fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").map(|dir| dir.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/task")
+        .map(|dir| dir.count())
+        .unwrap_or(0)
 }
 
 /// A guard that says when it is dropped — to show when a cancelled task's destructors run.
@@ -85,19 +93,26 @@ fn main() {
         let coffee = brew("coffee", 0, &started);
         println!("   after calling brew(): body started? {}", started.get());
         let result = coffee.await;
-        println!("   after .await:         body started? {} -> {result:?}\n", started.get());
+        println!(
+            "   after .await:         body started? {} -> {result:?}\n",
+            started.get()
+        );
 
         println!("2. Two 1 s sleeps, gathered with join!, take 1 s, not 2: both wait at once.");
         let begin = Instant::now();
         let (a, b) = weft::join!(sleep(Duration::from_secs(1)), sleep(Duration::from_secs(1)));
         let _ = (a, b);
-        println!("   two 1 s sleeps took {:.3} s\n", begin.elapsed().as_secs_f64());
+        println!(
+            "   two 1 s sleeps took {:.3} s\n",
+            begin.elapsed().as_secs_f64()
+        );
 
         println!("3. 10,000 tasks sleeping at once, on one thread.");
         let rss_before = resident_bytes();
         let begin = Instant::now();
-        let sleepers: Vec<_> =
-            (0..10_000).map(|_| weft::spawn(async { sleep(Duration::from_millis(500)).await })).collect();
+        let sleepers: Vec<_> = (0..10_000)
+            .map(|_| weft::spawn(async { sleep(Duration::from_millis(500)).await }))
+            .collect();
         weft::task::yield_now().await; // every sleeper is now parked at its bookmark
         let rss_parked = resident_bytes();
         let threads = thread_count();
@@ -128,16 +143,25 @@ fn main() {
         task.abort();
         weft::task::yield_now().await; // by the loop's next turn the destructors have run
         let outcome = task.await;
-        println!("   destructor ran: {}; the JoinHandle says: {}\n", dropped.get(), outcome.unwrap_err());
+        println!(
+            "   destructor ran: {}; the JoinHandle says: {}\n",
+            dropped.get(),
+            outcome.unwrap_err()
+        );
 
         println!("6. CPU-bound work blocks the loop: a 10 ms sleeper is late by as long as the work runs...");
         let late = worst_lateness_during(async {
             spin(Duration::from_millis(300));
         })
         .await;
-        println!("   300 ms of CPU work on the loop:           sleeper late by {:>6.1} ms", late.as_secs_f64() * 1e3);
+        println!(
+            "   300 ms of CPU work on the loop:           sleeper late by {:>6.1} ms",
+            late.as_secs_f64() * 1e3
+        );
         let late = worst_lateness_during(async {
-            weft::spawn_blocking(|| spin(Duration::from_millis(300))).await.unwrap();
+            weft::spawn_blocking(|| spin(Duration::from_millis(300)))
+                .await
+                .unwrap();
         })
         .await;
         println!(
@@ -145,5 +169,8 @@ fn main() {
             late.as_secs_f64() * 1e3
         );
     });
-    println!("tour finished in {:.2} s", tour_start.elapsed().as_secs_f64());
+    println!(
+        "tour finished in {:.2} s",
+        tour_start.elapsed().as_secs_f64()
+    );
 }

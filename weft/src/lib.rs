@@ -44,7 +44,11 @@
 //! - [`main`] and [`test`]: `#[weft::main]` and `#[weft::test]`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs, missing_debug_implementations, clippy::undocumented_unsafe_blocks)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    clippy::undocumented_unsafe_blocks
+)]
 
 mod blocking;
 mod driver;

@@ -114,7 +114,8 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (keep, task, handle) = raw::new_task(BlockingFuture(Some(function)), None, Id::next(), location);
+        let (keep, task, handle) =
+            raw::new_task(BlockingFuture(Some(function)), None, Id::next(), location);
         let job = Job { task, keep };
         let mut state = lock(&self.inner.state);
         if state.shutdown {
@@ -159,7 +160,10 @@ impl Pool {
         let (queued, handles) = {
             let mut state = lock(&self.inner.state);
             state.shutdown = true;
-            (std::mem::take(&mut state.queue), std::mem::take(&mut state.handles))
+            (
+                std::mem::take(&mut state.queue),
+                std::mem::take(&mut state.handles),
+            )
         };
         self.inner.work.notify_all();
         for job in queued {

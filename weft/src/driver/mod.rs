@@ -29,7 +29,10 @@ impl Driver {
     pub(crate) fn new(wake: &EventFd) -> io::Result<Driver> {
         let epoll = Epoll::new()?;
         epoll.add(wake.as_raw_fd(), Interest::READABLE, WAKE_TOKEN)?;
-        Ok(Driver { epoll, events: RefCell::new(Events::with_capacity(EVENTS_PER_WAIT)) })
+        Ok(Driver {
+            epoll,
+            events: RefCell::new(Events::with_capacity(EVENTS_PER_WAIT)),
+        })
     }
 
     /// Whether anything besides the eventfd is registered (if not, a zero-timeout poll can be skipped: the

@@ -131,7 +131,8 @@ impl Core {
         F::Output: 'static,
     {
         let id = Id::next();
-        let (registry_ref, queue_ref, handle) = raw::new_task(future, Some(self.shared.clone()), id, location);
+        let (registry_ref, queue_ref, handle) =
+            raw::new_task(future, Some(self.shared.clone()), id, location);
         if self.closing.get() {
             // Spawned by a destructor during shutdown: cancelled without running.
             let _ = registry_ref.shutdown();
@@ -153,7 +154,10 @@ impl Core {
     /// Runs the loop until `future` completes.
     pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self, false);
-        let main = Arc::new(MainWaker { woken: AtomicBool::new(true), shared: self.shared.clone() });
+        let main = Arc::new(MainWaker {
+            woken: AtomicBool::new(true),
+            shared: self.shared.clone(),
+        });
         let waker = Waker::from(main.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
@@ -200,7 +204,13 @@ impl Core {
 
     /// Polls one task and retires it if it completed.
     fn run_task(&self, task: TaskRef) {
-        if let RunOutcome::Completed { id, registry_slot, spawned_at, unhandled_panic } = task.run() {
+        if let RunOutcome::Completed {
+            id,
+            registry_slot,
+            spawned_at,
+            unhandled_panic,
+        } = task.run()
+        {
             self.retire(id, registry_slot, spawned_at, unhandled_panic);
         }
     }
@@ -213,7 +223,11 @@ impl Core {
         spawned_at: &'static Location<'static>,
         unhandled_panic: Option<Box<dyn Any + Send>>,
     ) {
-        let name = if self.names.borrow().is_empty() { None } else { self.names.borrow_mut().remove(&id) };
+        let name = if self.names.borrow().is_empty() {
+            None
+        } else {
+            self.names.borrow_mut().remove(&id)
+        };
         if let Some(payload) = unhandled_panic {
             self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
         }
@@ -309,7 +323,9 @@ impl Core {
                 // Blocking work may still schedule something earlier; the pool unparks us when it ends.
                 None
             }
-            Some(deadline) => Some(Duration::from_millis(deadline.saturating_sub(self.clock.now_ms()))),
+            Some(deadline) => Some(Duration::from_millis(
+                deadline.saturating_sub(self.clock.now_ms()),
+            )),
         };
         self.driver.park(timeout, &self.shared.eventfd);
         self.shared.announce_awake();
@@ -343,7 +359,13 @@ impl Core {
         loop {
             let task = self.registry.borrow_mut().pop_any();
             let Some(task) = task else { break };
-            if let RunOutcome::Completed { id, spawned_at, unhandled_panic: Some(payload), .. } = task.shutdown() {
+            if let RunOutcome::Completed {
+                id,
+                spawned_at,
+                unhandled_panic: Some(payload),
+                ..
+            } = task.shutdown()
+            {
                 let name = self.task_name(id);
                 self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
             }

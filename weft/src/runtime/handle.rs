@@ -59,10 +59,14 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let location = Location::caller();
-        let on_this_loop =
-            context::with_core(|core| core.is_some_and(|core| Arc::ptr_eq(core.shared(), &self.shared)));
+        let on_this_loop = context::with_core(|core| {
+            core.is_some_and(|core| Arc::ptr_eq(core.shared(), &self.shared))
+        });
         if on_this_loop {
-            context::with_core(|core| core.expect("checked above").spawn_local(future, None, location))
+            context::with_core(|core| {
+                core.expect("checked above")
+                    .spawn_local(future, None, location)
+            })
         } else {
             self.shared.spawn_remote(future, location)
         }
@@ -81,6 +85,8 @@ impl Handle {
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle").field("id", &self.shared.id()).finish()
+        f.debug_struct("Handle")
+            .field("id", &self.shared.id())
+            .finish()
     }
 }

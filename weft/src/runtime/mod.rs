@@ -77,7 +77,10 @@ impl Runtime {
 
     /// Builds the runtime from a builder's configuration.
     pub(crate) fn from_builder(builder: &Builder) -> io::Result<Runtime> {
-        Ok(Runtime { core: Box::new(Core::new(builder)?), _not_send: PhantomData })
+        Ok(Runtime {
+            core: Box::new(Core::new(builder)?),
+            _not_send: PhantomData,
+        })
     }
 
     /// Runs `future` to completion on this thread, running the loop (and every task spawned on it) meanwhile.
@@ -118,7 +121,9 @@ impl Drop for Runtime {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime").field("id", &self.core.shared().id()).finish_non_exhaustive()
+        f.debug_struct("Runtime")
+            .field("id", &self.core.shared().id())
+            .finish_non_exhaustive()
     }
 }
 
@@ -134,7 +139,8 @@ impl fmt::Debug for Runtime {
 /// If the runtime cannot be created (the OS refused an epoll or eventfd descriptor), or if called inside a
 /// runtime.
 pub fn run<F: Future>(future: F) -> F::Output {
-    let runtime = Runtime::new().unwrap_or_else(|error| panic!("weft::run could not create a runtime: {error}"));
+    let runtime = Runtime::new()
+        .unwrap_or_else(|error| panic!("weft::run could not create a runtime: {error}"));
     runtime.block_on(future)
 }
 
@@ -191,11 +197,13 @@ where
     T: Send + 'static,
 {
     let location = Location::caller();
-    context::with_core(|core| match core {
+    context::with_core(|core| {
+        match core {
         Some(core) => core.shared().spawn_blocking(function, location),
         None => panic!(
             "weft::spawn_blocking called outside a runtime: wrap your code in weft::run or #[weft::main], \
              or use weft::Handle::spawn_blocking"
         ),
+    }
     })
 }

@@ -18,11 +18,13 @@ impl Registry {
     /// Adds a task, keeping its reference.
     pub(crate) fn insert(&mut self, task: TaskRef) {
         // Indices past the end are stale (shutdown pops from the end).
-        let reusable = std::iter::from_fn(|| self.vacant.pop()).find(|&index| (index as usize) < self.slots.len());
+        let reusable = std::iter::from_fn(|| self.vacant.pop())
+            .find(|&index| (index as usize) < self.slots.len());
         let index = match reusable {
             Some(index) => index,
             None => {
-                let index = u32::try_from(self.slots.len()).expect("more than 4 billion live tasks on one loop");
+                let index = u32::try_from(self.slots.len())
+                    .expect("more than 4 billion live tasks on one loop");
                 self.slots.push(None);
                 index
             }

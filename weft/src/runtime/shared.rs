@@ -55,7 +55,9 @@ static LOOPS: Mutex<Option<HashMap<u64, Weak<Shared>>>> = Mutex::new(None);
 
 /// Locks a mutex, ignoring poisoning: the runtime's own critical sections never panic midway.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Shared {
@@ -70,7 +72,9 @@ impl Shared {
             blocking,
             paused_clock,
         });
-        lock(&LOOPS).get_or_insert_with(HashMap::new).insert(shared.id, Arc::downgrade(&shared));
+        lock(&LOOPS)
+            .get_or_insert_with(HashMap::new)
+            .insert(shared.id, Arc::downgrade(&shared));
         shared
     }
 
@@ -161,7 +165,8 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (registry_ref, queue_ref, handle) = raw::new_task(future, Some(self.clone()), Id::next(), location);
+        let (registry_ref, queue_ref, handle) =
+            raw::new_task(future, Some(self.clone()), Id::next(), location);
         let mut refused = Some((registry_ref, queue_ref));
         self.push_remote(|remote| remote.spawned.extend(refused.take()));
         if let Some((registry_ref, queue_ref)) = refused {
@@ -174,7 +179,11 @@ impl Shared {
     }
 
     /// Runs `function` on the blocking pool.
-    pub(crate) fn spawn_blocking<F, T>(self: &Arc<Self>, function: F, location: &'static Location<'static>) -> JoinHandle<T>
+    pub(crate) fn spawn_blocking<F, T>(
+        self: &Arc<Self>,
+        function: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,

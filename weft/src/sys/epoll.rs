@@ -55,7 +55,10 @@ impl Event {
 impl std::fmt::Debug for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (token, bits) = (self.0.u64, self.0.events);
-        f.debug_struct("Event").field("token", &token).field("bits", &bits).finish()
+        f.debug_struct("Event")
+            .field("token", &token)
+            .field("bits", &bits)
+            .finish()
     }
 }
 
@@ -70,7 +73,10 @@ pub(crate) struct Events {
 impl Events {
     /// A buffer for up to `capacity` events per wait.
     pub(crate) fn with_capacity(capacity: usize) -> Events {
-        Events { buffer: vec![libc::epoll_event { events: 0, u64: 0 }; capacity], len: 0 }
+        Events {
+            buffer: vec![libc::epoll_event { events: 0, u64: 0 }; capacity],
+            len: 0,
+        }
     }
 
     /// The events of the last wait.
@@ -90,20 +96,35 @@ impl Epoll {
     pub(crate) fn new() -> io::Result<Epoll> {
         let fd = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
         // SAFETY: epoll_create1 returned a fresh descriptor that nothing else owns.
-        Ok(Epoll { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        Ok(Epoll {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
     }
 
     /// Registers `fd`, edge-triggered, for `interest`; events carry `token`.
     pub(crate) fn add(&self, fd: RawFd, interest: Interest, token: u64) -> io::Result<()> {
-        let mut event = libc::epoll_event { events: interest.0 | libc::EPOLLET as u32, u64: token };
-        syscall!(epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event))?;
+        let mut event = libc::epoll_event {
+            events: interest.0 | libc::EPOLLET as u32,
+            u64: token,
+        };
+        syscall!(epoll_ctl(
+            self.fd.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            fd,
+            &mut event
+        ))?;
         Ok(())
     }
 
     /// Removes `fd` from the interest list.
     #[allow(dead_code)]
     pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
-        syscall!(epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()))?;
+        syscall!(epoll_ctl(
+            self.fd.as_raw_fd(),
+            libc::EPOLL_CTL_DEL,
+            fd,
+            std::ptr::null_mut()
+        ))?;
         Ok(())
     }
 
@@ -119,7 +140,12 @@ impl Epoll {
         };
         let capacity = events.buffer.len().min(i32::MAX as usize) as i32;
         events.len = 0;
-        match syscall!(epoll_wait(self.fd.as_raw_fd(), events.buffer.as_mut_ptr(), capacity, timeout_ms)) {
+        match syscall!(epoll_wait(
+            self.fd.as_raw_fd(),
+            events.buffer.as_mut_ptr(),
+            capacity,
+            timeout_ms
+        )) {
             Ok(count) => {
                 events.len = count as usize;
                 Ok(())

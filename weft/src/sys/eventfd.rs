@@ -20,7 +20,9 @@ impl EventFd {
     pub(crate) fn new() -> io::Result<EventFd> {
         let fd = syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK))?;
         // SAFETY: eventfd returned a fresh descriptor that nothing else owns.
-        Ok(EventFd { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        Ok(EventFd {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
     }
 
     /// Adds one to the counter, waking a waiter. A full counter (`EAGAIN`) already means "readable", so it
@@ -37,7 +39,12 @@ impl EventFd {
     /// Resets the counter to zero. Returns whether it was non-zero.
     pub(crate) fn drain(&self) -> bool {
         let mut value: u64 = 0;
-        syscall!(read(self.fd.as_raw_fd(), (&mut value as *mut u64).cast(), 8)).is_ok()
+        syscall!(read(
+            self.fd.as_raw_fd(),
+            (&mut value as *mut u64).cast(),
+            8
+        ))
+        .is_ok()
     }
 
     /// The raw descriptor, for registration with epoll.

@@ -44,11 +44,13 @@ impl Builder {
         F::Output: 'static,
     {
         let location = Location::caller();
-        context::with_core(|core| match core {
+        context::with_core(|core| {
+            match core {
             Some(core) => core.spawn_local(future, self.name, location),
             None => panic!(
                 "weft::task::Builder::spawn called outside a runtime: wrap your code in weft::run or #[weft::main]"
             ),
+        }
         })
     }
 }

@@ -39,12 +39,18 @@ enum Repr {
 impl JoinError {
     /// A cancellation of task `id`.
     pub(crate) fn cancelled(id: Id) -> JoinError {
-        JoinError { id, repr: Repr::Cancelled }
+        JoinError {
+            id,
+            repr: Repr::Cancelled,
+        }
     }
 
     /// A panic of task `id`. A missing payload (which the runtime never produces) reads as a unit payload.
     pub(crate) fn panic(id: Id, payload: Option<Box<dyn Any + Send>>) -> JoinError {
-        JoinError { id, repr: Repr::Panic(payload.unwrap_or_else(|| Box::new(()))) }
+        JoinError {
+            id,
+            repr: Repr::Panic(payload.unwrap_or_else(|| Box::new(()))),
+        }
     }
 
     /// True if the task was cancelled.
@@ -67,7 +73,8 @@ impl JoinError {
     /// # Panics
     /// If the task was cancelled rather than panicked; use [`try_into_panic`](Self::try_into_panic) to check.
     pub fn into_panic(self) -> Box<dyn Any + Send> {
-        self.try_into_panic().expect("JoinError::into_panic called on a cancelled task; check is_panic() first")
+        self.try_into_panic()
+            .expect("JoinError::into_panic called on a cancelled task; check is_panic() first")
     }
 
     /// The panic payload, or the error back if the task was cancelled.
@@ -81,7 +88,10 @@ impl JoinError {
 
 /// The text of a panic payload, if it is a string.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
-    payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
 }
 
 impl fmt::Display for JoinError {
@@ -121,12 +131,16 @@ static PANICS: Mutex<Option<HashMap<Id, Box<dyn Any + Send>>>> = Mutex::new(None
 
 /// Keeps a task's panic payload until its join side reads or drops it.
 pub(crate) fn store_panic(id: Id, payload: Box<dyn Any + Send>) {
-    let mut table = PANICS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut table = PANICS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     table.get_or_insert_with(HashMap::new).insert(id, payload);
 }
 
 /// Takes a task's panic payload out of the table.
 pub(crate) fn take_panic(id: Id) -> Option<Box<dyn Any + Send>> {
-    let mut table = PANICS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut table = PANICS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     table.as_mut().and_then(|table| table.remove(&id))
 }

@@ -45,7 +45,11 @@ impl Wake for ChildWaker {
         if self.shared.queued[self.index as usize].swap(true, Ordering::AcqRel) {
             return;
         }
-        let mut list = self.shared.list.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut list = self
+            .shared
+            .list
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         list.indices.push(self.index);
         if let Some(parent) = &list.parent {
             parent.wake_by_ref();
@@ -68,7 +72,10 @@ impl ReadySet {
         ReadySet {
             shared: Arc::new(ReadyShared {
                 queued: (0..len).map(|_| AtomicBool::new(true)).collect(),
-                list: Mutex::new(ReadyList { indices: (0..len32).collect(), parent: None }),
+                list: Mutex::new(ReadyList {
+                    indices: (0..len32).collect(),
+                    parent: None,
+                }),
             }),
             wakers: vec![None; len],
         }
@@ -77,7 +84,11 @@ impl ReadySet {
     /// Registers the parent's waker and moves the ready list into `batch`; each child in it is unqueued before
     /// it is polled, so a wake during its poll queues it again.
     fn take_batch(&mut self, cx: &mut Context<'_>, batch: &mut Vec<u32>) {
-        let mut list = self.shared.list.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut list = self
+            .shared
+            .list
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         match &list.parent {
             Some(parent) if parent.will_wake(cx.waker()) => {}
             _ => list.parent = Some(cx.waker().clone()),
@@ -93,7 +104,10 @@ impl ReadySet {
     fn waker(&mut self, index: usize) -> &Waker {
         let shared = &self.shared;
         self.wakers[index].get_or_insert_with(|| {
-            Waker::from(Arc::new(ChildWaker { shared: shared.clone(), index: index as u32 }))
+            Waker::from(Arc::new(ChildWaker {
+                shared: shared.clone(),
+                index: index as u32,
+            }))
         })
     }
 }
@@ -158,7 +172,12 @@ where
 {
     let children: Box<[MaybeDone<I::Item>]> = iter.into_iter().map(MaybeDone::Running).collect();
     let ready = ReadySet::new(children.len());
-    JoinAll { remaining: children.len(), children: Box::into_pin(children), ready, batch: Vec::new() }
+    JoinAll {
+        remaining: children.len(),
+        children: Box::into_pin(children),
+        ready,
+        batch: Vec::new(),
+    }
 }
 
 /// The future returned by [`join_all`].
@@ -205,7 +224,10 @@ impl<F: Future> Future for JoinAll<F> {
 
 impl<F: Future> fmt::Debug for JoinAll<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinAll").field("len", &self.children.len()).field("remaining", &self.remaining).finish()
+        f.debug_struct("JoinAll")
+            .field("len", &self.children.len())
+            .field("remaining", &self.remaining)
+            .finish()
     }
 }
 
@@ -234,7 +256,12 @@ pub mod __private {
     impl Join {
         /// A join of `len` children.
         pub fn new(len: usize) -> Join {
-            Join { ready: ReadySet::new(len), due: vec![false; len], batch: Vec::new(), remaining: len }
+            Join {
+                ready: ReadySet::new(len),
+                due: vec![false; len],
+                batch: Vec::new(),
+                remaining: len,
+            }
         }
 
         /// Starts a poll of the parent: marks which children were woken.
@@ -286,7 +313,9 @@ pub mod __private {
 
     impl std::fmt::Debug for Join {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("Join").field("remaining", &self.remaining).finish()
+            f.debug_struct("Join")
+                .field("remaining", &self.remaining)
+                .finish()
         }
     }
 

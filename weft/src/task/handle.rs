@@ -43,7 +43,10 @@ impl<T> JoinHandle<T> {
     /// `ptr` is a task whose output type is `T`, holding `JOIN_INTEREST`, and the caller hands over one
     /// reference.
     pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> JoinHandle<T> {
-        JoinHandle { ptr, _output: PhantomData }
+        JoinHandle {
+            ptr,
+            _output: PhantomData,
+        }
     }
 
     /// The header.
@@ -87,7 +90,9 @@ impl<T> JoinHandle<T> {
 
     /// A handle that can abort the task but not await it; it may outlive this `JoinHandle`.
     pub fn abort_handle(&self) -> AbortHandle {
-        AbortHandle { task: TaskRef::clone_raw(self.ptr) }
+        AbortHandle {
+            task: TaskRef::clone_raw(self.ptr),
+        }
     }
 }
 
@@ -108,7 +113,10 @@ impl<T> Drop for JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id()).field("finished", &self.is_finished()).finish()
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .field("finished", &self.is_finished())
+            .finish()
     }
 }
 
@@ -146,12 +154,17 @@ impl AbortHandle {
 
 impl Clone for AbortHandle {
     fn clone(&self) -> AbortHandle {
-        AbortHandle { task: TaskRef::clone_raw(self.task.as_ptr()) }
+        AbortHandle {
+            task: TaskRef::clone_raw(self.task.as_ptr()),
+        }
     }
 }
 
 impl fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AbortHandle").field("id", &self.id()).field("finished", &self.is_finished()).finish()
+        f.debug_struct("AbortHandle")
+            .field("id", &self.id())
+            .field("finished", &self.is_finished())
+            .finish()
     }
 }

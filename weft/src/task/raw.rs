@@ -15,7 +15,9 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::error::{self, JoinError};
 use super::id::Id;
-use super::state::{PopTransition, ScheduleTransition, State, JOIN_INTEREST, JOIN_WAKER, SCHEDULED};
+use super::state::{
+    PopTransition, ScheduleTransition, State, JOIN_INTEREST, JOIN_WAKER, SCHEDULED,
+};
 use super::JoinHandle;
 use crate::runtime::Shared;
 
@@ -83,11 +85,15 @@ pub(crate) enum RunOutcome {
     Pending,
     /// The task completed. The registry still holds its reference (rule 5): `registry_slot` says where.
     /// `unhandled_panic` holds the payload of a panic that no `JoinHandle` will see.
-    Completed { id: Id, registry_slot: u32, spawned_at: &'static Location<'static>, unhandled_panic: Option<Box<dyn Any + Send>> },
+    Completed {
+        id: Id,
+        registry_slot: u32,
+        spawned_at: &'static Location<'static>,
+        unhandled_panic: Option<Box<dyn Any + Send>>,
+    },
     /// The task was already complete; nothing ran.
     Stale,
 }
-
 
 /// The outcome of a completion, read from the header while the registry still keeps it alive.
 fn completed(header: &Header, unhandled_panic: Option<Box<dyn Any + Send>>) -> RunOutcome {
@@ -114,7 +120,9 @@ unsafe impl Sync for TaskRef {}
 
 impl std::fmt::Debug for TaskRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskRef").field("id", &self.header().id).finish()
+        f.debug_struct("TaskRef")
+            .field("id", &self.header().id)
+            .finish()
     }
 }
 
@@ -140,7 +148,13 @@ where
     let ptr = allocate(future, owner, id, spawned_at, SCHEDULED | JOIN_INTEREST, 3);
     // SAFETY: `allocate` created three references; each value below takes one. The handle gets the join
     // interest and the output type is F::Output.
-    unsafe { (TaskRef::from_raw(ptr), TaskRef::from_raw(ptr), JoinHandle::from_raw(ptr)) }
+    unsafe {
+        (
+            TaskRef::from_raw(ptr),
+            TaskRef::from_raw(ptr),
+            JoinHandle::from_raw(ptr),
+        )
+    }
 }
 
 /// Allocates a task cell for `future`, with `flags` set and `refs` references owned by the caller.
@@ -239,7 +253,10 @@ impl<F: Future> Cell<F> {
     ///
     /// # Safety
     /// Rule 1: the caller has exclusive access to the stage and the task is not complete.
-    unsafe fn complete(cell: &Cell<F>, outcome: Result<Stage<F>, Box<dyn Any + Send>>) -> RunOutcome {
+    unsafe fn complete(
+        cell: &Cell<F>,
+        outcome: Result<Stage<F>, Box<dyn Any + Send>>,
+    ) -> RunOutcome {
         let header = &cell.header;
         let stage = match outcome {
             Ok(stage) => stage,
@@ -289,7 +306,9 @@ impl<F: Future> Cell<F> {
             Stage::Finished(output) => Ok(output),
             Stage::Panicked => Err(JoinError::panic(id, error::take_panic(id))),
             Stage::Cancelled => Err(JoinError::cancelled(id)),
-            Stage::Running(_) | Stage::Consumed => panic!("JoinHandle polled after it returned Ready"),
+            Stage::Running(_) | Stage::Consumed => {
+                panic!("JoinHandle polled after it returned Ready")
+            }
         };
         // SAFETY: the caller passes a valid pointer of this type.
         unsafe { *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(result) };
@@ -443,7 +462,10 @@ pub(crate) mod join {
     ///
     /// # Safety
     /// The caller is the unique join side of a cell whose output type is `T`.
-    pub(crate) unsafe fn poll<T>(ptr: NonNull<Header>, waker: &Waker) -> Poll<Result<T, JoinError>> {
+    pub(crate) unsafe fn poll<T>(
+        ptr: NonNull<Header>,
+        waker: &Waker,
+    ) -> Poll<Result<T, JoinError>> {
         // SAFETY: the join side holds a reference.
         let header = unsafe { ptr.as_ref() };
         let state = header.state.load();
@@ -453,7 +475,9 @@ pub(crate) mod join {
                 unsafe { set_waker(header, waker) }
             } else {
                 // SAFETY: rule 3: while JOIN_WAKER is set the task side only reads the slot; so may we.
-                let same = unsafe { &*header.join_waker.get() }.as_ref().is_some_and(|w| w.will_wake(waker));
+                let same = unsafe { &*header.join_waker.get() }
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(waker));
                 if same {
                     return Poll::Pending;
                 }
@@ -470,7 +494,12 @@ pub(crate) mod join {
         let mut output: Poll<Result<T, JoinError>> = Poll::Pending;
         // SAFETY: rule 2: COMPLETE was observed with acquire ordering and we hold join interest; the output
         // type is T by the caller's guarantee.
-        unsafe { (header.vtable.read_output)(ptr, (&mut output as *mut Poll<Result<T, JoinError>>).cast()) };
+        unsafe {
+            (header.vtable.read_output)(
+                ptr,
+                (&mut output as *mut Poll<Result<T, JoinError>>).cast(),
+            )
+        };
         output
     }
 
@@ -504,7 +533,8 @@ pub(crate) mod join {
 }
 
 /// Waker functions over a task header pointer; each waker owns one reference.
-static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(clone_waker, wake, wake_by_ref, drop_waker);
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(clone_waker, wake, wake_by_ref, drop_waker);
 
 /// A waker over `ptr` that does not own a reference; the caller keeps it in `ManuallyDrop`.
 fn borrowed_waker(ptr: NonNull<Header>) -> Waker {

@@ -57,7 +57,7 @@ pub(crate) enum PopTransition {
 impl State {
     /// A new task's state: scheduled and joinable, holding `refs` references.
     pub(crate) fn new(flags: usize, refs: usize) -> State {
-        State(AtomicUsize::new(flags | refs * REF_ONE))
+        State(AtomicUsize::new(flags | (refs * REF_ONE)))
     }
 
     /// The current word.
@@ -102,7 +102,10 @@ impl State {
     /// The loop popped the task from a queue: clear `SCHEDULED` and release the queue's reference (rule 4).
     pub(crate) fn transition_from_queue(&self) -> PopTransition {
         let previous = self.0.fetch_sub(SCHEDULED + REF_ONE, AcqRel);
-        debug_assert!(previous & SCHEDULED != 0, "popped a task that was not scheduled");
+        debug_assert!(
+            previous & SCHEDULED != 0,
+            "popped a task that was not scheduled"
+        );
         if previous & COMPLETE != 0 {
             if previous & !FLAGS == REF_ONE {
                 PopTransition::StaleDealloc
@@ -178,7 +181,11 @@ impl State {
             if current & COMPLETE != 0 {
                 return Err(());
             }
-            let next = if set { current | JOIN_WAKER } else { current & !JOIN_WAKER };
+            let next = if set {
+                current | JOIN_WAKER
+            } else {
+                current & !JOIN_WAKER
+            };
             match self.0.compare_exchange_weak(current, next, AcqRel, Acquire) {
                 Ok(_) => return Ok(()),
                 Err(actual) => current = actual,
@@ -194,8 +201,14 @@ mod tests {
     #[test]
     fn a_scheduled_task_is_not_scheduled_twice() {
         let state = State::new(JOIN_INTEREST, 1);
-        assert_eq!(state.transition_to_scheduled(true), ScheduleTransition::Push);
-        assert_eq!(state.transition_to_scheduled(true), ScheduleTransition::Nothing);
+        assert_eq!(
+            state.transition_to_scheduled(true),
+            ScheduleTransition::Push
+        );
+        assert_eq!(
+            state.transition_to_scheduled(true),
+            ScheduleTransition::Nothing
+        );
         assert_eq!(state.load() & !FLAGS, 2 * REF_ONE);
         assert_eq!(state.transition_from_queue(), PopTransition::Poll);
         assert_eq!(state.load() & !FLAGS, REF_ONE);
@@ -205,7 +218,10 @@ mod tests {
     fn a_complete_task_is_never_scheduled() {
         let state = State::new(0, 1);
         let _ = state.transition_to_complete();
-        assert_eq!(state.transition_to_scheduled(true), ScheduleTransition::Nothing);
+        assert_eq!(
+            state.transition_to_scheduled(true),
+            ScheduleTransition::Nothing
+        );
         assert_eq!(state.transition_to_cancelled(), ScheduleTransition::Nothing);
     }
 

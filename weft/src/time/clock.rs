@@ -20,7 +20,11 @@ pub(crate) struct Clock {
 impl Clock {
     /// A clock starting now.
     pub(crate) fn new(paused: bool) -> Clock {
-        Clock { start: StdInstant::now(), paused, offset: Cell::new(Duration::ZERO) }
+        Clock {
+            start: StdInstant::now(),
+            paused,
+            offset: Cell::new(Duration::ZERO),
+        }
     }
 
     /// Whether time is virtual.
@@ -46,7 +50,9 @@ impl Clock {
     /// A deadline in whole milliseconds since the start (rounded up).
     pub(crate) fn deadline_ms(&self, deadline: StdInstant) -> u64 {
         let since = deadline.saturating_duration_since(self.start);
-        u64::try_from(since.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX - 1).min(u64::MAX - 1)
+        u64::try_from(since.as_nanos().div_ceil(1_000_000))
+            .unwrap_or(u64::MAX - 1)
+            .min(u64::MAX - 1)
     }
 
     /// Virtual clock: moves time forward to `ms` since the start (never backward).

@@ -47,8 +47,15 @@ pub fn interval(period: Duration) -> Interval {
 /// # Panics
 /// If `period` is zero.
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
-    assert!(!period.is_zero(), "weft::time::interval needs a non-zero period");
-    Interval { sleep: Sleep::new(start), period, missed_tick_behavior: MissedTickBehavior::Burst }
+    assert!(
+        !period.is_zero(),
+        "weft::time::interval needs a non-zero period"
+    );
+    Interval {
+        sleep: Sleep::new(start),
+        period,
+        missed_tick_behavior: MissedTickBehavior::Burst,
+    }
 }
 
 /// A schedule of ticks; see [`interval`].
@@ -77,7 +84,9 @@ impl Interval {
         let now = Instant::now();
         let next = match self.missed_tick_behavior {
             MissedTickBehavior::Burst => scheduled.saturating_add(self.period),
-            MissedTickBehavior::Delay if now > scheduled.saturating_add(self.period) => now.saturating_add(self.period),
+            MissedTickBehavior::Delay if now > scheduled.saturating_add(self.period) => {
+                now.saturating_add(self.period)
+            }
             MissedTickBehavior::Delay => scheduled.saturating_add(self.period),
             MissedTickBehavior::Skip => {
                 let next = scheduled.saturating_add(self.period);
@@ -86,7 +95,9 @@ impl Interval {
                 } else {
                     let behind = now.duration_since(scheduled).as_nanos();
                     let periods = behind / self.period.as_nanos() + 1;
-                    let skip = Duration::from_nanos(u64::try_from(periods * self.period.as_nanos()).unwrap_or(u64::MAX));
+                    let skip = Duration::from_nanos(
+                        u64::try_from(periods * self.period.as_nanos()).unwrap_or(u64::MAX),
+                    );
                     scheduled.saturating_add(skip)
                 }
             }

@@ -67,7 +67,10 @@ struct Registration {
 impl Sleep {
     /// A sleep until `deadline`, not yet registered.
     pub(crate) fn new(deadline: Instant) -> Sleep {
-        Sleep { deadline, registration: None }
+        Sleep {
+            deadline,
+            registration: None,
+        }
     }
 
     /// When this sleep completes.
@@ -102,15 +105,19 @@ impl Sleep {
 
     /// Takes the entry out of its wheel: directly on the owning loop's thread, otherwise by telling that loop.
     fn deregister(&mut self) {
-        let Some(registration) = self.registration.take() else { return };
+        let Some(registration) = self.registration.take() else {
+            return;
+        };
         let removed_here = context::with_core(|core| match core {
-            Some(core) if core.shared().id() == registration.loop_id => match core.timers().try_borrow_mut() {
-                Ok(mut timers) => {
-                    timers.remove(registration.key);
-                    true
+            Some(core) if core.shared().id() == registration.loop_id => {
+                match core.timers().try_borrow_mut() {
+                    Ok(mut timers) => {
+                        timers.remove(registration.key);
+                        true
+                    }
+                    Err(_) => false,
                 }
-                Err(_) => false,
-            },
+            }
             _ => false,
         });
         if !removed_here {
@@ -151,8 +158,14 @@ impl Future for Sleep {
                         return Some(Poll::Ready(()));
                     }
                     let deadline = clock.deadline_ms(this.deadline.into_std());
-                    let key = core.timers().borrow_mut().insert(deadline, cx.waker().clone());
-                    this.registration = Some(Registration { loop_id: core.shared().id(), key });
+                    let key = core
+                        .timers()
+                        .borrow_mut()
+                        .insert(deadline, cx.waker().clone());
+                    this.registration = Some(Registration {
+                        loop_id: core.shared().id(),
+                        key,
+                    });
                     Some(Poll::Pending)
                 }
             }
@@ -179,6 +192,8 @@ impl Drop for Sleep {
 
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sleep").field("deadline", &self.deadline).finish()
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .finish()
     }
 }

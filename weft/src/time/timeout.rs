@@ -25,12 +25,18 @@ use super::{Instant, Sleep};
 /// });
 /// ```
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    Timeout { future, sleep: Sleep::new(Instant::now().saturating_add(duration)) }
+    Timeout {
+        future,
+        sleep: Sleep::new(Instant::now().saturating_add(duration)),
+    }
 }
 
 /// Like [`timeout`], with a deadline instead of a duration.
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
-    Timeout { future, sleep: Sleep::new(deadline) }
+    Timeout {
+        future,
+        sleep: Sleep::new(deadline),
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -71,7 +77,10 @@ impl<F: Future> Future for Timeout<F> {
 
 impl<F: fmt::Debug> fmt::Debug for Timeout<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Timeout").field("future", &self.future).field("deadline", &self.sleep.deadline()).finish()
+        f.debug_struct("Timeout")
+            .field("future", &self.future)
+            .field("deadline", &self.sleep.deadline())
+            .finish()
     }
 }
 

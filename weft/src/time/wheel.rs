@@ -115,8 +115,18 @@ fn slot_for(deadline: u64, level: usize) -> usize {
 impl Wheel {
     /// An empty wheel at time 0.
     pub(crate) fn new() -> Wheel {
-        let levels = Box::new(std::array::from_fn(|_| Level { occupied: 0, heads: [NIL; SLOTS] }));
-        Wheel { elapsed: 0, levels, entries: Vec::new(), free: NIL, linked: 0, live: 0 }
+        let levels = Box::new(std::array::from_fn(|_| Level {
+            occupied: 0,
+            heads: [NIL; SLOTS],
+        }));
+        Wheel {
+            elapsed: 0,
+            levels,
+            entries: Vec::new(),
+            free: NIL,
+            linked: 0,
+            live: 0,
+        }
     }
 
     /// No timer is waiting to fire.
@@ -132,9 +142,16 @@ impl Wheel {
 
     /// Adds a timer. If `deadline` has already passed on the wheel, the entry is created fired.
     pub(crate) fn insert(&mut self, deadline: u64, waker: Waker) -> u32 {
-        let entry = Entry { deadline, waker: Some(waker), prev: NIL, next: NIL, place: Place::Fired };
+        let entry = Entry {
+            deadline,
+            waker: Some(waker),
+            prev: NIL,
+            next: NIL,
+            place: Place::Fired,
+        };
         let key = if self.free == NIL {
-            let key = u32::try_from(self.entries.len()).expect("more than 4 billion timers on one loop");
+            let key =
+                u32::try_from(self.entries.len()).expect("more than 4 billion timers on one loop");
             self.entries.push(entry);
             key
         } else {
@@ -154,7 +171,9 @@ impl Wheel {
 
     /// Removes a timer, whether it fired or not (invariant 2: only its owner does this).
     pub(crate) fn remove(&mut self, key: u32) {
-        let Some(entry) = self.entries.get(key as usize) else { return };
+        let Some(entry) = self.entries.get(key as usize) else {
+            return;
+        };
         match entry.place {
             Place::Vacant => return,
             Place::Linked(_) => self.unlink(key),
@@ -175,7 +194,9 @@ impl Wheel {
 
     /// Whether the timer has fired.
     pub(crate) fn is_fired(&self, key: u32) -> bool {
-        self.entries.get(key as usize).is_some_and(|entry| entry.place == Place::Fired)
+        self.entries
+            .get(key as usize)
+            .is_some_and(|entry| entry.place == Place::Fired)
     }
 
     /// Replaces the timer's waker unless it would wake the same task.
@@ -234,12 +255,23 @@ impl Wheel {
             let shift = index as u32 * SLOT_BITS;
             let current_slot = slot_for(self.elapsed, index);
             let ahead = level.occupied & (u64::MAX << current_slot);
-            debug_assert_eq!(ahead, level.occupied, "timer slot behind the wheel's time (invariant 1)");
+            debug_assert_eq!(
+                ahead, level.occupied,
+                "timer slot behind the wheel's time (invariant 1)"
+            );
             let slot = ahead.trailing_zeros() as usize;
             let block_bits = shift + SLOT_BITS;
-            let block_start = if block_bits >= 64 { 0 } else { self.elapsed & !((1u64 << block_bits) - 1) };
+            let block_start = if block_bits >= 64 {
+                0
+            } else {
+                self.elapsed & !((1u64 << block_bits) - 1)
+            };
             let time = block_start.saturating_add((slot as u64) << shift);
-            return Some(Expiration { level: index, slot, time });
+            return Some(Expiration {
+                level: index,
+                slot,
+                time,
+            });
         }
         None
     }
@@ -265,7 +297,9 @@ impl Wheel {
     /// Takes a timer out of its slot list.
     fn unlink(&mut self, key: u32) {
         let entry = &self.entries[key as usize];
-        let Place::Linked(level) = entry.place else { return };
+        let Place::Linked(level) = entry.place else {
+            return;
+        };
         let (prev, next, level) = (entry.prev, entry.next, level as usize);
         let slot = slot_for(entry.deadline, level);
         if prev == NIL {
@@ -337,7 +371,10 @@ mod tests {
     fn timers_fire_exactly_at_their_deadline() {
         let mut wheel = Wheel::new();
         let deadlines = [1u64, 5, 63, 64, 65, 100, 4095, 4096, 4097, 70_000];
-        let keys: Vec<u32> = deadlines.iter().map(|&d| wheel.insert(d, waker())).collect();
+        let keys: Vec<u32> = deadlines
+            .iter()
+            .map(|&d| wheel.insert(d, waker()))
+            .collect();
         let times = fire_times(&mut wheel, &keys, 70_001);
         for (deadline, time) in deadlines.iter().zip(times) {
             assert_eq!(time, Some(*deadline), "deadline {deadline}");
@@ -365,7 +402,9 @@ mod tests {
     #[test]
     fn removed_timers_never_fire_and_leave_the_wheel() {
         let mut wheel = Wheel::new();
-        let keys: Vec<u32> = (0..10_000).map(|i| wheel.insert(10 + i % 300, waker())).collect();
+        let keys: Vec<u32> = (0..10_000)
+            .map(|i| wheel.insert(10 + i % 300, waker()))
+            .collect();
         assert_eq!(wheel.len(), 10_000);
         for key in &keys {
             wheel.remove(*key);
