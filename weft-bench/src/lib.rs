@@ -4,7 +4,7 @@
 //! The pieces:
 //! - [`spec`]: the workloads, their figures and sizes;
 //! - [`runtime`]: the runtimes and the registry of runners (`fn(&Ctx) -> Result<Figures>`), one module per
-//!   runtime: [`rt_tokio`], [`rt_smol`], [`raw`] (and `rt_weft` once weft's API exists);
+//!   runtime: [`rt_weft`], [`rt_tokio`], [`rt_smol`], [`raw`];
 //! - [`harness`]: runs each case of each runtime in a fresh child process, interleaved, N times;
 //! - [`child`]: the child side of that protocol;
 //! - [`loadgen`]: the one load generator for echo and http, on no runtime under test;
@@ -20,6 +20,7 @@ pub mod raw;
 pub mod report;
 pub mod rt_smol;
 pub mod rt_tokio;
+pub mod rt_weft;
 pub mod runtime;
 pub mod spec;
 pub mod sys;

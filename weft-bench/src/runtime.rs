@@ -1,7 +1,7 @@
 //! The runtimes under test and the registry of which runner runs which workload on which runtime.
 //!
 //! A runner is one plain function `fn(&Ctx) -> Result<Figures>` ([`RunFn`]) in the runtime's module
-//! (`rt_tokio`, `rt_smol`, `raw`, `rt_weft`). Each module has a `support(Workload) -> Support` table; adding a
+//! (`rt_weft`, `rt_tokio`, `rt_smol`, `raw`). Each module has a `support(Workload) -> Support` table; adding a
 //! runtime's workload is writing that one function and naming it in the table, and the harness, the table and
 //! the smoke test pick it up from there.
 
@@ -87,22 +87,12 @@ impl fmt::Debug for Support {
 /// The runner for `workload` on `runtime`, if any.
 pub fn support(runtime: Runtime, workload: Workload) -> Support {
     match runtime {
-        Runtime::Weft => weft_support(workload),
+        Runtime::Weft => crate::rt_weft::support(workload),
         Runtime::TokioCt | Runtime::TokioMt => crate::rt_tokio::support(workload),
         Runtime::Smol => crate::rt_smol::support(workload),
         Runtime::Raw => match workload {
             Workload::Echo => Support::Run(crate::raw::echo),
             _ => Support::NotApplicable,
         },
-    }
-}
-
-/// weft's table. `rt_weft.rs` holds weft's runners; it joins the module tree once weft's API compiles.
-fn weft_support(workload: Workload) -> Support {
-    match workload {
-        Workload::PingPong => Support::NotYet("weft::sync::mpsc not built yet"),
-        Workload::Echo => Support::NotYet("weft::net not built yet"),
-        Workload::Http => Support::NotYet("weft::compat (hyper) and weft::net not built yet"),
-        _ => Support::NotYet("weft's runtime API (Runtime, spawn, ...) not built yet"),
     }
 }
