@@ -1,6 +1,7 @@
 //! The loop's registry of live tasks (task rule 5): a slab of references, so shutdown can drop every task and
 //! the x-ray can list them.
 
+use crate::task::state::MAX_SLOTS;
 use crate::task::TaskRef;
 
 /// Every live task of one loop; touched only on the loop's thread.
@@ -23,8 +24,11 @@ impl Registry {
         let index = match reusable {
             Some(index) => index,
             None => {
-                let index = u32::try_from(self.slots.len())
-                    .expect("more than 4 billion live tasks on one loop");
+                assert!(
+                    self.slots.len() < MAX_SLOTS,
+                    "more than {MAX_SLOTS} live tasks on one loop"
+                );
+                let index = self.slots.len() as u32;
                 self.slots.push(None);
                 index
             }

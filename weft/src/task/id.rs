@@ -1,5 +1,6 @@
 //! Task ids: unique for the life of the process.
 
+use std::cell::Cell;
 use std::fmt;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,13 +17,33 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct Id(NonZeroU64);
 
-/// The next id to hand out.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// The next block of ids to hand out.
+static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+
+/// Each thread takes ids in blocks, so spawning needs no shared atomic.
+const BLOCK: u64 = 1024;
+
+thread_local! {
+    /// This thread's next id and the end of its block.
+    static LOCAL: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
 
 impl Id {
     /// A fresh id.
     pub(crate) fn next() -> Id {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let id = LOCAL
+            .try_with(|local| {
+                let (next, end) = match local.get() {
+                    (next, end) if next < end => (next, end),
+                    _ => {
+                        let start = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+                        (start, start + BLOCK)
+                    }
+                };
+                local.set((next + 1, end));
+                next
+            })
+            .unwrap_or_else(|_| NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed));
         Id(NonZeroU64::new(id).expect("task id counter wrapped"))
     }
 

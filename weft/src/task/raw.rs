@@ -16,7 +16,8 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use super::error::{self, JoinError};
 use super::id::Id;
 use super::state::{
-    PopTransition, ScheduleTransition, State, JOIN_INTEREST, JOIN_WAKER, SCHEDULED,
+    PopTransition, ScheduleTransition, State, COMPLETE, CONSUMED, JOIN_INTEREST, JOIN_WAKER,
+    OUTPUT, PANICKED, SCHEDULED,
 };
 use super::JoinHandle;
 use crate::runtime::Shared;
@@ -34,34 +35,27 @@ pub(crate) struct Header {
     pub(crate) id: Id,
     /// Where the task was spawned.
     pub(crate) spawned_at: &'static Location<'static>,
-    /// Index in the owner loop's registry; touched only on the owner loop's thread (rule 1).
-    registry_slot: UnsafeCell<u32>,
     /// The join side's waker (rule 3).
     join_waker: UnsafeCell<Option<Waker>>,
 }
 
-/// A whole task: header first (so a `*Header` is a `*Cell`), then the stage.
+/// A whole task: header first (so a `*Header` is a `*Cell`), then the slot.
 #[repr(C)]
 struct Cell<F: Future> {
     /// The type-erased part.
     header: Header,
-    /// The future or its output (rules 1 and 2).
-    stage: UnsafeCell<Stage<F>>,
+    /// The future while the task runs, then its output (rules 1 and 2). Which one it holds is told by the
+    /// state word, not by a tag of its own: not `COMPLETE` — the future; `COMPLETE | OUTPUT` without
+    /// `CONSUMED` — the output; otherwise nothing. Keeping the tag out of the slot saves 8 bytes a task.
+    slot: UnsafeCell<Slot<F>>,
 }
 
-/// What a task's slot holds over its life.
-enum Stage<F: Future> {
-    /// The future, not yet complete.
-    Running(F),
-    /// The output, waiting for the join side.
-    Finished(F::Output),
-    /// The future panicked; the payload waits in the panic table under the task's id (kept out of the cell
-    /// so that small tasks stay small).
-    Panicked,
-    /// The future was dropped before completion.
-    Cancelled,
-    /// The output was taken or dropped.
-    Consumed,
+/// The future, or its output, in the same bytes.
+union Slot<F: Future> {
+    /// Before completion.
+    future: ManuallyDrop<F>,
+    /// After completion with an output.
+    output: ManuallyDrop<F::Output>,
 }
 
 /// Functions that know the future's type.
@@ -99,8 +93,7 @@ pub(crate) enum RunOutcome {
 fn completed(header: &Header, unhandled_panic: Option<Box<dyn Any + Send>>) -> RunOutcome {
     RunOutcome::Completed {
         id: header.id,
-        // SAFETY: rule 1: completion runs on the owner loop's thread, the only one touching the slot index.
-        registry_slot: unsafe { *header.registry_slot.get() },
+        registry_slot: header.state.registry_slot(),
         spawned_at: header.spawned_at,
         unhandled_panic,
     }
@@ -127,10 +120,9 @@ impl std::fmt::Debug for TaskRef {
 }
 
 impl Header {
-    /// Records the registry index (owner loop thread only, rule 1).
+    /// Records the task's index in its owner loop's registry.
     pub(crate) fn set_registry_slot(&self, slot: u32) {
-        // SAFETY: only the owner loop's thread reads or writes the slot index (rule 1).
-        unsafe { *self.registry_slot.get() = slot }
+        self.state.set_registry_slot(slot);
     }
 }
 
@@ -177,10 +169,11 @@ where
             owner,
             id,
             spawned_at,
-            registry_slot: UnsafeCell::new(u32::MAX),
             join_waker: UnsafeCell::new(None),
         },
-        stage: UnsafeCell::new(Stage::Running(future)),
+        slot: UnsafeCell::new(Slot {
+            future: ManuallyDrop::new(future),
+        }),
     });
     NonNull::from(Box::leak(cell)).cast()
 }
@@ -213,26 +206,37 @@ impl<F: Future> Cell<F> {
         let cell = unsafe { Self::from_header(ptr) };
         let waker = ManuallyDrop::new(borrowed_waker(ptr));
         let mut cx = Context::from_waker(&waker);
-        // SAFETY: rule 1: this thread has exclusive access to the stage while the task is not complete.
-        let stage = unsafe { &mut *cell.stage.get() };
-        let Stage::Running(future) = stage else {
-            unreachable!("a task not yet complete holds its future");
-        };
+        // SAFETY: rule 1: this thread has exclusive access to the slot, which holds the future while the task is
+        // not complete.
+        let future = unsafe { &mut (*cell.slot.get()).future };
         // SAFETY: the future lives inside a heap cell that never moves and is dropped in place.
-        let future = unsafe { Pin::new_unchecked(future) };
-        let result = catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx)));
-        let next = match result {
-            Ok(Poll::Pending) => return RunOutcome::Pending,
-            Ok(Poll::Ready(output)) => Ok(output),
-            Err(payload) => Err(payload),
-        };
-        // Dropping the finished future may itself panic; that panic becomes the task's outcome.
-        let next = match catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed)) {
-            Ok(()) => next,
-            Err(payload) => Err(payload),
+        let pinned = unsafe { Pin::new_unchecked(&mut **future) };
+        let result = catch_unwind(AssertUnwindSafe(|| pinned.poll(&mut cx)));
+        if let Ok(Poll::Pending) = result {
+            return RunOutcome::Pending;
+        }
+        // Finished or panicked: the future goes now, and its destructor may panic too.
+        // SAFETY: rule 1; the future is dropped exactly once, here, and the slot is not read as a future again.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(future) }));
+        let outcome = match (result, dropped) {
+            (Ok(Poll::Ready(output)), Ok(())) => {
+                // SAFETY: rule 1: the slot is free (the future was dropped) and still ours.
+                unsafe { (*cell.slot.get()).output = ManuallyDrop::new(output) };
+                OUTPUT
+            }
+            (Ok(Poll::Ready(output)), Err(payload)) => {
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(output)));
+                error::store_panic(cell.header.id, payload);
+                PANICKED
+            }
+            (Err(payload), _) => {
+                error::store_panic(cell.header.id, payload);
+                PANICKED
+            }
+            (Ok(Poll::Pending), _) => unreachable!("handled above"),
         };
         // SAFETY: still rule 1: the task is not complete until `complete` sets the bit.
-        unsafe { Self::complete(cell, next.map(Stage::Finished)) }
+        unsafe { Self::complete(cell, outcome) }
     }
 
     /// Drops the future and completes the task as cancelled.
@@ -242,43 +246,44 @@ impl<F: Future> Cell<F> {
     unsafe fn cancel(ptr: NonNull<Header>) -> RunOutcome {
         // SAFETY: the vtable is only reachable through headers of Cell<F>.
         let cell = unsafe { Self::from_header(ptr) };
-        // SAFETY: rule 1: exclusive access to the stage before completion.
-        let stage = unsafe { &mut *cell.stage.get() };
-        let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
-        // SAFETY: rule 1, as above.
-        unsafe { Self::complete(cell, dropped.map(|()| Stage::Cancelled)) }
-    }
-
-    /// Stores the final stage and sets `COMPLETE`; hands the output to whoever owns it under rule 2.
-    ///
-    /// # Safety
-    /// Rule 1: the caller has exclusive access to the stage and the task is not complete.
-    unsafe fn complete(
-        cell: &Cell<F>,
-        outcome: Result<Stage<F>, Box<dyn Any + Send>>,
-    ) -> RunOutcome {
-        let header = &cell.header;
-        let stage = match outcome {
-            Ok(stage) => stage,
+        // SAFETY: rule 1: exclusive access to the slot, which holds the future, dropped exactly once here.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe {
+            ManuallyDrop::drop(&mut (*cell.slot.get()).future)
+        }));
+        let outcome = match dropped {
+            Ok(()) => 0,
             Err(payload) => {
-                error::store_panic(header.id, payload);
-                Stage::Panicked
+                error::store_panic(cell.header.id, payload);
+                PANICKED
             }
         };
-        // SAFETY: rule 1: exclusive access until COMPLETE is published below.
-        unsafe { *cell.stage.get() = stage };
-        let previous = header.state.transition_to_complete();
+        // SAFETY: rule 1, as above.
+        unsafe { Self::complete(cell, outcome) }
+    }
+
+    /// Publishes `COMPLETE` with the outcome bits; hands the outcome to whoever owns it under rule 2.
+    ///
+    /// # Safety
+    /// Rule 1: the caller has exclusive access to the slot, the future is gone, and the slot holds an output
+    /// iff `outcome` has `OUTPUT`.
+    unsafe fn complete(cell: &Cell<F>, outcome: usize) -> RunOutcome {
+        let header = &cell.header;
+        let previous = header.state.transition_to_complete(outcome);
         if previous & JOIN_INTEREST == 0 {
-            // Rule 2: nobody will read the output; it is ours to drop, now.
-            // SAFETY: rule 2: without join interest at completion the output belongs to this side.
-            let stage = unsafe { std::mem::replace(&mut *cell.stage.get(), Stage::Consumed) };
-            let unhandled_panic = match stage {
-                Stage::Panicked => error::take_panic(header.id),
-                other => {
-                    let _ = catch_unwind(AssertUnwindSafe(move || drop(other)));
-                    None
-                }
+            // Rule 2: nobody will read the outcome; it is ours to drop, now.
+            let unhandled_panic = if outcome & PANICKED != 0 {
+                error::take_panic(header.id)
+            } else {
+                None
             };
+            if outcome & OUTPUT != 0 && std::mem::needs_drop::<F::Output>() {
+                // SAFETY: rule 2: without join interest at completion the output belongs to this side; it is
+                // marked consumed so that nobody drops it again.
+                let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+                    ManuallyDrop::drop(&mut (*cell.slot.get()).output)
+                }));
+            }
+            header.state.set_consumed();
             return completed(header, unhandled_panic);
         }
         if previous & JOIN_WAKER != 0 {
@@ -291,7 +296,7 @@ impl<F: Future> Cell<F> {
         completed(header, None)
     }
 
-    /// Moves the output out.
+    /// Moves the outcome out.
     ///
     /// # Safety
     /// Rule 2: the caller is the join side and observed `COMPLETE`; `dst` points to a
@@ -299,34 +304,42 @@ impl<F: Future> Cell<F> {
     unsafe fn read_output(ptr: NonNull<Header>, dst: *mut ()) {
         // SAFETY: the vtable is only reachable through headers of Cell<F>.
         let cell = unsafe { Self::from_header(ptr) };
-        // SAFETY: rule 2: after COMPLETE with join interest the output is the join side's alone.
-        let stage = unsafe { std::mem::replace(&mut *cell.stage.get(), Stage::Consumed) };
+        let state = cell.header.state.set_consumed();
+        assert!(
+            state & CONSUMED == 0,
+            "JoinHandle polled after it returned Ready"
+        );
         let id = cell.header.id;
-        let result = match stage {
-            Stage::Finished(output) => Ok(output),
-            Stage::Panicked => Err(JoinError::panic(id, error::take_panic(id))),
-            Stage::Cancelled => Err(JoinError::cancelled(id)),
-            Stage::Running(_) | Stage::Consumed => {
-                panic!("JoinHandle polled after it returned Ready")
-            }
+        let result = if state & OUTPUT != 0 {
+            // SAFETY: rule 2: COMPLETE with OUTPUT and not consumed: the output is in the slot and ours alone;
+            // marking it consumed above means nobody reads or drops it again.
+            Ok(unsafe { ManuallyDrop::take(&mut (*cell.slot.get()).output) })
+        } else if state & PANICKED != 0 {
+            Err(JoinError::panic(id, error::take_panic(id)))
+        } else {
+            Err(JoinError::cancelled(id))
         };
         // SAFETY: the caller passes a valid pointer of this type.
         unsafe { *dst.cast::<Poll<Result<F::Output, JoinError>>>() = Poll::Ready(result) };
     }
 
-    /// Drops an output that the join side will never read.
+    /// Drops an outcome that the join side will never read.
     ///
     /// # Safety
     /// Rule 2, as for `read_output`.
     unsafe fn drop_output(ptr: NonNull<Header>) {
         // SAFETY: the vtable is only reachable through headers of Cell<F>.
         let cell = unsafe { Self::from_header(ptr) };
-        // SAFETY: rule 2: the join side owns the output after COMPLETE.
-        let stage = unsafe { std::mem::replace(&mut *cell.stage.get(), Stage::Consumed) };
-        if let Stage::Panicked = stage {
+        let state = cell.header.state.set_consumed();
+        if state & CONSUMED != 0 {
+            return;
+        }
+        if state & OUTPUT != 0 {
+            // SAFETY: rule 2: the output is in the slot, ours, and now marked consumed.
+            unsafe { ManuallyDrop::drop(&mut (*cell.slot.get()).output) };
+        } else if state & PANICKED != 0 {
             drop(error::take_panic(cell.header.id));
         }
-        drop(stage);
     }
 
     /// Frees the cell and releases the owner's strong count.
@@ -335,15 +348,32 @@ impl<F: Future> Cell<F> {
     /// Rule 6: the reference count reached zero; `ptr` came from [`allocate`] for this `F`.
     unsafe fn dealloc(ptr: NonNull<Header>) {
         // SAFETY: the cell was created by Box::new in `allocate` and this is its last reference (rule 6).
-        let mut cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
-        if let Stage::Panicked = cell.stage.get_mut() {
-            drop(error::take_panic(cell.header.id));
+        let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
+        let state = cell.header.state.load();
+        debug_assert!(state & COMPLETE != 0, "a task freed before it completed");
+        if state & CONSUMED == 0 {
+            if state & OUTPUT != 0 {
+                let mut cell = cell;
+                // SAFETY: rule 6: the last reference; an unconsumed output is still in the slot. (The slot's
+                // contents are `Send` or were left by a handle on this thread: rule 6.)
+                unsafe { ManuallyDrop::drop(&mut cell.slot.get_mut().output) };
+                release_owner(&cell.header);
+                return;
+            }
+            if state & PANICKED != 0 {
+                drop(error::take_panic(cell.header.id));
+            }
         }
-        if !cell.header.owner.is_null() {
-            // SAFETY: rule 7: the cell held one strong count, created by Arc::into_raw in `allocate`.
-            unsafe { drop(Arc::from_raw(cell.header.owner)) };
-        }
-        drop(cell);
+        release_owner(&cell.header);
+    }
+}
+
+/// Drops the cell's strong count of its owner (rule 7).
+fn release_owner(header: &Header) {
+    if !header.owner.is_null() {
+        // SAFETY: rule 7: the cell held one strong count, created by Arc::into_raw in `allocate`, released once
+        // here as the cell is freed.
+        unsafe { drop(Arc::from_raw(header.owner)) };
     }
 }
 
@@ -398,7 +428,7 @@ impl TaskRef {
     ///
     /// Must be called on the owner loop's thread.
     pub(crate) fn shutdown(&self) -> RunOutcome {
-        if self.header().state.load() & super::state::COMPLETE != 0 {
+        if self.header().state.load() & COMPLETE != 0 {
             return RunOutcome::Stale;
         }
         // SAFETY: rule 1: the caller is the owner loop's thread and the task is not complete.
@@ -469,7 +499,7 @@ pub(crate) mod join {
         // SAFETY: the join side holds a reference.
         let header = unsafe { ptr.as_ref() };
         let state = header.state.load();
-        if state & super::super::state::COMPLETE == 0 {
+        if state & COMPLETE == 0 {
             let registered = if state & JOIN_WAKER == 0 {
                 // SAFETY: rule 3: JOIN_WAKER is unset, so the slot is ours to write.
                 unsafe { set_waker(header, waker) }
@@ -580,4 +610,28 @@ unsafe fn wake_by_ref(data: *const ()) {
 unsafe fn drop_waker(data: *const ()) {
     // SAFETY: a task waker's data is a non-null header pointer owning a reference.
     drop_reference(unsafe { NonNull::new_unchecked(data as *mut Header) });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the cell that would hold `future`.
+    fn size_of_cell<F: Future>(_: &F) -> usize {
+        std::mem::size_of::<Cell<F>>()
+    }
+
+    #[test]
+    fn a_small_task_fits_in_72_bytes() {
+        // glibc hands out chunks in 16-byte steps with 8 bytes of overhead: 72 bytes is an 80-byte chunk.
+        assert_eq!(std::mem::size_of::<Header>(), 56);
+        let captured = std::sync::Arc::new(());
+        let parked = async move {
+            drop(captured.clone());
+            std::future::pending::<()>().await;
+        };
+        assert!(size_of_cell(&parked) <= 72, "{}", size_of_cell(&parked));
+        let index = 7usize;
+        assert!(size_of_cell(&async move { index }) <= 72);
+    }
 }

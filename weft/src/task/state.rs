@@ -1,4 +1,5 @@
-//! The task's state word: flag bits in the low bits, the reference count above them.
+//! The task's state word: flag bits in the low 8 bits, the reference count in the next 28, and the task's index
+//! in its loop's registry in the top 28 (kept here rather than in a field of its own: it saves 8 bytes a task).
 //!
 //! | bit | set when | cleared when |
 //! |---|---|---|
@@ -7,6 +8,11 @@
 //! | `CANCELLED` | `abort()` was called | never |
 //! | `JOIN_INTEREST` | the task is created (its `JoinHandle` exists) | the `JoinHandle` is dropped |
 //! | `JOIN_WAKER` | the join side stored a waker (rule 3) | the join side replaces its waker |
+//! | `OUTPUT` | with `COMPLETE`, if the slot holds the output | never |
+//! | `PANICKED` | with `COMPLETE`, if the payload waits in the panic table | never |
+//! | `CONSUMED` | the output (or panic payload) was taken or dropped | never |
+//!
+//! After `COMPLETE`, the outcome is: `OUTPUT` — a value; `PANICKED` — a panic; neither — cancelled.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
@@ -21,10 +27,24 @@ pub(crate) const CANCELLED: usize = 1 << 2;
 pub(crate) const JOIN_INTEREST: usize = 1 << 3;
 /// The join waker slot holds a waker the task side may use (rule 3).
 pub(crate) const JOIN_WAKER: usize = 1 << 4;
+/// With `COMPLETE`: the slot holds the output.
+pub(crate) const OUTPUT: usize = 1 << 5;
+/// With `COMPLETE`: the task panicked; the payload is in the panic table.
+pub(crate) const PANICKED: usize = 1 << 6;
+/// The outcome was taken (or dropped) by whoever owned it (rule 2).
+pub(crate) const CONSUMED: usize = 1 << 7;
+/// Bits below the reference count.
+const FLAG_BITS: u32 = 8;
 /// One reference.
-pub(crate) const REF_ONE: usize = 1 << 6;
-/// The bits below the reference count.
-const FLAGS: usize = REF_ONE - 1;
+pub(crate) const REF_ONE: usize = 1 << FLAG_BITS;
+/// Bits of the reference count.
+const REF_BITS: u32 = 28;
+/// The reference count's bits.
+const REF_MASK: usize = ((1 << REF_BITS) - 1) << FLAG_BITS;
+/// Where the registry index starts.
+const SLOT_SHIFT: u32 = FLAG_BITS + REF_BITS;
+/// The most tasks one loop's registry can index (2^28, about 268 million).
+pub(crate) const MAX_SLOTS: usize = 1 << (usize::BITS - SLOT_SHIFT);
 
 /// The atomic state word of a task.
 #[derive(Debug)]
@@ -55,9 +75,26 @@ pub(crate) enum PopTransition {
 }
 
 impl State {
-    /// A new task's state: scheduled and joinable, holding `refs` references.
+    /// A new task's state with `flags` set, holding `refs` references.
     pub(crate) fn new(flags: usize, refs: usize) -> State {
         State(AtomicUsize::new(flags | (refs * REF_ONE)))
+    }
+
+    /// The task's registry index (meaningful on the owner loop's thread once registered).
+    pub(crate) fn registry_slot(&self) -> u32 {
+        (self.0.load(Relaxed) >> SLOT_SHIFT) as u32
+    }
+
+    /// Records the registry index; called once, by the owner loop, before the task is registered (the slot bits
+    /// are zero until then, so adding sets them).
+    pub(crate) fn set_registry_slot(&self, slot: u32) {
+        debug_assert!((slot as usize) < MAX_SLOTS);
+        debug_assert_eq!(
+            self.0.load(Relaxed) >> SLOT_SHIFT,
+            0,
+            "registry slot set twice"
+        );
+        self.0.fetch_add((slot as usize) << SLOT_SHIFT, Relaxed);
     }
 
     /// The current word.
@@ -68,8 +105,8 @@ impl State {
     /// Adds a reference (a waker clone).
     pub(crate) fn ref_inc(&self) {
         let previous = self.0.fetch_add(REF_ONE, Relaxed);
-        // A reference count this high means references are leaking; stop before the word overflows.
-        if previous > usize::MAX / 2 {
+        // A reference count this high means references are leaking; stop before the field overflows.
+        if previous & REF_MASK > REF_MASK / 2 {
             std::process::abort();
         }
     }
@@ -78,8 +115,11 @@ impl State {
     #[must_use]
     pub(crate) fn ref_dec(&self) -> bool {
         let previous = self.0.fetch_sub(REF_ONE, AcqRel);
-        debug_assert!(previous >= REF_ONE, "task reference count underflow");
-        previous & !FLAGS == REF_ONE
+        debug_assert!(
+            previous & REF_MASK >= REF_ONE,
+            "task reference count underflow"
+        );
+        previous & REF_MASK == REF_ONE
     }
 
     /// A wake (`add_ref`: a reference is added for the queue; otherwise the caller's reference moves to the
@@ -107,7 +147,7 @@ impl State {
             "popped a task that was not scheduled"
         );
         if previous & COMPLETE != 0 {
-            if previous & !FLAGS == REF_ONE {
+            if previous & REF_MASK == REF_ONE {
                 PopTransition::StaleDealloc
             } else {
                 PopTransition::Stale
@@ -141,10 +181,17 @@ impl State {
         }
     }
 
-    /// Sets `COMPLETE` and returns the previous word (rule 2 decides from its `JOIN_INTEREST` who owns the
-    /// output; rule 3 from its `JOIN_WAKER` whether to wake the join side).
-    pub(crate) fn transition_to_complete(&self) -> usize {
-        self.0.fetch_or(COMPLETE, AcqRel)
+    /// Sets `COMPLETE` with the outcome bits (`OUTPUT` or `PANICKED` or neither) and returns the previous word
+    /// (rule 2 decides from its `JOIN_INTEREST` who owns the output; rule 3 from its `JOIN_WAKER` whether to
+    /// wake the join side).
+    pub(crate) fn transition_to_complete(&self, outcome: usize) -> usize {
+        debug_assert_eq!(outcome & !(OUTPUT | PANICKED), 0);
+        self.0.fetch_or(COMPLETE | outcome, AcqRel)
+    }
+
+    /// Marks the outcome as taken; returns the word before.
+    pub(crate) fn set_consumed(&self) -> usize {
+        self.0.fetch_or(CONSUMED, AcqRel)
     }
 
     /// The join side drops its interest. Returns `Err(())` if the task is already complete, in which case the
@@ -209,15 +256,15 @@ mod tests {
             state.transition_to_scheduled(true),
             ScheduleTransition::Nothing
         );
-        assert_eq!(state.load() & !FLAGS, 2 * REF_ONE);
+        assert_eq!(state.load() & REF_MASK, 2 * REF_ONE);
         assert_eq!(state.transition_from_queue(), PopTransition::Poll);
-        assert_eq!(state.load() & !FLAGS, REF_ONE);
+        assert_eq!(state.load() & REF_MASK, REF_ONE);
     }
 
     #[test]
     fn a_complete_task_is_never_scheduled() {
         let state = State::new(0, 1);
-        let _ = state.transition_to_complete();
+        let _ = state.transition_to_complete(0);
         assert_eq!(
             state.transition_to_scheduled(true),
             ScheduleTransition::Nothing
@@ -236,8 +283,20 @@ mod tests {
     #[test]
     fn popping_a_complete_task_releases_the_last_reference() {
         let state = State::new(SCHEDULED, 1);
-        let _ = state.transition_to_complete();
+        let _ = state.transition_to_complete(0);
         assert_eq!(state.transition_from_queue(), PopTransition::StaleDealloc);
+    }
+
+    #[test]
+    fn the_registry_slot_shares_the_word_with_the_count() {
+        let state = State::new(SCHEDULED, 3);
+        state.set_registry_slot((MAX_SLOTS - 1) as u32);
+        assert_eq!(state.registry_slot(), (MAX_SLOTS - 1) as u32);
+        assert!(!state.ref_dec());
+        assert!(!state.ref_dec());
+        assert_eq!(state.transition_from_queue(), PopTransition::Poll);
+        assert_eq!(state.registry_slot(), (MAX_SLOTS - 1) as u32);
+        assert_eq!(state.load() & REF_MASK, 0);
     }
 
     #[test]
@@ -246,7 +305,7 @@ mod tests {
         assert_eq!(state.set_join_waker(), Ok(()));
         assert_eq!(state.unset_join_interest(), Ok(true));
         let state = State::new(JOIN_INTEREST, 1);
-        let _ = state.transition_to_complete();
+        let _ = state.transition_to_complete(0);
         assert_eq!(state.unset_join_interest(), Err(()));
         assert_eq!(state.set_join_waker(), Err(()));
     }
