@@ -553,6 +553,8 @@ pub(crate) mod join {
                 drop(unsafe { (*header.join_waker.get()).take() });
             }
             Ok(false) => {}
+            // Already read (the usual case after `.await`): nothing left to drop.
+            Err(()) if header.state.load() & CONSUMED != 0 => {}
             Err(()) => {
                 // SAFETY: rule 2: complete with join interest: the output is ours to drop.
                 unsafe { (header.vtable.drop_output)(ptr) };
