@@ -23,6 +23,13 @@ use crate::{Figures, Result};
 /// The most connections a server accepts (the largest case uses 500); it keeps accept loops bounded.
 pub const SERVER_MAX_CONNS: usize = 4096;
 
+/// Extra figure: CPU used by other processes on the machine during the run, in cores (see
+/// [`sys::Interference`]).
+pub const OTHER_CPU: &str = "other_cpu_cores";
+
+/// Above this [`OTHER_CPU`], a run counts as disturbed and the report says so.
+pub const OTHER_CPU_NOISY: f64 = 0.25;
+
 /// The CPU that servers are pinned to.
 pub const SERVER_CPU: usize = 0;
 
@@ -126,18 +133,25 @@ pub fn main(args: &[String]) -> ExitCode {
         }
     };
 
+    let my_cpu = || sys::process_cpu_time(std::process::id()).unwrap_or_default();
     let probe = MemProbe::start();
     let started = Instant::now();
+    let others = sys::Interference::start(my_cpu());
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run(&ctx)));
     let msg = match outcome {
-        Ok(Ok(figures)) => Message::Done(
-            figures
-                .extra("child_wall_s", started.elapsed().as_secs_f64())
-                .extra(
-                    "child_peak_rss_delta_mib",
-                    probe.peak_delta() as f64 / (1024.0 * 1024.0),
-                ),
-        ),
+        Ok(Ok(mut figures)) => {
+            if let Some(other) = others.and_then(|o| o.other_cores(my_cpu())) {
+                figures = figures.extra(OTHER_CPU, other);
+            }
+            Message::Done(
+                figures
+                    .extra("child_wall_s", started.elapsed().as_secs_f64())
+                    .extra(
+                        "child_peak_rss_delta_mib",
+                        probe.peak_delta() as f64 / (1024.0 * 1024.0),
+                    ),
+            )
+        }
         Ok(Err(e)) => Message::Failed(e.to_string()),
         Err(p) => Message::Failed(format!("panicked: {}", panic_message(&*p))),
     };

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use crate::child::Message;
+use crate::child::{Message, OTHER_CPU, OTHER_CPU_NOISY};
 use crate::loadgen::{LoadConfig, Mode};
 use crate::report::{Report, Row, Stat};
 use crate::runtime::{support, Runtime, Support};
@@ -323,6 +323,22 @@ pub fn run(opts: &Options) -> Report {
                 });
             }
         }
+    }
+    let all_runs: Vec<&Figures> = outcomes.values().flat_map(|o| o.figures.iter()).collect();
+    let noisy = all_runs
+        .iter()
+        .filter(|f| {
+            f.extras
+                .get(OTHER_CPU)
+                .is_some_and(|&c| c > OTHER_CPU_NOISY)
+        })
+        .count();
+    if noisy > 0 {
+        report.notes.push(format!(
+            "{noisy} of {} runs had other processes using more than {OTHER_CPU_NOISY} CPU on the machine \
+             (`{OTHER_CPU}` in the JSON): their figures are disturbed",
+            all_runs.len()
+        ));
     }
     // One line per runtime and reason for what could not run yet.
     let mut not_yet: BTreeMap<(Runtime, String), Vec<&'static str>> = BTreeMap::new();

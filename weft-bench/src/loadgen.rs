@@ -271,6 +271,11 @@ pub fn run(cfg: &LoadConfig) -> Result<Figures> {
     }
 
     let cpu_of_server = || cfg.server_pid.and_then(|p| sys::process_cpu_time(p).ok());
+    let cpu_of_both = || {
+        cpu_of_server().unwrap_or_default()
+            + sys::process_cpu_time(std::process::id()).unwrap_or_default()
+    };
+    let mut others = None;
     let mut events = Events::with_capacity(1024);
     let mut again: Vec<usize> = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
@@ -282,6 +287,7 @@ pub fn run(cfg: &LoadConfig) -> Result<Figures> {
         let now = Instant::now();
         if meter.start.is_none() && now >= measure_from {
             meter.start = Some((now, cpu_of_server().unwrap_or_default()));
+            others = sys::Interference::start(cpu_of_both());
         }
         if now >= meter.end || alive == 0 {
             break;
@@ -316,6 +322,7 @@ pub fn run(cfg: &LoadConfig) -> Result<Figures> {
         }
     }
     let (t1, cpu1) = (Instant::now(), cpu_of_server());
+    let other = others.and_then(|o| o.other_cores(cpu_of_both()));
     drop(conns);
 
     let Some((t0, cpu0)) = meter.start else {
@@ -347,6 +354,9 @@ pub fn run(cfg: &LoadConfig) -> Result<Figures> {
         f = f
             .value(cpu_key, cpu.as_nanos() as f64 / done)
             .extra("server_cpu_util", cpu.as_secs_f64() / window.as_secs_f64());
+    }
+    if let Some(other) = other {
+        f = f.extra(crate::child::OTHER_CPU, other);
     }
     if let Some(e) = errors.first() {
         eprintln!(

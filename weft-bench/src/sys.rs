@@ -91,6 +91,68 @@ pub fn process_cpu_time(pid: u32) -> io::Result<Duration> {
     ))
 }
 
+/// CPU time the whole machine spent busy so far (all CPUs: user, nice, system, irq, softirq, steal), from
+/// `/proc/stat`. Minus the CPU time of the processes under test, it tells how much else ran during a measurement.
+pub fn machine_busy_time() -> io::Result<Duration> {
+    let text = std::fs::read_to_string("/proc/stat")?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .ok_or_else(|| io::Error::other("no cpu line in /proc/stat"))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal ...: everything but idle (3) and iowait (4), up to steal.
+    let ticks: u64 = f
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum();
+    Ok(Duration::from_nanos(
+        ticks * 1_000_000_000 / clock_ticks_per_sec(),
+    ))
+}
+
+/// Watches how much CPU time *other* processes use on the machine while a measurement runs, so noisy runs can be
+/// flagged (another build on a shared 2-core machine skews every figure).
+#[derive(Clone, Copy, Debug)]
+pub struct Interference {
+    start: Instant,
+    busy: Duration,
+    ours: Duration,
+}
+
+impl Interference {
+    /// The shortest span measured (shorter ones report `None`).
+    pub const MIN_SPAN: Duration = Duration::from_millis(500);
+
+    /// Starts watching; `ours` is the CPU time the processes under test have used so far.
+    pub fn start(ours: Duration) -> Option<Interference> {
+        Some(Interference {
+            start: Instant::now(),
+            busy: machine_busy_time().ok()?,
+            ours,
+        })
+    }
+
+    /// CPU used by everything else since [`Interference::start`], in cores (0.5 = half a CPU on average);
+    /// `ours` is the CPU time of the processes under test now. `None` for spans under [`Self::MIN_SPAN`].
+    pub fn other_cores(&self, ours: Duration) -> Option<f64> {
+        let busy = machine_busy_time().ok()?.saturating_sub(self.busy);
+        let mine = ours.saturating_sub(self.ours);
+        let wall = self.start.elapsed();
+        // /proc times count in clock ticks (10 ms): shorter spans say nothing.
+        if wall < Self::MIN_SPAN {
+            return None;
+        }
+        Some(busy.saturating_sub(mine).as_secs_f64() / wall.as_secs_f64())
+    }
+}
+
 /// Pins the calling thread, and so every thread it creates afterwards, to one CPU.
 ///
 /// Fails when the CPU does not exist or is outside the allowed set (callers treat that as "unpinned").
@@ -222,6 +284,9 @@ mod tests {
         assert!(status_field(None, "VmRSS").unwrap() > 0);
         assert!(status_field(None, "Threads").unwrap() >= 1);
         process_cpu_time(std::process::id()).unwrap();
+        let me = || process_cpu_time(std::process::id()).unwrap();
+        let w = Interference::start(me()).unwrap();
+        assert!(w.other_cores(me()).is_none());
     }
 
     #[test]
