@@ -41,6 +41,7 @@
 //! - [`spawn`], [`spawn_blocking`], [`task`]: tasks, their handles, names, [`task::yield_now`].
 //! - [`time`]: [`sleep`](time::sleep), [`timeout`](time::timeout), [`interval`](time::interval) and a
 //!   virtual clock for tests ([`Builder::start_paused`]).
+//! - [`net`] and [`io`]: TCP, UDP and Unix sockets on the loop's epoll reactor, with the `futures-io` traits.
 //! - [`main`] and [`test`]: `#[weft::main]` and `#[weft::test]`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -52,6 +53,8 @@
 
 mod blocking;
 mod driver;
+pub mod io;
+pub mod net;
 pub mod runtime;
 mod sys;
 pub mod task;

@@ -108,6 +108,11 @@ impl Core {
         &self.clock
     }
 
+    /// The loop's reactor.
+    pub(crate) fn driver(&self) -> &Driver {
+        &self.driver
+    }
+
     /// The loop's timer wheel.
     pub(crate) fn timers(&self) -> &RefCell<Wheel> {
         &self.timers
@@ -261,8 +266,15 @@ impl Core {
     fn take_remote(&self) {
         let mut batch = self.remote_batch.borrow_mut();
         self.shared.take_remote(&mut batch);
-        if batch.woken.is_empty() && batch.spawned.is_empty() && batch.orphan_timers.is_empty() {
+        if batch.woken.is_empty()
+            && batch.spawned.is_empty()
+            && batch.orphan_timers.is_empty()
+            && batch.orphan_sources.is_empty()
+        {
             return;
+        }
+        for key in batch.orphan_sources.drain(..) {
+            self.driver.deregister(key);
         }
         let mut run_queue = self.run_queue.borrow_mut();
         run_queue.extend(batch.woken.drain(..));

@@ -23,6 +23,8 @@ pub(crate) struct Remote {
     pub(crate) spawned: Vec<(TaskRef, TaskRef)>,
     /// Timer keys of sleeps dropped on another thread, to remove from the wheel.
     pub(crate) orphan_timers: Vec<u32>,
+    /// Registration keys of sockets dropped (or moved to another loop) on another thread.
+    pub(crate) orphan_sources: Vec<u32>,
     /// Set at shutdown: nothing is accepted any more.
     pub(crate) closed: bool,
 }
@@ -146,6 +148,7 @@ impl Shared {
         std::mem::swap(&mut remote.woken, &mut into.woken);
         std::mem::swap(&mut remote.spawned, &mut into.spawned);
         std::mem::swap(&mut remote.orphan_timers, &mut into.orphan_timers);
+        std::mem::swap(&mut remote.orphan_sources, &mut into.orphan_sources);
     }
 
     /// Closes the remote queue at shutdown and returns what was in it.

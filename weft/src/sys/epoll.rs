@@ -1,7 +1,7 @@
 //! epoll: the readiness queue the loop parks in.
 //!
-//! The epoll instance is created close-on-exec. Registrations carry a `u64` token chosen by the caller; the
-//! loop reserves [`WAKE_TOKEN`](crate::runtime) for its eventfd.
+//! The epoll instance is created close-on-exec. Registrations carry a `u64` token chosen by the caller (the
+//! driver's `generation << 32 | key`, or its reserved token for the loop's eventfd).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -24,11 +24,9 @@ impl Interest {
     /// Readable (including peer hang-up).
     pub(crate) const READABLE: Interest = Interest(libc::EPOLLIN as u32 | libc::EPOLLRDHUP as u32);
     /// Writable.
-    #[allow(dead_code)]
     pub(crate) const WRITABLE: Interest = Interest(libc::EPOLLOUT as u32);
 
     /// Both interests.
-    #[allow(dead_code)]
     pub(crate) const fn add(self, other: Interest) -> Interest {
         Interest(self.0 | other.0)
     }
@@ -46,7 +44,6 @@ impl Event {
     }
 
     /// The readiness bits (`EPOLLIN`, `EPOLLOUT`, ...).
-    #[allow(dead_code)]
     pub(crate) fn bits(&self) -> u32 {
         self.0.events
     }
@@ -112,18 +109,6 @@ impl Epoll {
             libc::EPOLL_CTL_ADD,
             fd,
             &mut event
-        ))?;
-        Ok(())
-    }
-
-    /// Removes `fd` from the interest list.
-    #[allow(dead_code)]
-    pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
-        syscall!(epoll_ctl(
-            self.fd.as_raw_fd(),
-            libc::EPOLL_CTL_DEL,
-            fd,
-            std::ptr::null_mut()
         ))?;
         Ok(())
     }

@@ -8,6 +8,7 @@
 
 mod epoll;
 mod eventfd;
+pub(crate) mod socket;
 
 pub(crate) use epoll::{Epoll, Events, Interest};
 pub(crate) use eventfd::EventFd;

@@ -1,0 +1,243 @@
+//! Networking: TCP, UDP and Unix-domain sockets on the loop's reactor.
+//!
+//! Every socket is non-blocking and registered once with the driver of the loop that uses it; an operation tries
+//! the system call and waits only when it says `WouldBlock`. Streams implement the `futures-io`
+//! [`AsyncRead`](crate::io::AsyncRead) and [`AsyncWrite`](crate::io::AsyncWrite) traits and also offer inherent
+//! `read`/`write`/`write_all`/`read_exact` that take `&self`, so one task can read while another writes.
+//!
+//! Cancellation: dropping a `read`, `recv` or `accept` future loses nothing (the data or connection stays in the
+//! kernel for the next call); dropping a `write` future means nothing, or part of the buffer, was written —
+//! `write` returns how much, and `write_all` resumes only if you keep its future.
+//!
+//! Host names given to `bind` and `connect` are resolved with the system resolver, which blocks the loop; pass IP
+//! addresses, or resolve on the blocking pool first (`weft::spawn_blocking(|| addr.to_socket_addrs())`).
+
+#![forbid(unsafe_code)]
+
+mod source;
+mod split;
+mod tcp;
+mod udp;
+mod unix;
+
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+pub use std::net::{Shutdown, SocketAddr};
+pub use tcp::{TcpListener, TcpSocket, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
+
+use std::io;
+use std::net::ToSocketAddrs;
+
+/// Resolves `addr` and calls `op` on each address until one succeeds; returns the last error otherwise.
+async fn each_addr<A, T, F, Fut>(addr: A, mut op: F) -> io::Result<T>
+where
+    A: ToSocketAddrs,
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = io::Result<T>>,
+{
+    let mut last_error = None;
+    for address in addr.to_socket_addrs()? {
+        match op(address).await {
+            Ok(value) => return Ok(value),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any address",
+        )
+    }))
+}
+
+/// Implements `futures-io`'s `AsyncRead` and `AsyncWrite` for a stream type and for `&` it, by forwarding to its
+/// `poll_read_ref`, `poll_write_ref`, `poll_write_vectored_ref` and `shutdown` methods.
+macro_rules! impl_stream_traits {
+    ($stream:ty) => {
+        impl $crate::io::AsyncRead for $stream {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_read_ref(cx, buf)
+            }
+        }
+
+        impl $crate::io::AsyncRead for &$stream {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_read_ref(cx, buf)
+            }
+        }
+
+        impl $crate::io::AsyncWrite for $stream {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_write_ref(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_write_vectored_ref(cx, bufs)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+            }
+        }
+
+        impl $crate::io::AsyncWrite for &$stream {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_write_ref(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.poll_write_vectored_ref(cx, bufs)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+            }
+        }
+    };
+}
+use impl_stream_traits;
+
+/// The inherent async methods every stream type offers, written once.
+macro_rules! impl_stream_methods {
+    ($stream:ty) => {
+        impl $stream {
+            /// Reads into `buf`, waiting until some data is available; `Ok(0)` means the peer closed its side.
+            /// Cancel-safe: if the future is dropped, no data was taken.
+            pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::future::poll_fn(|cx| self.poll_read_ref(cx, buf)).await
+            }
+
+            /// Reads exactly `buf.len()` bytes; `UnexpectedEof` if the peer closes first. Not cancel-safe: bytes
+            /// read before the future is dropped are lost.
+            pub async fn read_exact(&self, buf: &mut [u8]) -> std::io::Result<()> {
+                let mut filled = 0;
+                while filled < buf.len() {
+                    match self.read(&mut buf[filled..]).await? {
+                        0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                        read => filled += read,
+                    }
+                }
+                Ok(())
+            }
+
+            /// Writes some of `buf`, waiting until the socket can take data; returns how much was written.
+            /// Cancel-safe: if the future is dropped, nothing was written.
+            pub async fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
+                std::future::poll_fn(|cx| self.poll_write_ref(cx, buf)).await
+            }
+
+            /// Writes several buffers in one system call where possible; returns how much was written.
+            pub async fn write_vectored(
+                &self,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::io::Result<usize> {
+                std::future::poll_fn(|cx| self.poll_write_vectored_ref(cx, bufs)).await
+            }
+
+            /// Writes all of `buf`. A closed peer gives `BrokenPipe` (never `SIGPIPE`). Not cancel-safe: part of
+            /// the buffer may have been written when the future is dropped.
+            pub async fn write_all(&self, mut buf: &[u8]) -> std::io::Result<()> {
+                while !buf.is_empty() {
+                    match self.write(buf).await? {
+                        0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                        written => buf = &buf[written..],
+                    }
+                }
+                Ok(())
+            }
+
+            /// Reads into `buf` without removing the data from the socket.
+            pub async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+                std::future::poll_fn(|cx| {
+                    self.source
+                        .poll_io(cx, $crate::driver::Direction::Read, |socket| {
+                            $crate::sys::socket::peek(std::os::fd::AsFd::as_fd(socket), buf)
+                        })
+                })
+                .await
+            }
+
+            /// Polls a read through a shared reference (what the `AsyncRead` impls call).
+            fn poll_read_ref(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.source
+                    .poll_io(cx, $crate::driver::Direction::Read, |socket| {
+                        $crate::sys::socket::read(std::os::fd::AsFd::as_fd(socket), buf)
+                    })
+            }
+
+            /// Polls a write through a shared reference.
+            fn poll_write_ref(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.source
+                    .poll_io(cx, $crate::driver::Direction::Write, |socket| {
+                        $crate::sys::socket::send(std::os::fd::AsFd::as_fd(socket), buf)
+                    })
+            }
+
+            /// Polls a vectored write through a shared reference.
+            fn poll_write_vectored_ref(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.source
+                    .poll_io(cx, $crate::driver::Direction::Write, |socket| {
+                        $crate::sys::socket::send_vectored(std::os::fd::AsFd::as_fd(socket), bufs)
+                    })
+            }
+        }
+    };
+}
+use impl_stream_methods;

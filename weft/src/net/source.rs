@@ -1,0 +1,134 @@
+//! [`Source`]: a non-blocking descriptor and its registration with a loop's driver.
+//!
+//! A source registers lazily, with the loop of the thread that first uses it, so a socket created outside a
+//! runtime or on one loop can be handed to another (an acceptor loop passing connections to worker loops is the
+//! everyday case). If it is later used on a different loop, it registers there and tells the old loop to forget
+//! it. Every operation follows the same pattern: try the system call; on `WouldBlock`, clear the cached readiness
+//! and wait for the driver to report readiness again.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use crate::driver::Direction;
+use crate::runtime::context;
+use crate::runtime::Shared;
+
+/// No registration yet.
+const UNREGISTERED: u64 = u64::MAX;
+
+/// A descriptor plus where it is registered: `loop id << 32 | key`.
+#[derive(Debug)]
+pub(crate) struct Source<T: AsFd> {
+    /// The socket, non-blocking.
+    io: T,
+    /// `loop id << 32 | driver key`, or `UNREGISTERED`.
+    registration: AtomicU64,
+}
+
+/// The error for I/O outside a runtime.
+fn outside_runtime() -> io::Error {
+    io::Error::other(
+        "weft: socket I/O outside a runtime; use the socket inside weft::run, #[weft::main] or Runtime::block_on",
+    )
+}
+
+impl<T: AsFd> Source<T> {
+    /// Wraps a non-blocking descriptor; it registers on first use.
+    pub(crate) fn new(io: T) -> Source<T> {
+        Source {
+            io,
+            registration: AtomicU64::new(UNREGISTERED),
+        }
+    }
+
+    /// The descriptor.
+    pub(crate) fn get_ref(&self) -> &T {
+        &self.io
+    }
+
+    /// Runs `op` when the socket is ready in `direction`, waiting as long as it says `WouldBlock`.
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        context::with_core(|core| {
+            let Some(core) = core else {
+                return Poll::Ready(Err(outside_runtime()));
+            };
+            let key = match self.key_on(core.shared(), |fd| core.driver().register(fd)) {
+                Ok(key) => key,
+                Err(error) => return Poll::Ready(Err(error)),
+            };
+            let driver = core.driver();
+            loop {
+                if driver.poll_ready(key, direction, cx).is_pending() {
+                    return Poll::Pending;
+                }
+                match op(&self.io) {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        driver.clear_ready(key, direction)
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    result => return Poll::Ready(result),
+                }
+            }
+        })
+    }
+
+    /// This source's key on the current loop, registering it there if needed.
+    fn key_on(
+        &self,
+        shared: &Shared,
+        register: impl FnOnce(i32) -> io::Result<u32>,
+    ) -> io::Result<u32> {
+        let loop_id = shared.id() as u32;
+        let current = self.registration.load(Ordering::Acquire);
+        if current != UNREGISTERED && (current >> 32) as u32 == loop_id {
+            return Ok(current as u32);
+        }
+        let key = register(self.io.as_fd().as_raw_fd())?;
+        let registration = (u64::from(loop_id) << 32) | u64::from(key);
+        match self.registration.compare_exchange(current, registration, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                if current != UNREGISTERED {
+                    forget_elsewhere(current);
+                }
+                Ok(key)
+            }
+            Err(_) => Err(io::Error::other(
+                "weft: one socket used from two runtimes at the same moment; give each half to one runtime",
+            )),
+        }
+    }
+}
+
+/// Tells the loop named in `registration` to free its entry for a source it no longer owns.
+fn forget_elsewhere(registration: u64) {
+    let (loop_id, key) = (registration >> 32, registration as u32);
+    let freed_here = context::with_core(|core| match core {
+        Some(core) if core.shared().id() as u32 == loop_id as u32 => {
+            core.driver().deregister(key);
+            true
+        }
+        _ => false,
+    });
+    if !freed_here {
+        if let Some(shared) = Shared::find(loop_id) {
+            shared.push_remote(|remote| remote.orphan_sources.push(key));
+        }
+    }
+}
+
+impl<T: AsFd> Drop for Source<T> {
+    fn drop(&mut self) {
+        let registration = *self.registration.get_mut();
+        if registration != UNREGISTERED {
+            // The descriptor closes right after (the `io` field drops next), which takes it out of epoll.
+            forget_elsewhere(registration);
+        }
+    }
+}

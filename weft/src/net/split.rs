@@ -1,0 +1,236 @@
+//! Halves of a stream: borrowed ([`ReadHalf`], [`WriteHalf`]) and owned ([`OwnedReadHalf`], [`OwnedWriteHalf`]).
+//!
+//! A stream's reader and writer wait on the driver independently, so the halves can live in different tasks.
+
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use super::TcpStream;
+
+/// A stream whose halves can be split off.
+pub trait Stream: fmt::Debug {
+    /// Shuts down the write side (the peer reads EOF).
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+/// The reading half of a borrowed stream, from [`TcpStream::split`].
+#[derive(Debug)]
+pub struct ReadHalf<'a, S = TcpStream>(&'a S);
+
+/// The writing half of a borrowed stream, from [`TcpStream::split`]. Closing it shuts down the write side.
+#[derive(Debug)]
+pub struct WriteHalf<'a, S = TcpStream>(&'a S);
+
+/// The reading half of an owned stream, from [`TcpStream::into_split`]: `'static` and `Send`.
+#[derive(Debug)]
+pub struct OwnedReadHalf<S: Stream = TcpStream>(Arc<S>);
+
+/// The writing half of an owned stream, from [`TcpStream::into_split`]: `'static` and `Send`. Dropping it shuts
+/// down the write side, so the peer reads EOF.
+#[derive(Debug)]
+pub struct OwnedWriteHalf<S: Stream = TcpStream> {
+    /// The shared stream.
+    stream: Arc<S>,
+    /// Whether the write side was shut down already.
+    shut_down: bool,
+}
+
+impl<'a, S> ReadHalf<'a, S> {
+    /// Wraps a borrowed stream.
+    pub(crate) fn new(stream: &'a S) -> ReadHalf<'a, S> {
+        ReadHalf(stream)
+    }
+}
+
+impl<'a, S> WriteHalf<'a, S> {
+    /// Wraps a borrowed stream.
+    pub(crate) fn new(stream: &'a S) -> WriteHalf<'a, S> {
+        WriteHalf(stream)
+    }
+}
+
+impl<S: Stream> OwnedReadHalf<S> {
+    /// Wraps a shared stream.
+    pub(crate) fn new(stream: Arc<S>) -> OwnedReadHalf<S> {
+        OwnedReadHalf(stream)
+    }
+
+    /// Puts the halves back together; `Err` gives them back if they came from different streams.
+    pub fn reunite(
+        self,
+        write: OwnedWriteHalf<S>,
+    ) -> Result<S, (OwnedReadHalf<S>, OwnedWriteHalf<S>)> {
+        if !Arc::ptr_eq(&self.0, &write.stream) {
+            return Err((self, write));
+        }
+        let mut write = write;
+        write.shut_down = true; // reuniting must not shut anything down
+        let stream = write.stream.clone();
+        drop(write);
+        drop(self);
+        Ok(Arc::into_inner(stream).expect("both halves were given up"))
+    }
+}
+
+impl<S: Stream> OwnedWriteHalf<S> {
+    /// Wraps a shared stream.
+    pub(crate) fn new(stream: Arc<S>) -> OwnedWriteHalf<S> {
+        OwnedWriteHalf {
+            stream,
+            shut_down: false,
+        }
+    }
+}
+
+impl<S: Stream> AsRef<S> for OwnedReadHalf<S> {
+    fn as_ref(&self) -> &S {
+        &self.0
+    }
+}
+
+impl<S: Stream> AsRef<S> for OwnedWriteHalf<S> {
+    fn as_ref(&self) -> &S {
+        &self.stream
+    }
+}
+
+impl<S: Stream> Drop for OwnedWriteHalf<S> {
+    fn drop(&mut self) {
+        if !self.shut_down {
+            let _ = self.stream.shutdown_write();
+        }
+    }
+}
+
+/// Forwards `AsyncRead` to `&S`.
+fn poll_read_through<S>(stream: &S, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
+where
+    for<'b> &'b S: AsyncRead,
+{
+    let mut stream = stream;
+    Pin::new(&mut stream).poll_read(cx, buf)
+}
+
+/// Forwards `AsyncWrite::poll_write` to `&S`.
+fn poll_write_through<S>(stream: &S, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>
+where
+    for<'b> &'b S: AsyncWrite,
+{
+    let mut stream = stream;
+    Pin::new(&mut stream).poll_write(cx, buf)
+}
+
+/// Forwards `AsyncWrite::poll_write_vectored` to `&S`.
+fn poll_write_vectored_through<S>(
+    stream: &S,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>>
+where
+    for<'b> &'b S: AsyncWrite,
+{
+    let mut stream = stream;
+    Pin::new(&mut stream).poll_write_vectored(cx, bufs)
+}
+
+impl<S> AsyncRead for ReadHalf<'_, S>
+where
+    for<'b> &'b S: AsyncRead,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_read_through(self.0, cx, buf)
+    }
+}
+
+impl<S: Stream> AsyncRead for OwnedReadHalf<S>
+where
+    for<'b> &'b S: AsyncRead,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_read_through(&*self.0, cx, buf)
+    }
+}
+
+impl<S: Stream> AsyncWrite for WriteHalf<'_, S>
+where
+    for<'b> &'b S: AsyncWrite,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_write_through(self.0, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        poll_write_vectored_through(self.0, cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.0.shutdown_write())
+    }
+}
+
+impl<S: Stream> AsyncWrite for OwnedWriteHalf<S>
+where
+    for<'b> &'b S: AsyncWrite,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_write_through(&*self.stream, cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        poll_write_vectored_through(&*self.stream, cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.shut_down = true;
+        Poll::Ready(self.stream.shutdown_write())
+    }
+}
+
+impl<S: Stream> AsRef<S> for ReadHalf<'_, S> {
+    fn as_ref(&self) -> &S {
+        self.0
+    }
+}
+
+impl<S: Stream> AsRef<S> for WriteHalf<'_, S> {
+    fn as_ref(&self) -> &S {
+        self.0
+    }
+}

@@ -1,0 +1,383 @@
+//! TCP: [`TcpListener`], [`TcpStream`] and [`TcpSocket`] (socket options before bind or connect).
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+use super::source::Source;
+use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use super::{each_addr, impl_stream_methods, impl_stream_traits};
+use crate::driver::Direction;
+use crate::sys;
+
+/// The backlog of listeners made by [`TcpListener::bind`].
+const DEFAULT_BACKLOG: i32 = 1024;
+
+/// A TCP server socket.
+///
+/// ```
+/// use weft::net::{TcpListener, TcpStream};
+///
+/// weft::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let address = listener.local_addr().unwrap();
+///     let client = weft::spawn(async move {
+///         let stream = TcpStream::connect(address).await.unwrap();
+///         stream.write_all(b"hello").await.unwrap();
+///     });
+///     let (stream, _peer) = listener.accept().await.unwrap();
+///     let mut buf = [0; 5];
+///     stream.read_exact(&mut buf).await.unwrap();
+///     assert_eq!(&buf, b"hello");
+///     client.await.unwrap();
+/// });
+/// ```
+pub struct TcpListener {
+    /// The listening socket.
+    source: Source<std::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` (with `SO_REUSEADDR`, backlog 1024) and listens. Port 0 picks a free port.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        each_addr(addr, |address| async move {
+            let socket = TcpSocket::for_addr(address)?;
+            socket.set_reuseaddr(true)?;
+            socket.bind(address)?;
+            socket.listen(DEFAULT_BACKLOG as u32)
+        })
+        .await
+    }
+
+    /// Wraps a standard listener (made non-blocking here).
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        Ok(TcpListener {
+            source: Source::new(listener),
+        })
+    }
+
+    /// Accepts a connection. Cancel-safe: a connection is never lost by dropping the future. At the descriptor
+    /// limit this returns the error (`EMFILE`/`ENFILE`) and the pending connection stays queued; accept again
+    /// once descriptors are free.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection.
+    pub fn poll_accept(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<(TcpStream, SocketAddr)>> {
+        self.source.poll_io(cx, Direction::Read, |listener| {
+            let (socket, address) = sys::socket::accept(listener.as_fd())?;
+            let address = address
+                .as_socket()
+                .ok_or_else(|| io::Error::other("accepted a connection with a non-IP address"))?;
+            Ok((TcpStream::from_socket(socket), address))
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().local_addr()
+    }
+
+    /// Sets the IP time-to-live of accepted sockets.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.source.get_ref().set_ttl(ttl)
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.source.get_ref().as_raw_fd()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.source.get_ref().as_fd()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("local", &self.local_addr().ok())
+            .field("fd", &self.as_raw_fd())
+            .finish()
+    }
+}
+
+/// A TCP connection. Implements [`AsyncRead`](crate::io::AsyncRead) and [`AsyncWrite`](crate::io::AsyncWrite),
+/// also through `&TcpStream`, and has inherent `read`, `write`, `write_all`, `read_exact`, `write_vectored` and
+/// `peek` taking `&self`.
+///
+/// ```
+/// use weft::net::{TcpListener, TcpStream};
+///
+/// weft::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let address = listener.local_addr().unwrap();
+///     let server = weft::spawn(async move {
+///         let (stream, _) = listener.accept().await.unwrap();
+///         let mut buf = [0; 64];
+///         let read = stream.read(&mut buf).await.unwrap();
+///         stream.write_all(&buf[..read]).await.unwrap(); // echo
+///     });
+///     let stream = TcpStream::connect(address).await.unwrap();
+///     stream.set_nodelay(true).unwrap();
+///     stream.write_all(b"ping").await.unwrap();
+///     let mut reply = [0; 4];
+///     stream.read_exact(&mut reply).await.unwrap();
+///     assert_eq!(&reply, b"ping");
+///     server.await.unwrap();
+/// });
+/// ```
+pub struct TcpStream {
+    /// The connected socket.
+    pub(crate) source: Source<std::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to `addr` (non-blocking connect, then a wait for writability). A refused connection is
+    /// `ErrorKind::ConnectionRefused`.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        each_addr(addr, |address| async move {
+            TcpSocket::for_addr(address)?.connect(address).await
+        })
+        .await
+    }
+
+    /// Wraps a connected socket.
+    fn from_socket(socket: Socket) -> TcpStream {
+        TcpStream {
+            source: Source::new(std::net::TcpStream::from(socket)),
+        }
+    }
+
+    /// Wraps a standard stream (made non-blocking here).
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        Ok(TcpStream {
+            source: Source::new(stream),
+        })
+    }
+
+    /// Waits until a non-blocking connect finishes, and reports its outcome.
+    async fn finish_connect(self) -> io::Result<TcpStream> {
+        poll_fn(|cx| {
+            self.source.poll_io(cx, Direction::Write, |stream| {
+                if let Some(error) = stream.take_error()? {
+                    return Err(error);
+                }
+                match stream.peer_addr() {
+                    Ok(_) => Ok(()),
+                    Err(error) if error.raw_os_error() == Some(libc::ENOTCONN) => {
+                        Err(io::ErrorKind::WouldBlock.into())
+                    }
+                    Err(error) => Err(error),
+                }
+            })
+        })
+        .await?;
+        Ok(self)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().local_addr()
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.source.get_ref().peer_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm: small writes go out at once).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.source.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.source.get_ref().nodelay()
+    }
+
+    /// Sets the IP time-to-live.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.source.get_ref().set_ttl(ttl)
+    }
+
+    /// Sets `SO_LINGER`.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        SockRef::from(self.source.get_ref()).set_linger(linger)
+    }
+
+    /// Shuts down the read side, the write side (the peer reads EOF), or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.source.get_ref().shutdown(how)
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.source.get_ref().take_error()
+    }
+
+    /// Borrowed halves: read in one task and write in another without moving the stream.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        (ReadHalf::new(self), WriteHalf::new(self))
+    }
+
+    /// Owned halves: `'static` and `Send`, for tasks or threads of their own. Dropping the write half shuts
+    /// down the write side.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let stream = Arc::new(self);
+        (
+            OwnedReadHalf::new(stream.clone()),
+            OwnedWriteHalf::new(stream),
+        )
+    }
+}
+
+impl_stream_methods!(TcpStream);
+impl_stream_traits!(TcpStream);
+
+impl super::split::Stream for TcpStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.source.get_ref().as_raw_fd()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.source.get_ref().as_fd()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .field("fd", &self.as_raw_fd())
+            .finish()
+    }
+}
+
+/// A TCP socket not yet bound or connected, for setting options first (`SO_REUSEPORT` to shard a listener
+/// across loops, buffer sizes, the backlog).
+///
+/// ```
+/// use weft::net::TcpSocket;
+///
+/// weft::run(async {
+///     let socket = TcpSocket::new_v4().unwrap();
+///     socket.set_reuseaddr(true).unwrap();
+///     socket.set_reuseport(true).unwrap();
+///     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+///     let listener = socket.listen(128).unwrap();
+///     assert!(listener.local_addr().unwrap().port() > 0);
+/// });
+/// ```
+pub struct TcpSocket {
+    /// The socket, non-blocking and close-on-exec.
+    socket: Socket,
+}
+
+impl TcpSocket {
+    /// A new IPv4 TCP socket.
+    pub fn new_v4() -> io::Result<TcpSocket> {
+        TcpSocket::new(Domain::IPV4)
+    }
+
+    /// A new IPv6 TCP socket.
+    pub fn new_v6() -> io::Result<TcpSocket> {
+        TcpSocket::new(Domain::IPV6)
+    }
+
+    /// A socket of the family of `address`.
+    fn for_addr(address: SocketAddr) -> io::Result<TcpSocket> {
+        TcpSocket::new(Domain::for_address(address))
+    }
+
+    /// A new socket in `domain`.
+    fn new(domain: Domain) -> io::Result<TcpSocket> {
+        let socket = Socket::new(
+            domain,
+            Type::STREAM.nonblocking().cloexec(),
+            Some(Protocol::TCP),
+        )?;
+        Ok(TcpSocket { socket })
+    }
+
+    /// Sets `SO_REUSEADDR`.
+    pub fn set_reuseaddr(&self, reuse: bool) -> io::Result<()> {
+        self.socket.set_reuse_address(reuse)
+    }
+
+    /// Sets `SO_REUSEPORT`: several sockets (one per loop) may listen on one port; the kernel spreads
+    /// connections between them.
+    pub fn set_reuseport(&self, reuse: bool) -> io::Result<()> {
+        self.socket.set_reuse_port(reuse)
+    }
+
+    /// Sets `SO_SNDBUF`.
+    pub fn set_send_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.socket.set_send_buffer_size(size as usize)
+    }
+
+    /// Sets `SO_RCVBUF`.
+    pub fn set_recv_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.socket.set_recv_buffer_size(size as usize)
+    }
+
+    /// Sets `TCP_NODELAY`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.socket.set_tcp_nodelay(nodelay)
+    }
+
+    /// Binds to `address`.
+    pub fn bind(&self, address: SocketAddr) -> io::Result<()> {
+        self.socket.bind(&address.into())
+    }
+
+    /// Listens with room for `backlog` pending connections.
+    pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
+        self.socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+        Ok(TcpListener {
+            source: Source::new(std::net::TcpListener::from(self.socket)),
+        })
+    }
+
+    /// Connects to `address`.
+    pub async fn connect(self, address: SocketAddr) -> io::Result<TcpStream> {
+        match self.socket.connect(&address.into()) {
+            Ok(()) => {}
+            Err(error) if error.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(error) => return Err(error),
+        }
+        TcpStream::from_socket(self.socket).finish_connect().await
+    }
+}
+
+impl fmt::Debug for TcpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpSocket")
+            .field("fd", &self.socket.as_raw_fd())
+            .finish()
+    }
+}
