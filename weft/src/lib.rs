@@ -42,6 +42,7 @@
 //! - [`time`]: [`sleep`](time::sleep), [`timeout`](time::timeout), [`interval`](time::interval) and a
 //!   virtual clock for tests ([`Builder::start_paused`]).
 //! - [`net`] and [`io`]: TCP, UDP and Unix sockets on the loop's epoll reactor, with the `futures-io` traits.
+//! - [`compat`]: hyper 1.x on weft (feature `hyper`).
 //! - [`main`] and [`test`]: `#[weft::main]` and `#[weft::test]`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -52,6 +53,7 @@
 )]
 
 mod blocking;
+pub mod compat;
 mod driver;
 pub mod io;
 pub mod net;
