@@ -55,7 +55,11 @@ where
 /// `poll_read_ref`, `poll_write_ref`, `poll_write_vectored_ref` and `shutdown` methods.
 macro_rules! impl_stream_traits {
     ($stream:ty) => {
-        impl $crate::io::AsyncRead for $stream {
+        $crate::net::impl_stream_traits!(@for $stream);
+        $crate::net::impl_stream_traits!(@for &$stream);
+    };
+    (@for $type:ty) => {
+        impl $crate::io::AsyncRead for $type {
             fn poll_read(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -65,49 +69,7 @@ macro_rules! impl_stream_traits {
             }
         }
 
-        impl $crate::io::AsyncRead for &$stream {
-            fn poll_read(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.poll_read_ref(cx, buf)
-            }
-        }
-
-        impl $crate::io::AsyncWrite for $stream {
-            fn poll_write(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.poll_write_ref(cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: std::pin::Pin<&mut Self>,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.poll_write_vectored_ref(cx, bufs)
-            }
-
-            fn poll_flush(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
-            }
-        }
-
-        impl $crate::io::AsyncWrite for &$stream {
+        impl $crate::io::AsyncWrite for $type {
             fn poll_write(
                 self: std::pin::Pin<&mut Self>,
                 cx: &mut std::task::Context<'_>,
@@ -140,7 +102,7 @@ macro_rules! impl_stream_traits {
         }
     };
 }
-use impl_stream_traits;
+pub(crate) use impl_stream_traits;
 
 /// The inherent async methods every stream type offers, written once.
 macro_rules! impl_stream_methods {
