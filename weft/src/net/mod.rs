@@ -170,10 +170,10 @@ macro_rules! impl_stream_methods {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.source
-                    .poll_io(cx, $crate::driver::Direction::Read, |socket| {
-                        $crate::sys::socket::read(std::os::fd::AsFd::as_fd(socket), buf)
-                    })
+                let want = buf.len();
+                self.source.poll_transfer(cx, $crate::driver::Direction::Read, want, |socket| {
+                    $crate::sys::socket::read(std::os::fd::AsFd::as_fd(socket), buf)
+                })
             }
 
             /// Polls a write through a shared reference.
@@ -182,10 +182,9 @@ macro_rules! impl_stream_methods {
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.source
-                    .poll_io(cx, $crate::driver::Direction::Write, |socket| {
-                        $crate::sys::socket::send(std::os::fd::AsFd::as_fd(socket), buf)
-                    })
+                self.source.poll_transfer(cx, $crate::driver::Direction::Write, buf.len(), |socket| {
+                    $crate::sys::socket::send(std::os::fd::AsFd::as_fd(socket), buf)
+                })
             }
 
             /// Polls a vectored write through a shared reference.
@@ -194,10 +193,10 @@ macro_rules! impl_stream_methods {
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.source
-                    .poll_io(cx, $crate::driver::Direction::Write, |socket| {
-                        $crate::sys::socket::send_vectored(std::os::fd::AsFd::as_fd(socket), bufs)
-                    })
+                let want = bufs.iter().map(|buf| buf.len()).sum();
+                self.source.poll_transfer(cx, $crate::driver::Direction::Write, want, |socket| {
+                    $crate::sys::socket::send_vectored(std::os::fd::AsFd::as_fd(socket), bufs)
+                })
             }
         }
     };

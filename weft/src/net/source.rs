@@ -79,6 +79,38 @@ impl<T: AsFd> Source<T> {
         })
     }
 
+    /// Like [`poll_io`](Self::poll_io) for a stream transfer of up to `want` bytes: a short transfer (some bytes,
+    /// fewer than asked) means the kernel's queue was drained or filled, so the cached readiness is cleared
+    /// right away and the next call waits for the driver instead of spending a system call to learn
+    /// `WouldBlock`. Edge-triggered epoll reports the next arrival (or free space) as a new event.
+    pub(crate) fn poll_transfer(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        want: usize,
+        op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let result = self.poll_io(cx, direction, op);
+        if let Poll::Ready(Ok(done)) = result {
+            if done > 0 && done < want {
+                self.clear_ready(direction);
+            }
+        }
+        result
+    }
+
+    /// Forgets the cached readiness for `direction` on the current loop.
+    fn clear_ready(&self, direction: Direction) {
+        context::with_core(|core| {
+            if let Some(core) = core {
+                let registration = self.registration.load(Ordering::Relaxed);
+                if registration != UNREGISTERED && (registration >> 32) as u32 == core.shared().id() as u32 {
+                    core.driver().clear_ready(registration as u32, direction);
+                }
+            }
+        });
+    }
+
     /// This source's key on the current loop, registering it there if needed.
     fn key_on(
         &self,
