@@ -43,6 +43,9 @@
 //!   virtual clock for tests ([`Builder::start_paused`]).
 //! - [`net`] and [`io`]: TCP, UDP and Unix sockets on the loop's epoll reactor, with the `futures-io` traits.
 //! - [`compat`]: hyper 1.x on weft (feature `hyper`).
+//! - [`sync`]: channels ([`mpsc`](sync::mpsc), [`oneshot`](sync::oneshot), [`watch`](sync::watch),
+//!   [`broadcast`](sync::broadcast)) and locks ([`Mutex`](sync::Mutex), [`Semaphore`](sync::Semaphore), ...)
+//!   that work between tasks, loops and threads.
 //! - [`main`] and [`test`]: `#[weft::main]` and `#[weft::test]`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -56,8 +59,10 @@ mod blocking;
 pub mod compat;
 mod driver;
 pub mod io;
+mod loom;
 pub mod net;
 pub mod runtime;
+pub mod sync;
 mod sys;
 pub mod task;
 pub mod time;
