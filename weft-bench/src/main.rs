@@ -24,6 +24,7 @@ usage: weft-bench [--quick] [--runs N] [--runtimes weft,tokio-ct,...] [--json PA
   --json PATH      where to write the JSON (default: target/weft-bench/latest.json in the workspace)
   --no-json        write no JSON
   --record         also put this run on top of weft-bench/RESULTS.md
+  --record-json P  run nothing: put the run saved in JSON file P on top of weft-bench/RESULTS.md
   --size tiny      the smoke test's sizes
   WORKLOAD         spawn chained_spawn yield_many ping_pong timers idle_memory echo http blocking (default: all)";
 
@@ -31,6 +32,7 @@ struct Cli {
     opts: Options,
     json: Option<PathBuf>,
     record: bool,
+    record_json: Option<PathBuf>,
 }
 
 fn parse(args: &[String], exe: PathBuf) -> Result<Cli, String> {
@@ -38,6 +40,7 @@ fn parse(args: &[String], exe: PathBuf) -> Result<Cli, String> {
     let mut runs = None;
     let mut json = Some(report::default_json_path());
     let mut record = false;
+    let mut record_json = None;
     let mut workloads = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -83,6 +86,7 @@ fn parse(args: &[String], exe: PathBuf) -> Result<Cli, String> {
             "--json" => json = Some(PathBuf::from(value("--json")?)),
             "--no-json" => json = None,
             "--record" => record = true,
+            "--record-json" => record_json = Some(PathBuf::from(value("--record-json")?)),
             "-h" | "--help" => return Err(String::new()),
             w => workloads.push(
                 Workload::from_name(w).ok_or_else(|| format!("unknown workload or option {w}"))?,
@@ -99,7 +103,12 @@ fn parse(args: &[String], exe: PathBuf) -> Result<Cli, String> {
     if opts.runtimes.is_empty() {
         return Err("no runtime selected".into());
     }
-    Ok(Cli { opts, json, record })
+    Ok(Cli {
+        opts,
+        json,
+        record,
+        record_json,
+    })
 }
 
 fn main() -> ExitCode {
@@ -127,6 +136,9 @@ fn main() -> ExitCode {
         }
     };
 
+    if let Some(saved) = &cli.record_json {
+        return record_saved(saved);
+    }
     let mut report = harness::run(&cli.opts);
     report.command = if args.is_empty() {
         "cargo run -p weft-bench --release".to_string()
@@ -152,4 +164,34 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `--record-json`: puts a saved run on top of `RESULTS.md`.
+fn record_saved(saved: &std::path::Path) -> ExitCode {
+    let report: report::Report = match std::fs::read_to_string(saved)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("weft-bench: cannot read {}: {e}", saved.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let path = report::results_md_path();
+    match report.record(&path) {
+        Ok(()) => {
+            println!(
+                "recorded the {} run of {} in {}",
+                report.size,
+                report.date,
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("weft-bench: cannot write {}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -388,6 +388,41 @@ mod tests {
         assert_eq!(fmt_num(0.0), "0");
     }
 
+    fn sample(date: &str) -> Report {
+        Report {
+            date: date.to_string(),
+            command: "cargo run -p weft-bench --release -- --quick".into(),
+            size: "quick".into(),
+            runs: 3,
+            machine: Machine {
+                nproc: 2,
+                cpu_model: "cpu".into(),
+                kernel: "6.1".into(),
+            },
+            runtimes: vec!["weft".into(), "tokio-ct".into()],
+            elapsed_s: 1.0,
+            rows: Vec::new(),
+            notes: vec!["a note".into()],
+            extras: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn record_puts_newest_on_top() {
+        let path =
+            std::env::temp_dir().join(format!("weft-bench-results-{}.md", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        sample("2000-01-01 00:00 UTC").record(&path).unwrap();
+        sample("2000-01-02 00:00 UTC").record(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(text.matches("# weft-bench results").count(), 1);
+        let newer = text.find("2000-01-02").unwrap();
+        let older = text.find("2000-01-01").unwrap();
+        assert!(newer < older, "{text}");
+        assert!(text.contains("- a note"));
+    }
+
     #[test]
     fn stats() {
         let s = Stat::of(&[3.0, 1.0, 2.0]).unwrap();

@@ -1,15 +1,18 @@
 //! weft's runners: `weft::Runtime::new()` with its defaults, the root running as a spawned task
-//! (`block_on(spawn(root))`) as on every other runtime.
+//! (`block_on(spawn(root))`) as on every other runtime; `weft::sync::mpsc` for `ping_pong`, `weft::net` for
+//! the servers and `weft::compat::WeftIo` for hyper.
 //!
-//! The workloads weft cannot run yet are listed in [`support`] with the reason printed under the table; each
-//! lights up by writing its runner here and naming it in the table.
+//! A workload weft could not run would be listed in [`support`] as `Support::NotYet("reason")`, the reason
+//! printed under the table; it lights up by writing its runner here and naming it in the table.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::child::Ctx;
+use crate::child::{announce_port, Ctx, SERVER_MAX_CONNS};
 use crate::common::{
     idle_figures, ns_per, per_sec, signal, timer_delays, timer_figures, SignalTx, IDLE_SETTLE_LIMIT,
 };
@@ -27,9 +30,9 @@ pub fn support(workload: Workload) -> Support {
         Workload::Timers => Support::Run(timers),
         Workload::IdleMemory => Support::Run(idle_memory),
         Workload::Blocking => Support::Run(blocking),
-        Workload::PingPong => Support::NotYet("weft::sync::mpsc not built yet"),
-        Workload::Echo => Support::NotYet("weft::net not built yet"),
-        Workload::Http => Support::NotYet("weft::net and weft::compat (hyper) not built yet"),
+        Workload::PingPong => Support::Run(ping_pong),
+        Workload::Echo => Support::Run(echo),
+        Workload::Http => Support::Run(http),
     }
 }
 
@@ -42,6 +45,85 @@ fn joined<T>(r: std::result::Result<T, weft::JoinError>) -> Result<T> {
 fn run_root<T: 'static>(root: impl std::future::Future<Output = Result<T>> + 'static) -> Result<T> {
     let rt = weft::Runtime::new()?;
     rt.block_on(async move { joined(weft::spawn(root).await)? })
+}
+
+/// `ping_pong` on `weft::sync::mpsc` (capacity 1 each way).
+fn ping_pong(ctx: &Ctx) -> Result<Figures> {
+    let rounds = ctx.params.ping_pong_hops / 2;
+    let elapsed = run_root(async move {
+        let (to_pong, mut pong_rx) = weft::sync::mpsc::channel::<usize>(1);
+        let (to_ping, mut ping_rx) = weft::sync::mpsc::channel::<usize>(1);
+        let start = Instant::now();
+        let pong = weft::spawn(async move {
+            // Ends when `ping` drops its sender: bounded by `rounds`.
+            while let Some(v) = pong_rx.recv().await {
+                if to_ping.send(v + 1).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let ping = weft::spawn(async move {
+            let mut v = 0;
+            for _ in 0..rounds {
+                to_pong.send(v).await.map_err(|_| "pong gone")?;
+                v = ping_rx.recv().await.ok_or("pong gone")?;
+            }
+            Ok::<usize, crate::Error>(v)
+        });
+        let v = joined(ping.await)??;
+        joined(pong.await)?;
+        assert_eq!(v, rounds);
+        Ok(start.elapsed())
+    })?;
+    Ok(Figures::new().value("ns_per_hop", ns_per(elapsed, rounds * 2)))
+}
+
+/// Echo on one connection with weft's inherent `read` / `write_all`.
+async fn echo_conn(stream: weft::net::TcpStream) {
+    let mut buf = [0u8; 4096];
+    // Ends when the peer closes: bounded by the load generator's time limit.
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Binds 127.0.0.1:0, announces the port, and hands each accepted connection (with `TCP_NODELAY`) to `serve`.
+async fn accept_loop<F, Fut>(serve: F) -> Result<Figures>
+where
+    F: Fn(weft::net::TcpStream) -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let listener = weft::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    announce_port(listener.local_addr()?.port())?;
+    for _ in 0..SERVER_MAX_CONNS {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        drop(weft::spawn(serve(stream)));
+    }
+    // Every connection slot is used: keep serving the accepted ones until the process is ended.
+    std::future::pending::<()>().await;
+    Ok(Figures::new())
+}
+
+/// `echo` on `weft::net`.
+fn echo(_ctx: &Ctx) -> Result<Figures> {
+    run_root(accept_loop(echo_conn))
+}
+
+/// `http`: hyper 1.x over weft's `TcpStream` through weft's own adapter, `weft::compat::WeftIo` (as tokio's
+/// server uses `hyper_util::rt::TokioIo`).
+fn http(_ctx: &Ctx) -> Result<Figures> {
+    run_root(accept_loop(|stream| async move {
+        let io = weft::compat::WeftIo::new(stream);
+        let service = hyper::service::service_fn(crate::hyper_io::hello);
+        let _ = crate::hyper_io::http1().serve_connection(io, service).await;
+    }))
 }
 
 fn spawn(ctx: &Ctx) -> Result<Figures> {
