@@ -105,12 +105,10 @@ impl Direction {
         }
     }
 
-    /// The bit a `WouldBlock` clears.
-    fn ready_bit(self) -> Ready {
-        match self {
-            Direction::Read => Ready::READABLE,
-            Direction::Write => Ready::WRITABLE,
-        }
+    /// The bits a `WouldBlock` clears: all of this direction's interest. The call would have reported EOF, a
+    /// pending error or a broken pipe instead of `WouldBlock` if any of those still held.
+    fn cleared_by_would_block(self) -> Ready {
+        self.interest()
     }
 }
 
@@ -238,7 +236,7 @@ impl Driver {
     pub(crate) fn clear_ready(&self, key: u32, direction: Direction) {
         let mut sources = self.sources.borrow_mut();
         let entry = &mut sources[key as usize];
-        entry.ready = Ready(entry.ready.0 & !direction.ready_bit().0);
+        entry.ready = Ready(entry.ready.0 & !direction.cleared_by_would_block().0);
     }
 
     /// Waits for events for at most `timeout` (`None`: until one arrives) and dispatches them.

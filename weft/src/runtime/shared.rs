@@ -151,11 +151,18 @@ impl Shared {
         std::mem::swap(&mut remote.orphan_sources, &mut into.orphan_sources);
     }
 
-    /// Closes the remote queue at shutdown and returns what was in it.
+    /// Closes the remote queue at shutdown and returns what was in it; from now on nothing is accepted.
     pub(crate) fn close(&self) -> Remote {
         let mut remote = lock(&self.remote);
+        let taken = Remote {
+            woken: std::mem::take(&mut remote.woken),
+            spawned: std::mem::take(&mut remote.spawned),
+            orphan_timers: std::mem::take(&mut remote.orphan_timers),
+            orphan_sources: std::mem::take(&mut remote.orphan_sources),
+            closed: true,
+        };
         remote.closed = true;
-        std::mem::take(&mut *remote)
+        taken
     }
 
     /// Spawns a `Send` task from any thread.
