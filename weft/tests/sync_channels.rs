@@ -68,11 +68,19 @@ async fn no_send_completes_beyond_the_capacity() {
         }
     });
     settle().await;
-    assert_eq!(sent.get(), 3, "exactly the capacity is sent without a receive");
+    assert_eq!(
+        sent.get(),
+        3,
+        "exactly the capacity is sent without a receive"
+    );
     for expected in 0..7 {
         assert_eq!(rx.recv().await, Some(expected));
         settle().await;
-        assert_eq!(sent.get(), 4 + expected, "one receive makes room for one send");
+        assert_eq!(
+            sent.get(),
+            4 + expected,
+            "one receive makes room for one send"
+        );
         assert_eq!(rx.len(), 3);
     }
     for expected in 7..10 {
@@ -174,7 +182,11 @@ async fn dropping_the_receiver_fails_waiting_senders_and_drops_buffered_messages
     drop(rx);
     assert!(blocked.await.unwrap(), "a sender waiting for room fails");
     closed.await.unwrap();
-    assert_eq!(Arc::strong_count(&token), 1, "buffered and refused messages are dropped");
+    assert_eq!(
+        Arc::strong_count(&token),
+        1,
+        "buffered and refused messages are dropped"
+    );
     let error = tx.send(token.clone()).await.unwrap_err();
     assert!(Arc::ptr_eq(&error.0, &token), "the message is given back");
 }
