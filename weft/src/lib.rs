@@ -41,6 +41,8 @@
 //! - [`spawn`], [`spawn_blocking`], [`task`]: tasks, their handles, names, [`task::yield_now`].
 //! - [`time`]: [`sleep`](time::sleep), [`timeout`](time::timeout), [`interval`](time::interval) and a
 //!   virtual clock for tests ([`Builder::start_paused`]).
+//! - [`fs`]: files and directories on the blocking pool: [`fs::read`], [`fs::write`], [`fs::File`] with the
+//!   `futures-io` traits, [`fs::read_dir`].
 //! - [`net`] and [`io`]: TCP, UDP and Unix sockets on the loop's epoll reactor, with the `futures-io` traits.
 //! - [`compat`]: hyper 1.x on weft (feature `hyper`).
 //! - [`sync`]: channels ([`mpsc`](sync::mpsc), [`oneshot`](sync::oneshot), [`watch`](sync::watch),
@@ -58,6 +60,7 @@
 mod blocking;
 pub mod compat;
 mod driver;
+pub mod fs;
 pub mod io;
 mod loom;
 pub mod net;

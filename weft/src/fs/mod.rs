@@ -1,0 +1,50 @@
+//! Files and directories, without blocking the loop: the functions of [`std::fs`] as `async fn`s, and a
+//! [`File`] with the `futures-io` traits.
+//!
+//! The kernel has no readiness notification for regular files (epoll calls them always ready, then a read
+//! blocks on the disk), so each operation runs on the blocking pool and the calling task waits for it like for
+//! any other buzzer. Every operation is a value behind one internal trait (`op::Op`) so that an io_uring driver
+//! can take them over one at a time later; the API will not change.
+//!
+//! ```
+//! use weft::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # let dir = std::env::temp_dir().join(format!("weft-doc-fs-{}", std::process::id()));
+//! weft::run(async {
+//!     weft::fs::create_dir_all(&dir).await?;
+//!     weft::fs::write(dir.join("greeting.txt"), "hello").await?;
+//!
+//!     let mut file = weft::fs::OpenOptions::new().append(true).open(dir.join("greeting.txt")).await?;
+//!     file.write_all(b", world").await?;
+//!     file.flush().await?; // writes are queued; flush waits for them
+//!
+//!     let mut text = String::new();
+//!     weft::fs::File::open(dir.join("greeting.txt")).await?.read_to_string(&mut text).await?;
+//!     assert_eq!(text, "hello, world");
+//! #   weft::fs::remove_dir_all(&dir).await?;
+//!     Ok::<_, std::io::Error>(())
+//! })
+//! .unwrap();
+//! ```
+//!
+//! Paths are copied into the operation, so a borrowed path need not outlive the call. Errors are the
+//! `io::Error`s std returns; an operation that panicked (which std's do not) reads as an error of kind
+//! [`Other`](std::io::ErrorKind::Other).
+
+#![forbid(unsafe_code)]
+
+mod buf;
+mod file;
+mod functions;
+mod op;
+mod open_options;
+mod read_dir;
+
+pub use file::File;
+pub use functions::{
+    canonicalize, copy, create_dir, create_dir_all, metadata, read, read_to_string, remove_dir,
+    remove_dir_all, remove_file, rename, symlink_metadata, try_exists, write,
+};
+pub use open_options::OpenOptions;
+pub use read_dir::{read_dir, DirEntry, ReadDir};
+pub use std::fs::{FileType, Metadata, Permissions};
