@@ -2,8 +2,8 @@
 //! (weft, tokio, smol, weft, tokio, smol, …) — and gathers the figures into a [`Report`].
 //!
 //! A run during which other processes used more than [`OTHER_CPU_NOISY`] of a CPU (a build on a shared machine)
-//! is run once more, within a budget of a quarter of the runs, and the less disturbed of the two is kept; the
-//! report counts the disturbed runs that remain.
+//! is run once more — at most an eighth of the runs, and only during [`Size::retry_window`], so the time limits
+//! hold — and the less disturbed of the two is kept; the report counts the disturbed runs that remain.
 //!
 //! Children are this same executable re-run with hidden arguments (`__child`, `__loadgen`). Each one is owned by
 //! a [`Proc`] guard that kills and reaps it when dropped, and each has its own watchdog, so a failure anywhere
@@ -256,7 +256,7 @@ pub fn run(opts: &Options) -> Report {
     }
 
     let mut done = 0;
-    let mut retries_left = planned / 4 + 2;
+    let mut retries_left = planned / 8 + 2;
     for &case in &cases {
         for run in 0..opts.runs {
             for &rt in &opts.runtimes {
@@ -275,7 +275,10 @@ pub fn run(opts: &Options) -> Report {
                 };
                 let mut result = run_once();
                 // A run disturbed by other load on the machine is run again, once, within a budget.
-                if retries_left > 0 && disturbance(&result) > OTHER_CPU_NOISY {
+                if retries_left > 0
+                    && started.elapsed() < opts.size.retry_window()
+                    && disturbance(&result) > OTHER_CPU_NOISY
+                {
                     retries_left -= 1;
                     if opts.progress {
                         eprintln!(

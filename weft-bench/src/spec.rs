@@ -247,6 +247,16 @@ impl Size {
         }
     }
 
+    /// How long into a run disturbed runs may still be run again (keeps `--quick` under 3 minutes and the full
+    /// run under 15 on a busy machine).
+    pub fn retry_window(self) -> Duration {
+        match self {
+            Size::Tiny => Duration::ZERO,
+            Size::Quick => Duration::from_secs(120),
+            Size::Full => Duration::from_secs(660),
+        }
+    }
+
     /// The workload sizes for this run size.
     pub fn params(self) -> Params {
         match self {
