@@ -1,0 +1,144 @@
+//! Loom models of the cross-thread wake of mpsc and oneshot: every interleaving (up to the preemption bound)
+//! of a sender and a receiver on two threads must deliver every message, in order, and never lose a wake
+//! (a lost wake shows up as a deadlock, which loom reports).
+//!
+//! Built only with `--cfg loom`, where weft's `sync` module takes its `Arc`, `Mutex` and atomics from loom:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
+//!     cargo test -p weft --test sync_loom --release
+//! ```
+
+#![cfg(loom)]
+
+use loom::future::block_on;
+use loom::thread;
+use weft::sync::{mpsc, oneshot};
+
+/// Runs `model` under loom, with a preemption bound unless `LOOM_MAX_PREEMPTIONS` sets one.
+fn check(model: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(model);
+}
+
+#[test]
+fn mpsc_bounded_send_and_recv_across_threads() {
+    check(|| {
+        let (tx, mut rx) = mpsc::channel(1);
+        let producer = thread::spawn(move || {
+            block_on(async {
+                tx.send(1).await.unwrap();
+                tx.send(2).await.unwrap(); // waits for room: the receiver's recv must wake it
+            })
+        });
+        block_on(async {
+            assert_eq!(rx.recv().await, Some(1));
+            assert_eq!(rx.recv().await, Some(2));
+            assert_eq!(rx.recv().await, None); // the producer's drop must wake us
+        });
+        producer.join().unwrap();
+    });
+}
+
+#[test]
+fn mpsc_two_senders_on_two_threads() {
+    check(|| {
+        let (tx, mut rx) = mpsc::channel(1);
+        let tx2 = tx.clone();
+        let first = thread::spawn(move || block_on(async { tx.send(1).await.unwrap() }));
+        let second = thread::spawn(move || block_on(async { tx2.send(2).await.unwrap() }));
+        let mut got = block_on(async {
+            let a = rx.recv().await.unwrap();
+            let b = rx.recv().await.unwrap();
+            assert_eq!(rx.recv().await, None);
+            vec![a, b]
+        });
+        got.sort();
+        assert_eq!(got, [1, 2]);
+        first.join().unwrap();
+        second.join().unwrap();
+    });
+}
+
+#[test]
+fn mpsc_receiver_dropped_while_a_sender_waits() {
+    check(|| {
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.try_send(0).unwrap();
+        let producer = thread::spawn(move || {
+            // Either it gets room (the receiver took 0 first) or it fails: it never hangs.
+            block_on(async { tx.send(1).await.is_ok() })
+        });
+        let received = rx.try_recv().is_ok();
+        drop(rx);
+        let sent = producer.join().unwrap();
+        assert!(received || !sent);
+    });
+}
+
+#[test]
+fn mpsc_unbounded_send_wakes_the_receiver() {
+    check(|| {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let producer = thread::spawn(move || {
+            tx.send(1).unwrap();
+            tx.send(2).unwrap();
+        });
+        block_on(async {
+            assert_eq!(rx.recv().await, Some(1));
+            assert_eq!(rx.recv().await, Some(2));
+            assert_eq!(rx.recv().await, None);
+        });
+        producer.join().unwrap();
+    });
+}
+
+#[test]
+fn oneshot_send_wakes_the_receiver() {
+    check(|| {
+        let (tx, rx) = oneshot::channel();
+        let sender = thread::spawn(move || tx.send(7).unwrap());
+        assert_eq!(block_on(rx), Ok(7));
+        sender.join().unwrap();
+    });
+}
+
+#[test]
+fn oneshot_sender_dropped_wakes_the_receiver() {
+    check(|| {
+        let (tx, rx) = oneshot::channel::<u8>();
+        let sender = thread::spawn(move || drop(tx));
+        assert!(block_on(rx).is_err());
+        sender.join().unwrap();
+    });
+}
+
+#[test]
+fn oneshot_receiver_dropped_wakes_closed() {
+    check(|| {
+        let (mut tx, rx) = oneshot::channel::<u8>();
+        let receiver = thread::spawn(move || drop(rx));
+        block_on(tx.closed());
+        assert_eq!(tx.send(1), Err(1));
+        receiver.join().unwrap();
+    });
+}
+
+#[test]
+fn oneshot_send_races_receiver_drop_without_leaking() {
+    check(|| {
+        let value = loom::sync::Arc::new(());
+        let (tx, rx) = oneshot::channel();
+        let sender = thread::spawn({
+            let value = value.clone();
+            move || tx.send(value).is_ok()
+        });
+        drop(rx);
+        sender.join().unwrap();
+        // Whoever lost the race dropped the value: nothing leaks.
+        assert_eq!(loom::sync::Arc::strong_count(&value), 1);
+    });
+}
