@@ -142,3 +142,42 @@ fn oneshot_send_races_receiver_drop_without_leaking() {
         assert_eq!(loom::sync::Arc::strong_count(&value), 1);
     });
 }
+
+#[test]
+fn oneshot_receiver_changes_its_waker_while_the_value_arrives() {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    check(|| {
+        let (tx, mut rx) = oneshot::channel();
+        // Registered with one waker...
+        let noop = Waker::from(Arc::new(Noop));
+        let first = std::pin::Pin::new(&mut rx).poll(&mut Context::from_waker(&noop));
+        let sender = thread::spawn(move || tx.send(3).unwrap());
+        // ...then awaited with another, racing the send: the new one must be woken.
+        let value = match first {
+            std::task::Poll::Ready(result) => result.unwrap(),
+            std::task::Poll::Pending => block_on(rx).unwrap(),
+        };
+        assert_eq!(value, 3);
+        sender.join().unwrap();
+    });
+}
+
+#[test]
+fn oneshot_close_races_send() {
+    check(|| {
+        let (tx, mut rx) = oneshot::channel();
+        let sender = thread::spawn(move || tx.send(5).is_ok());
+        rx.close();
+        let received = rx.try_recv().ok();
+        let sent = sender.join().unwrap();
+        // A value is either delivered (sent before the close) or handed back, never both, never lost.
+        assert_eq!(sent, received == Some(5));
+    });
+}

@@ -7,10 +7,24 @@
 //!
 //! # Invariants
 //!
-//! 1. **One lock guards the state**; every waker is taken out under it and woken after it is released.
-//! 2. **`sender_gone` and `receiver_gone` are set once and never cleared.** The value is stored only while
-//!    `receiver_gone` is unset, in the same critical section that sets `sender_gone`; so the receiver, seeing
-//!    `sender_gone`, knows whether a value is coming at all.
+//! The channel is one state word of flags beside three slots (the value and the two wakers); each slot is
+//! reached by one side at a time, as the flags say. These rules are cited by number below.
+//!
+//! 1. **`COMPLETE` and `CLOSED` are set once and never cleared.** `COMPLETE`: the sender is done (it sent, or was
+//!    dropped). `CLOSED`: the receiver closed or was dropped. `VALUE` is set only together with `COMPLETE`, by a
+//!    compare-and-swap that fails if `CLOSED` is set, so a value is either delivered or handed back, never both.
+//! 2. **The value slot belongs to the sender until it sets `COMPLETE`**; after that it belongs to the receiver
+//!    if `VALUE` is set (read after an acquire load that saw `VALUE`), and to nobody otherwise (it is dropped
+//!    with the allocation).
+//! 3. **The receiver's waker slot**: while `RX_WAKER` is unset, only the receiver writes it. While `RX_WAKER` is
+//!    set it is read-only for both sides: the receiver compares it with `will_wake`, and the sender, if the
+//!    swap that set `COMPLETE` saw `RX_WAKER`, wakes it by reference. The receiver unsets `RX_WAKER` (to store
+//!    another waker) only by a compare-and-swap that fails once `COMPLETE` is set, so the sender never reads a
+//!    slot being written.
+//! 4. **The sender's waker slot** follows rule 3 with the roles swapped: `TX_WAKER` and `CLOSED`.
+//!
+//! Wakers are woken by reference and stay in their slots until the allocation is freed, so no side ever takes
+//! one out from under the other.
 //!
 //! ```
 //! use weft::sync::oneshot;
@@ -24,15 +38,29 @@
 //! });
 //! ```
 
-#![forbid(unsafe_code)]
-
 use std::error::Error;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use crate::loom::sync::{lock, Arc, Mutex};
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::atomic::{
+    AtomicUsize,
+    Ordering::{AcqRel, Acquire},
+};
+use crate::loom::sync::Arc;
+
+/// The sender is done: it sent or was dropped (rule 1).
+const COMPLETE: usize = 0b0_0001;
+/// A value is in the slot for the receiver (rules 1 and 2).
+const VALUE: usize = 0b0_0010;
+/// The receiver closed or was dropped (rule 1).
+const CLOSED: usize = 0b0_0100;
+/// The receiver's waker slot is published (rule 3).
+const RX_WAKER: usize = 0b0_1000;
+/// The sender's waker slot is published (rule 4).
+const TX_WAKER: usize = 0b1_0000;
 
 /// A channel for one value.
 ///
@@ -47,13 +75,10 @@ use crate::loom::sync::{lock, Arc, Mutex};
 /// ```
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let inner = Arc::new(Inner {
-        state: Mutex::new(State {
-            value: None,
-            sender_gone: false,
-            receiver_gone: false,
-            receiver_waker: None,
-            sender_waker: None,
-        }),
+        state: AtomicUsize::new(0),
+        value: UnsafeCell::new(None),
+        receiver_waker: UnsafeCell::new(None),
+        sender_waker: UnsafeCell::new(None),
     });
     (
         Sender {
@@ -63,31 +88,102 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     )
 }
 
-/// The shared half.
+/// The shared allocation.
 struct Inner<T> {
-    /// Everything, behind one lock (rule 1).
-    state: Mutex<State<T>>,
+    /// `COMPLETE`, `VALUE`, `CLOSED`, `RX_WAKER`, `TX_WAKER`.
+    state: AtomicUsize,
+    /// The value (rule 2).
+    value: UnsafeCell<Option<T>>,
+    /// Whom to wake when the sender is done (rule 3).
+    receiver_waker: UnsafeCell<Option<Waker>>,
+    /// Whom to wake when the receiver is gone (rule 4).
+    sender_waker: UnsafeCell<Option<Waker>>,
 }
 
-/// The state of a oneshot channel.
-struct State<T> {
-    /// The value, once sent and until received.
-    value: Option<T>,
-    /// The sender sent or was dropped (rule 2).
-    sender_gone: bool,
-    /// The receiver was dropped or closed (rule 2).
-    receiver_gone: bool,
-    /// The receiver's waker while it waits.
-    receiver_waker: Option<Waker>,
-    /// The sender's waker while it waits in [`Sender::closed`].
-    sender_waker: Option<Waker>,
+// SAFETY: the slots are reached only as rules 2 to 4 allow, one side at a time (or both read-only), with the
+// state word's acquire/release ordering between them; the value moves from the sender's thread to the
+// receiver's, which `T: Send` allows. Wakers are `Send + Sync`.
+unsafe impl<T: Send> Send for Inner<T> {}
+// SAFETY: as above; through a shared reference only the state word is touched (`Sender::is_closed`).
+unsafe impl<T: Send> Sync for Inner<T> {}
+
+/// Which side's waker slot a registration is for.
+#[derive(Clone, Copy)]
+enum Side {
+    /// The receiver waits for `COMPLETE` (rule 3).
+    Receiver,
+    /// The sender waits for `CLOSED` (rule 4).
+    Sender,
 }
 
-/// Stores `waker` in `slot` unless the stored one wakes the same task.
-fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
-    match slot {
-        Some(stored) if stored.will_wake(waker) => {}
-        _ => *slot = Some(waker.clone()),
+impl<T> Inner<T> {
+    /// Registers `waker` in `side`'s slot unless `done` (`COMPLETE` or `CLOSED`) is already set; returns the
+    /// state once `done` is seen, or `None` after registering (rules 3 and 4).
+    fn register(&self, side: Side, waker: &Waker) -> Option<usize> {
+        let (slot, published, done) = match side {
+            Side::Receiver => (&self.receiver_waker, RX_WAKER, COMPLETE | CLOSED),
+            Side::Sender => (&self.sender_waker, TX_WAKER, CLOSED),
+        };
+        let mut state = self.state.load(Acquire);
+        loop {
+            if state & done != 0 {
+                return Some(state);
+            }
+            if state & published != 0 {
+                let same = slot.with(|stored| {
+                    // SAFETY: rules 3 and 4: while published, the slot is read-only for both sides.
+                    let stored = unsafe { &*stored };
+                    stored
+                        .as_ref()
+                        .is_some_and(|stored| stored.will_wake(waker))
+                });
+                if same {
+                    return None;
+                }
+                // Unpublish, unless the other side finished meanwhile (then it may be reading the slot).
+                match self
+                    .state
+                    .compare_exchange(state, state & !published, AcqRel, Acquire)
+                {
+                    Ok(_) => {}
+                    Err(actual) => {
+                        state = actual;
+                        continue;
+                    }
+                }
+            }
+            // SAFETY: rules 3 and 4: unpublished, the slot is ours alone; the other side reads it only after
+            // seeing it published.
+            slot.with_mut(|stored| unsafe { *stored = Some(waker.clone()) });
+            let previous = self.state.fetch_or(published, AcqRel);
+            return (previous & done != 0).then_some(previous);
+        }
+    }
+
+    /// Wakes `side`'s waker; the caller saw `side`'s flag published in the swap that finished the other side.
+    fn wake(&self, side: Side) {
+        let slot = match side {
+            Side::Receiver => &self.receiver_waker,
+            Side::Sender => &self.sender_waker,
+        };
+        slot.with(|stored| {
+            // SAFETY: rules 3 and 4: published and finished, the slot is read-only from now on.
+            if let Some(waker) = unsafe { &*stored } {
+                waker.wake_by_ref();
+            }
+        });
+    }
+
+    /// The receiver's result once `COMPLETE` is set, from the state it saw (rule 2).
+    fn take_value(&self, state: usize) -> Result<T, RecvError> {
+        if state & VALUE == 0 {
+            return Err(RecvError(()));
+        }
+        // SAFETY: rule 2: COMPLETE | VALUE was seen with acquire ordering: the slot is the receiver's, and only
+        // the receiver (holding `&mut Receiver`) calls this.
+        self.value
+            .with_mut(|value| unsafe { (*value).take() })
+            .ok_or(RecvError(()))
     }
 }
 
@@ -110,18 +206,31 @@ impl<T> Sender<T> {
             .inner
             .take()
             .expect("a oneshot Sender holds its channel until it sends");
-        let mut state = lock(&inner.state);
-        state.sender_gone = true;
-        if state.receiver_gone {
-            return Err(value);
+        // SAFETY: rule 2: COMPLETE is not set yet (only this sender sets it), so the slot is ours.
+        inner.value.with_mut(|slot| unsafe { *slot = Some(value) });
+        let mut state = inner.state.load(Acquire);
+        loop {
+            if state & CLOSED != 0 {
+                // SAFETY: rule 2: still ours: VALUE was not set.
+                let value = inner.value.with_mut(|slot| unsafe { (*slot).take() });
+                inner.state.fetch_or(COMPLETE, AcqRel);
+                return Err(value.expect("the value stored above"));
+            }
+            match inner.state.compare_exchange_weak(
+                state,
+                state | COMPLETE | VALUE,
+                AcqRel,
+                Acquire,
+            ) {
+                Ok(previous) => {
+                    if previous & RX_WAKER != 0 {
+                        inner.wake(Side::Receiver);
+                    }
+                    return Ok(());
+                }
+                Err(actual) => state = actual,
+            }
         }
-        state.value = Some(value);
-        let waker = state.receiver_waker.take();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        Ok(())
     }
 
     /// The receiver is gone or closed: a value sent now would be given back.
@@ -135,7 +244,7 @@ impl<T> Sender<T> {
     pub fn is_closed(&self) -> bool {
         self.inner
             .as_ref()
-            .is_some_and(|inner| lock(&inner.state).receiver_gone)
+            .is_some_and(|inner| inner.state.load(Acquire) & CLOSED != 0)
     }
 
     /// Completes once the receiver is gone or closed: a way to stop computing a reply nobody wants.
@@ -171,12 +280,10 @@ impl<T> Sender<T> {
         let Some(inner) = &self.inner else {
             return Poll::Ready(());
         };
-        let mut state = lock(&inner.state);
-        if state.receiver_gone {
-            return Poll::Ready(());
+        match inner.register(Side::Sender, cx.waker()) {
+            Some(_) => Poll::Ready(()),
+            None => Poll::Pending,
         }
-        store_waker(&mut state.sender_waker, cx.waker());
-        Poll::Pending
     }
 }
 
@@ -185,12 +292,9 @@ impl<T> Drop for Sender<T> {
         let Some(inner) = self.inner.take() else {
             return;
         };
-        let mut state = lock(&inner.state);
-        state.sender_gone = true;
-        let waker = state.receiver_waker.take();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
+        let previous = inner.state.fetch_or(COMPLETE, AcqRel);
+        if previous & RX_WAKER != 0 {
+            inner.wake(Side::Receiver);
         }
     }
 }
@@ -225,12 +329,9 @@ impl<T> Receiver<T> {
     /// assert!(rx.try_recv().is_err());
     /// ```
     pub fn close(&mut self) {
-        let mut state = lock(&self.inner.state);
-        state.receiver_gone = true;
-        let waker = state.sender_waker.take();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
+        let previous = self.inner.state.fetch_or(CLOSED, AcqRel);
+        if previous & (TX_WAKER | COMPLETE) == TX_WAKER {
+            self.inner.wake(Side::Sender);
         }
     }
 
@@ -246,11 +347,15 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let mut state = lock(&self.inner.state);
-        match state.value.take() {
-            Some(value) => Ok(value),
-            None if state.sender_gone || state.receiver_gone => Err(TryRecvError::Closed),
-            None => Err(TryRecvError::Empty),
+        let state = self.inner.state.load(Acquire);
+        if state & COMPLETE != 0 {
+            self.inner
+                .take_value(state)
+                .map_err(|_| TryRecvError::Closed)
+        } else if state & CLOSED != 0 {
+            Err(TryRecvError::Closed)
+        } else {
+            Err(TryRecvError::Empty)
         }
     }
 }
@@ -259,29 +364,24 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        let mut state = lock(&self.inner.state);
-        if let Some(value) = state.value.take() {
-            return Poll::Ready(Ok(value));
+        match self.inner.register(Side::Receiver, cx.waker()) {
+            None => Poll::Pending,
+            Some(state) if state & COMPLETE != 0 => Poll::Ready(self.inner.take_value(state)),
+            // Closed by this receiver, and nothing was sent before.
+            Some(_) => Poll::Ready(Err(RecvError(()))),
         }
-        if state.sender_gone || state.receiver_gone {
-            return Poll::Ready(Err(RecvError(())));
-        }
-        store_waker(&mut state.receiver_waker, cx.waker());
-        Poll::Pending
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let mut state = lock(&self.inner.state);
-        state.receiver_gone = true;
-        state.receiver_waker = None;
-        let value = state.value.take();
-        let waker = state.sender_waker.take();
-        drop(state);
-        drop(value);
-        if let Some(waker) = waker {
-            waker.wake();
+        // Once the sender is done nobody waits for CLOSED; a value left over goes with the allocation.
+        if self.inner.state.load(Acquire) & COMPLETE != 0 {
+            return;
+        }
+        let previous = self.inner.state.fetch_or(CLOSED, AcqRel);
+        if previous & (TX_WAKER | COMPLETE) == TX_WAKER {
+            self.inner.wake(Side::Sender);
         }
     }
 }
