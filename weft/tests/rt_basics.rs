@@ -264,7 +264,6 @@ fn handle_spawn_before_block_on_runs_in_the_next_run() {
 }
 
 #[test]
-#[ignore = "weft bug: Handle::spawn after drop is queued forever, never cancelled (Shared::close resets `closed` by mem::take)"]
 fn handle_spawn_after_the_runtime_is_dropped_is_cancelled() {
     let runtime = Runtime::new().unwrap();
     let handle = runtime.handle();

@@ -267,7 +267,6 @@ fn shutdown_runtime_policy_makes_block_on_panic_while_the_main_future_is_busy() 
 }
 
 #[test]
-#[ignore = "weft bug: with ShutdownRuntime, block_on hangs (parks forever) if the main future is idle when the detached task panics"]
 fn shutdown_runtime_policy_makes_block_on_panic_while_the_main_future_is_idle() {
     let panicked = without_deadlock(Duration::from_secs(30), || {
         let runtime = Builder::new()
