@@ -24,6 +24,16 @@
 //!    either every sender is gone, or the channel is closed and no permit is held.
 //! 4. **No message is lost by cancellation**: a message enters the buffer in the same critical section that takes
 //!    its permit, and leaves it in the same one that returns it from `poll_recv`; neither spans an `.await`.
+//! 5. **The receiver's waker is taken only together with a bump of `version`** (a plain store under the lock),
+//!    and every event the receiver must see (a message, the last sender leaving, the last permit of a closed
+//!    channel going back) takes it. So a receiver that registered its waker at version `v`, with the buffer
+//!    empty and the channel not at its end, and that still reads `v`, knows nothing happened and its waker is
+//!    still registered: it may return `Pending` without the lock. This *armed* fast path is what makes the
+//!    wait after a message cheap.
+//!
+//! To stay armed, a receiver that takes the last message registers its waker at once, betting that its next
+//! `recv` will wait. The price of a lost bet is one extra poll of the receiving task when a message arrives
+//! while it is busy elsewhere.
 //!
 //! # Example: a worker and its queue
 //! ```
@@ -57,6 +67,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{lock, Arc, Mutex, MutexGuard};
 
 /// A bounded channel of `capacity` messages: [`Sender::send`] waits while the buffer is full.
@@ -88,7 +99,13 @@ pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         "mpsc::channel capacity must be at least 1; use mpsc::unbounded_channel for no limit"
     );
     let chan = Arc::new(Chan::new(Some(capacity)));
-    (Sender { chan: chan.clone() }, Receiver { chan })
+    (
+        Sender { chan: chan.clone() },
+        Receiver {
+            chan,
+            armed: Armed::default(),
+        },
+    )
 }
 
 /// A channel without a limit: [`UnboundedSender::send`] never waits.
@@ -111,7 +128,10 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
     (
         UnboundedSender { chan: chan.clone() },
         UnboundedReceiver {
-            inner: Receiver { chan },
+            inner: Receiver {
+                chan,
+                armed: Armed::default(),
+            },
         },
     )
 }
@@ -120,6 +140,8 @@ pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
 struct Chan<T> {
     /// Everything, behind one lock.
     state: Mutex<State<T>>,
+    /// Bumped whenever the receiver's waker is taken; written only under the lock (rule 5).
+    version: AtomicUsize,
     /// `None` for an unbounded channel.
     capacity: Option<usize>,
 }
@@ -169,8 +191,19 @@ impl<T> Chan<T> {
                 send_waiters: WaitList::new(),
                 closed_waiters: WaitList::new(),
             }),
+            version: AtomicUsize::new(0),
             capacity,
         }
+    }
+
+    /// Takes the receiver's waker to wake it, bumping the version (rule 5).
+    fn take_receiver_waker(&self, state: &mut State<T>) -> Option<Waker> {
+        // Only ever written under the lock, which we hold: a plain load and store suffice.
+        self.version.store(
+            self.version.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Release,
+        );
+        state.receiver_waker.take()
     }
 
     /// Permits held by permits and granted waiters (rule 1); 0 for an unbounded channel.
@@ -180,29 +213,48 @@ impl<T> Chan<T> {
         })
     }
 
-    /// Polls for a message (rule 4).
-    fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let mut state = lock(&self.state);
-        if let Some(message) = state.buffer.pop_front() {
-            let waker = if self.capacity.is_some() {
-                release_permit(&mut state)
-            } else {
-                None
-            };
-            drop(state);
-            if let Some(waker) = waker {
-                waker.wake();
+    /// Polls for a message (rule 4), arming the receiver when it registers its waker (rule 5).
+    fn poll_recv(&self, armed: &mut Armed, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if let Some(version) = armed.version {
+            let same_task = armed
+                .waker
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()));
+            if same_task && self.version.load(Ordering::Acquire) == version {
+                return Poll::Pending;
             }
-            return Poll::Ready(Some(message));
         }
-        if state.senders == 0 || (state.closed && self.held(&state) == 0) {
-            return Poll::Ready(None);
+        armed.version = None;
+        let mut state = lock(&self.state);
+        let message = state.buffer.pop_front();
+        let sender = match message {
+            Some(_) if self.capacity.is_some() => release_permit(&mut state),
+            _ => None,
+        };
+        let ended = state.senders == 0 || (state.closed && self.held(&state) == 0);
+        if state.buffer.is_empty() && !ended {
+            match &state.receiver_waker {
+                Some(stored) if stored.will_wake(cx.waker()) => {}
+                _ => state.receiver_waker = Some(cx.waker().clone()),
+            }
+            armed.version = Some(self.version.load(Ordering::Relaxed));
+            if !armed
+                .waker
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()))
+            {
+                armed.waker = Some(cx.waker().clone());
+            }
         }
-        match &state.receiver_waker {
-            Some(stored) if stored.will_wake(cx.waker()) => {}
-            _ => state.receiver_waker = Some(cx.waker().clone()),
+        drop(state);
+        if let Some(sender) = sender {
+            sender.wake();
         }
-        Poll::Pending
+        match message {
+            Some(message) => Poll::Ready(Some(message)),
+            None if ended => Poll::Ready(None),
+            None => Poll::Pending,
+        }
     }
 
     /// Takes a message without waiting.
@@ -236,7 +288,7 @@ impl<T> Chan<T> {
             return;
         }
         state.buffer.push_back(message);
-        let waker = state.receiver_waker.take();
+        let waker = self.take_receiver_waker(&mut state);
         drop(state);
         if let Some(waker) = waker {
             waker.wake();
@@ -250,7 +302,7 @@ impl<T> Chan<T> {
         wakers.push(release_permit(&mut state));
         if state.closed && self.held(&state) == 0 {
             // The receiver may be waiting for the last permit to go before it reports the end (rule 3).
-            wakers.push(state.receiver_waker.take());
+            wakers.push(self.take_receiver_waker(&mut state));
         }
         drop(state);
         wakers.wake_all();
@@ -267,7 +319,7 @@ impl<T> Chan<T> {
         state.closed_waiters.drain(|_| {}, &mut wakers);
         let buffer = if receiver_dropped {
             state.receiver_dropped = true;
-            state.receiver_waker = None;
+            drop(self.take_receiver_waker(&mut state));
             std::mem::take(&mut state.buffer)
         } else {
             VecDeque::new()
@@ -288,7 +340,7 @@ impl<T> Chan<T> {
         let mut state = lock(&self.state);
         state.senders -= 1;
         let waker = if state.senders == 0 {
-            state.receiver_waker.take()
+            self.take_receiver_waker(&mut state)
         } else {
             None
         };
@@ -332,6 +384,15 @@ fn release_permit<T>(state: &mut State<T>) -> Option<Waker> {
         return None;
     }
     state.send_waiters.pop_front(|grant| *grant = Grant::Permit)
+}
+
+/// The receiver's side of the armed fast path (rule 5).
+#[derive(Default)]
+struct Armed {
+    /// The version at which the receiver last registered its waker with an empty buffer; `None` when not armed.
+    version: Option<usize>,
+    /// The task the receiver last registered for, to tell whether the current poll is for the same one.
+    waker: Option<Waker>,
 }
 
 /// Taking one permit of a bounded channel, waiting in line if there is none; a future's part, owning its
@@ -762,6 +823,8 @@ impl<T> fmt::Debug for OwnedPermit<T> {
 pub struct Receiver<T> {
     /// The channel.
     chan: Arc<Chan<T>>,
+    /// The armed fast path (rule 5).
+    armed: Armed,
 }
 
 impl<T> Receiver<T> {
@@ -783,7 +846,7 @@ impl<T> Receiver<T> {
     /// });
     /// ```
     pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| self.chan.poll_recv(cx)).await
+        poll_fn(|cx| self.chan.poll_recv(&mut self.armed, cx)).await
     }
 
     /// Takes a message if one is waiting, without waiting.
@@ -816,7 +879,7 @@ impl<T> Receiver<T> {
     /// });
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.chan.poll_recv(cx)
+        self.chan.poll_recv(&mut self.armed, cx)
     }
 
     /// Closes the channel: senders can no longer send (waiting ones fail at once), while messages already sent,
@@ -835,6 +898,7 @@ impl<T> Receiver<T> {
     /// });
     /// ```
     pub fn close(&mut self) {
+        self.armed.version = None;
         self.chan.close(false);
     }
 
@@ -884,8 +948,8 @@ impl<T> Drop for Receiver<T> {
 impl<T> futures_core::Stream for Receiver<T> {
     type Item = T;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.chan.poll_recv(cx)
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.poll_recv(cx)
     }
 }
 
@@ -1084,8 +1148,8 @@ impl<T> UnboundedReceiver<T> {
 impl<T> futures_core::Stream for UnboundedReceiver<T> {
     type Item = T;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.inner.chan.poll_recv(cx)
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.inner.poll_recv(cx)
     }
 }
 
