@@ -105,6 +105,14 @@ impl Direction {
         }
     }
 
+    /// The plain "ready" bit of this direction.
+    fn ready_bit(self) -> Ready {
+        match self {
+            Direction::Read => Ready::READABLE,
+            Direction::Write => Ready::WRITABLE,
+        }
+    }
+
     /// The bits a `WouldBlock` clears: all of this direction's interest. The call would have reported EOF, a
     /// pending error or a broken pipe instead of `WouldBlock` if any of those still held.
     fn cleared_by_would_block(self) -> Ready {
@@ -232,11 +240,23 @@ impl Driver {
         Poll::Pending
     }
 
-    /// The system call said `WouldBlock`: forget the cached readiness for `direction`.
+    /// The system call said `WouldBlock`: forget all cached readiness for `direction` (it is neither ready,
+    /// closed nor in error, or the call would have said so).
     pub(crate) fn clear_ready(&self, key: u32, direction: Direction) {
+        self.clear(key, direction.cleared_by_would_block());
+    }
+
+    /// A stream transfer came up short: the queue was drained (or filled), so forget only that the direction
+    /// is ready. A hang-up or error seen earlier stays: it has no further edge to come.
+    pub(crate) fn clear_ready_after_short_transfer(&self, key: u32, direction: Direction) {
+        self.clear(key, direction.ready_bit());
+    }
+
+    /// Clears `bits` of a registration's cached readiness.
+    fn clear(&self, key: u32, bits: Ready) {
         let mut sources = self.sources.borrow_mut();
         let entry = &mut sources[key as usize];
-        entry.ready = Ready(entry.ready.0 & !direction.cleared_by_would_block().0);
+        entry.ready = Ready(entry.ready.0 & !bits.0);
     }
 
     /// Waits for events for at most `timeout` (`None`: until one arrives) and dispatches them.

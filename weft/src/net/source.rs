@@ -93,19 +93,19 @@ impl<T: AsFd> Source<T> {
         let result = self.poll_io(cx, direction, op);
         if let Poll::Ready(Ok(done)) = result {
             if done > 0 && done < want {
-                self.clear_ready(direction);
+                self.clear_ready_after_short_transfer(direction);
             }
         }
         result
     }
 
-    /// Forgets the cached readiness for `direction` on the current loop.
-    fn clear_ready(&self, direction: Direction) {
+    /// Forgets that `direction` is ready (on the current loop), keeping any hang-up or error seen.
+    fn clear_ready_after_short_transfer(&self, direction: Direction) {
         context::with_core(|core| {
             if let Some(core) = core {
                 let registration = self.registration.load(Ordering::Relaxed);
                 if registration != UNREGISTERED && (registration >> 32) as u32 == core.shared().id() as u32 {
-                    core.driver().clear_ready(registration as u32, direction);
+                    core.driver().clear_ready_after_short_transfer(registration as u32, direction);
                 }
             }
         });
