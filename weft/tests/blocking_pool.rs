@@ -195,7 +195,6 @@ fn a_two_thread_pool_never_uses_more_than_two_threads() {
 }
 
 #[test]
-#[ignore = "weft bug: sequential spawn_blocking calls start new threads (3..=42 for 100 calls under load) instead of reusing the one that just finished"]
 fn sequential_calls_reuse_threads() {
     let runtime = Runtime::new().unwrap();
     let threads = runtime.block_on(async {

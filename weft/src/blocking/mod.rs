@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -54,20 +55,39 @@ struct Inner {
 }
 
 /// The pool's mutable state.
+///
+/// `available` counts threads not running a job: waiting for work, or just finished and about to look. A
+/// thread counts itself available the moment its closure returns — before the job's completion wakes the task
+/// awaiting it — so a task that spawns its next job right away finds that thread instead of starting another.
 #[derive(Default)]
 struct State {
     /// Jobs waiting for a thread.
     queue: VecDeque<Job>,
     /// Threads alive.
     threads: usize,
-    /// Threads waiting for work.
-    idle: usize,
-    /// Wake-ups sent to idle threads and not yet taken.
-    notified: usize,
+    /// Threads not running a job.
+    available: usize,
     /// No more jobs; threads exit.
     shutdown: bool,
     /// Handles of started threads, joined at shutdown.
     handles: Vec<thread::JoinHandle<()>>,
+}
+
+thread_local! {
+    /// On a pool thread: its pool, so a finished closure can count the thread available at once.
+    static WORKER: RefCell<Option<Arc<Inner>>> = const { RefCell::new(None) };
+    /// On a pool thread: whether the running job's closure has returned (and so counted the thread available).
+    static FINISHED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Called when a closure returns on a pool thread: the thread is available from now on.
+fn closure_returned() {
+    let _ = WORKER.try_with(|worker| {
+        if let Some(inner) = &*worker.borrow() {
+            lock(&inner.state).available += 1;
+            FINISHED.set(true);
+        }
+    });
 }
 
 /// The closure as a future that runs it on its first poll.
@@ -80,7 +100,9 @@ impl<F: FnOnce() -> T, T> Future for BlockingFuture<F> {
 
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<T> {
         let function = self.0.take().expect("a blocking job runs once");
-        Poll::Ready(function())
+        let output = function();
+        closure_returned();
+        Poll::Ready(output)
     }
 }
 
@@ -125,19 +147,22 @@ impl Pool {
         }
         self.inner.in_flight.fetch_add(1, Ordering::SeqCst);
         state.queue.push_back(job);
-        if state.idle > state.notified {
-            state.notified += 1;
+        if state.available >= state.queue.len() {
+            // An available thread will take it (one not yet waiting checks the queue before it waits).
             self.inner.work.notify_one();
         } else if state.threads < self.inner.max_threads {
             state.handles.retain(|handle| !handle.is_finished());
             let inner = self.inner.clone();
             let shared = Arc::downgrade(shared);
-            let spawned = thread::Builder::new()
-                .name("weft-blocking".into())
-                .spawn(move || inner.work_loop(&shared));
+            let spawned = thread::Builder::new().name("weft-blocking".into()).spawn(move || {
+                WORKER.with(|worker| *worker.borrow_mut() = Some(inner.clone()));
+                inner.work_loop(&shared);
+                WORKER.with(|worker| worker.borrow_mut().take());
+            });
             match spawned {
                 Ok(handle) => {
                     state.threads += 1;
+                    state.available += 1;
                     state.handles.push(handle);
                 }
                 Err(error) if state.threads == 0 => {
@@ -185,9 +210,15 @@ impl Inner {
         let mut state = lock(&self.state);
         loop {
             if let Some(job) = state.queue.pop_front() {
+                state.available -= 1;
                 drop(state);
+                FINISHED.set(false);
                 let _ = job.task.run();
                 drop(job.keep);
+                if !FINISHED.get() {
+                    // The closure panicked or the job was cancelled: count the thread available here.
+                    lock(&self.state).available += 1;
+                }
                 if self.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
                     // The last job ended: a loop with a virtual clock may jump again.
                     if let Some(shared) = shared.upgrade().filter(|shared| shared.paused_clock) {
@@ -200,18 +231,16 @@ impl Inner {
             if state.shutdown {
                 break;
             }
-            state.idle += 1;
             let (guard, wait) = self
                 .work
                 .wait_timeout(state, self.keep_alive)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             state = guard;
-            state.idle -= 1;
-            state.notified = state.notified.saturating_sub(1);
             if wait.timed_out() && state.queue.is_empty() && !state.shutdown {
                 break;
             }
         }
+        state.available -= 1;
         state.threads -= 1;
     }
 }
@@ -221,7 +250,7 @@ impl fmt::Debug for Pool {
         let state = lock(&self.inner.state);
         f.debug_struct("Pool")
             .field("threads", &state.threads)
-            .field("idle", &state.idle)
+            .field("available", &state.available)
             .field("queued", &state.queue.len())
             .field("max_threads", &self.inner.max_threads)
             .finish()
