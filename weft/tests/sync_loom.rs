@@ -5,9 +5,12 @@
 //! Built only with `--cfg loom`, where weft's `sync` module takes its `Arc`, `Mutex` and atomics from loom:
 //!
 //! ```text
-//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 \
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
 //!     cargo test -p weft --test sync_loom --release
 //! ```
+//!
+//! With 3 preemptions the models take seconds; 4 takes about two minutes. Use a separate target directory
+//! (`CARGO_TARGET_DIR`), since `--cfg loom` rebuilds every crate.
 
 #![cfg(loom)]
 
@@ -15,11 +18,11 @@ use loom::future::block_on;
 use loom::thread;
 use weft::sync::{mpsc, oneshot};
 
-/// Runs `model` under loom, with a preemption bound unless `LOOM_MAX_PREEMPTIONS` sets one.
+/// Runs `model` under loom, with a preemption bound of 3 unless `LOOM_MAX_PREEMPTIONS` sets one.
 fn check(model: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
+        builder.preemption_bound = Some(3);
     }
     builder.check(model);
 }
@@ -179,5 +182,34 @@ fn oneshot_close_races_send() {
         let sent = sender.join().unwrap();
         // A value is either delivered (sent before the close) or handed back, never both, never lost.
         assert_eq!(sent, received == Some(5));
+    });
+}
+
+#[test]
+fn mutex_hand_off_between_threads() {
+    use weft::sync::Mutex;
+    check(|| {
+        let mutex = loom::sync::Arc::new(Mutex::new(0));
+        let other = thread::spawn({
+            let mutex = mutex.clone();
+            move || block_on(async { *mutex.lock().await += 1 })
+        });
+        block_on(async { *mutex.lock().await += 1 });
+        other.join().unwrap();
+        assert_eq!(*mutex.try_lock().unwrap(), 2);
+    });
+}
+
+#[test]
+fn notify_one_is_not_lost_across_threads() {
+    use weft::sync::Notify;
+    check(|| {
+        let notify = loom::sync::Arc::new(Notify::new());
+        let notifier = thread::spawn({
+            let notify = notify.clone();
+            move || notify.notify_one()
+        });
+        block_on(notify.notified());
+        notifier.join().unwrap();
     });
 }
