@@ -204,7 +204,9 @@ impl Core {
 
     /// True if a task or the main future is ready, or `block_on` must return to report a shutdown request.
     fn has_work(&self, main_woken: &AtomicBool) -> bool {
-        !self.run_queue.borrow().is_empty() || main_woken.load(SeqCst) || self.shutdown_requested.get()
+        !self.run_queue.borrow().is_empty()
+            || main_woken.load(SeqCst)
+            || self.shutdown_requested.get()
     }
 
     /// Polls one task and retires it if it completed.
