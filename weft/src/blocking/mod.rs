@@ -154,11 +154,13 @@ impl Pool {
             state.handles.retain(|handle| !handle.is_finished());
             let inner = self.inner.clone();
             let shared = Arc::downgrade(shared);
-            let spawned = thread::Builder::new().name("weft-blocking".into()).spawn(move || {
-                WORKER.with(|worker| *worker.borrow_mut() = Some(inner.clone()));
-                inner.work_loop(&shared);
-                WORKER.with(|worker| worker.borrow_mut().take());
-            });
+            let spawned = thread::Builder::new()
+                .name("weft-blocking".into())
+                .spawn(move || {
+                    WORKER.with(|worker| *worker.borrow_mut() = Some(inner.clone()));
+                    inner.work_loop(&shared);
+                    WORKER.with(|worker| worker.borrow_mut().take());
+                });
             match spawned {
                 Ok(handle) => {
                     state.threads += 1;

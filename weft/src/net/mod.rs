@@ -171,9 +171,10 @@ macro_rules! impl_stream_methods {
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let want = buf.len();
-                self.source.poll_transfer(cx, $crate::driver::Direction::Read, want, |socket| {
-                    $crate::sys::socket::read(std::os::fd::AsFd::as_fd(socket), buf)
-                })
+                self.source
+                    .poll_transfer(cx, $crate::driver::Direction::Read, want, |socket| {
+                        $crate::sys::socket::read(std::os::fd::AsFd::as_fd(socket), buf)
+                    })
             }
 
             /// Polls a write through a shared reference.
@@ -182,9 +183,12 @@ macro_rules! impl_stream_methods {
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.source.poll_transfer(cx, $crate::driver::Direction::Write, buf.len(), |socket| {
-                    $crate::sys::socket::send(std::os::fd::AsFd::as_fd(socket), buf)
-                })
+                self.source.poll_transfer(
+                    cx,
+                    $crate::driver::Direction::Write,
+                    buf.len(),
+                    |socket| $crate::sys::socket::send(std::os::fd::AsFd::as_fd(socket), buf),
+                )
             }
 
             /// Polls a vectored write through a shared reference.
@@ -194,9 +198,10 @@ macro_rules! impl_stream_methods {
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let want = bufs.iter().map(|buf| buf.len()).sum();
-                self.source.poll_transfer(cx, $crate::driver::Direction::Write, want, |socket| {
-                    $crate::sys::socket::send_vectored(std::os::fd::AsFd::as_fd(socket), bufs)
-                })
+                self.source
+                    .poll_transfer(cx, $crate::driver::Direction::Write, want, |socket| {
+                        $crate::sys::socket::send_vectored(std::os::fd::AsFd::as_fd(socket), bufs)
+                    })
             }
         }
     };

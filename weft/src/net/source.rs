@@ -104,8 +104,11 @@ impl<T: AsFd> Source<T> {
         context::with_core(|core| {
             if let Some(core) = core {
                 let registration = self.registration.load(Ordering::Relaxed);
-                if registration != UNREGISTERED && (registration >> 32) as u32 == core.shared().id() as u32 {
-                    core.driver().clear_ready_after_short_transfer(registration as u32, direction);
+                if registration != UNREGISTERED
+                    && (registration >> 32) as u32 == core.shared().id() as u32
+                {
+                    core.driver()
+                        .clear_ready_after_short_transfer(registration as u32, direction);
                 }
             }
         });
