@@ -286,3 +286,16 @@ async fn a_cancelled_barrier_wait_takes_its_arrival_back() {
     let (a, b) = weft::join!(barrier.wait(), barrier.wait());
     assert!(a.is_leader() != b.is_leader());
 }
+
+#[test]
+fn a_send_granted_room_after_which_the_receiver_goes_gets_its_message_back() {
+    let (tx, mut rx) = mpsc::channel(1);
+    tx.try_send(0).unwrap();
+    let mut waiting = waiter(tx.send(1));
+    assert_eq!(rx.try_recv(), Ok(0)); // room granted to `waiting`...
+    drop(rx); // ...but the receiver goes before it runs
+    match poll_once(waiting.as_mut()) {
+        Poll::Ready(Err(error)) => assert_eq!(error.0, 1),
+        other => panic!("expected the message back, got {other:?}"),
+    }
+}

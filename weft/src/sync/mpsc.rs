@@ -494,6 +494,8 @@ impl<T> Sender<T> {
     pub async fn send(&self, message: T) -> Result<(), SendError<T>> {
         let mut acquire = Acquire::new(&self.chan);
         match poll_fn(|cx| acquire.poll_acquire(cx)).await {
+            // Granted a permit while waiting, but the receiver has gone since: give the message back.
+            Ok(state) if state.receiver_dropped => Err(SendError(message)),
             Ok(state) => {
                 self.chan.push(state, message);
                 Ok(())
@@ -787,11 +789,10 @@ impl<T> OwnedPermit<T> {
     /// ```
     /// use weft::sync::mpsc;
     ///
-    /// let (tx, _rx) = mpsc::channel::<()>(1);
-    /// let permit = tx.clone().try_reserve().map(drop); // a borrowed permit, for contrast
-    /// assert!(permit.is_ok());
-    /// weft::run(async move {
-    ///     let tx = tx.reserve_owned().await.unwrap().release();
+    /// weft::run(async {
+    ///     let (tx, _rx) = mpsc::channel::<()>(1);
+    ///     let permit = tx.reserve_owned().await.unwrap();
+    ///     let tx = permit.release(); // changed our mind: the room goes back
     ///     assert_eq!(tx.capacity(), 1);
     /// });
     /// ```
