@@ -9,9 +9,9 @@
 //! Each primitive keeps its state behind one std mutex (a buffer, counters, and a FIFO wait list of
 //! parked tasks in a slab), held for a few instructions and never across a wake: wakers are collected under the
 //! lock and woken after it ([`watch`] also keeps its value behind a read-write lock). Waiters are served
-//! first come, first served. [`oneshot`] needs no lock: one atomic
-//! state word says which side may touch its value and waker slots. The mutexes, `Arc`s, atomics and cells come
-//! from the crate's `loom` facade, so the loom models in `tests/sync_loom.rs` check this code.
+//! first come, first served. [`oneshot`] needs no lock: one atomic state word says which side may touch its
+//! value and waker slots. The mutexes, `Arc`s, atomics and cells come from the crate's `loom` facade, so the
+//! loom models in `tests/sync_loom.rs` check this code.
 //!
 //! Why not async-channel or event-listener: measured as the bounded ping-pong of the issue on one weft loop,
 //! async-channel took about 1.5x tokio's time per hop, while this [`mpsc`] takes about 0.4-0.5x.
