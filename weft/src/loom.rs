@@ -26,8 +26,9 @@ pub(crate) mod sync {
         pub(crate) use std::sync::atomic::*;
     }
 
-    /// Locks `mutex`, ignoring poison: sync/ never leaves its state half-updated across a panic, because no
-    /// user code (a `Drop`, a waker) runs while one of its locks is held.
+    /// Locks `mutex`, ignoring poison: the little user code that runs under one of sync/'s locks (a `Clone`
+    /// in broadcast, a waker's `drop`) runs where the state is consistent, so a panic there leaves the lock
+    /// usable.
     pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         mutex
             .lock()
