@@ -237,6 +237,7 @@ fn headline(case: Case, f: &Figures) -> String {
 /// Runs everything `opts` asks for and returns the report (`command` left empty for the caller to fill in).
 pub fn run(opts: &Options) -> Report {
     let started = Instant::now();
+    let date = sys::utc_now();
     let cases: Vec<Case> = opts
         .workloads
         .iter()
@@ -317,6 +318,7 @@ pub fn run(opts: &Options) -> Report {
     }
 
     let mut report = Report::new(opts, started.elapsed());
+    report.date = date;
     for &case in &cases {
         for metric in case.workload.metrics() {
             let mut row = Row::new(case, metric);

@@ -10,6 +10,8 @@
 //! - [`loadgen`]: the one load generator for echo and http, on no runtime under test;
 //! - [`report`]: medians, ratios, the table, `latest.json` and `RESULTS.md`.
 
+#![warn(missing_docs)]
+
 pub mod child;
 pub mod common;
 pub mod epoll;

@@ -141,7 +141,7 @@ pub struct Extras {
 /// Everything one harness run measured; serialised as `latest.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    /// When (UTC).
+    /// When the run started (UTC).
     pub date: String,
     /// The command that produced it.
     pub command: String,
