@@ -1,0 +1,585 @@
+//! Network faults on 127.0.0.1: refused connects, peer resets, writes to a closed peer (never `SIGPIPE`), `accept`
+//! at the descriptor limit, cancelled reads and accepts that lose nothing, descriptors closed by dropped and
+//! aborted streams, and a socket error that must not leave a reader spinning.
+//!
+//! Tests that need a process of their own (a lowered descriptor limit, the default `SIGPIPE` disposition, an
+//! exact count of open descriptors, a possible busy loop) re-execute this test binary with `--exact <test>` and
+//! an environment variable naming the test; the child runs the body and reports through its exit status.
+
+use std::future::{poll_fn, Future};
+use std::io::{self, Read};
+use std::process::{Command, Stdio};
+use std::task::Poll;
+use std::time::Duration;
+
+use weft::net::{TcpListener, TcpStream, UdpSocket};
+use weft::task::yield_now;
+use weft::time::{sleep, timeout};
+
+/// Runs `body` on a fresh runtime. The 120 s bound only turns a hang (a lost wake-up) into a failure; no test
+/// asserts anything about time.
+fn run<F: Future>(body: F) -> F::Output {
+    weft::run(async {
+        timeout(Duration::from_secs(120), body)
+            .await
+            .expect("hang guard: the test did not finish in 120 s")
+    })
+}
+
+/// The environment variable that tells a re-executed test binary which test's child role to play.
+const CHILD_ROLE: &str = "WEFT_NET_FAULTS_CHILD_ROLE";
+
+/// True in the child process of `test`.
+fn is_child(test: &str) -> bool {
+    std::env::var(CHILD_ROLE).as_deref() == Ok(test)
+}
+
+/// What a child process did.
+struct ChildRun {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+    killed: bool,
+}
+
+/// Re-executes this test binary to run only `test` in its child role, optionally under a lowered soft limit of
+/// open descriptors (`ulimit -n` of `/bin/sh`), and kills it if it has not finished after `deadline` (a guard
+/// against hangs, not a timing assertion).
+fn run_child(test: &str, nofile: Option<u32>, deadline: Duration) -> ChildRun {
+    let exe = std::env::current_exe().unwrap();
+    let test_args = [
+        test,
+        "--exact",
+        "--include-ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ];
+    let mut command = match nofile {
+        Some(limit) => {
+            let mut command = Command::new("/bin/sh");
+            command
+                .arg("-c")
+                .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                .arg(&exe)
+                .args(test_args);
+            command
+        }
+        None => {
+            let mut command = Command::new(&exe);
+            command.args(test_args);
+            command
+        }
+    };
+    let mut child = command
+        .env(CHILD_ROLE, test)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let started = std::time::Instant::now();
+    let mut killed = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > deadline {
+            killed = true;
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    ChildRun {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+        killed,
+    }
+}
+
+/// Runs `test`'s child role in a child process and asserts that it ran exactly that one test and passed.
+fn assert_child_passes(test: &str, nofile: Option<u32>) {
+    let run = run_child(test, nofile, Duration::from_secs(120));
+    let report = format!(
+        "child for {test}: status {:?}, killed {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        run.status, run.killed, run.stdout, run.stderr
+    );
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(run.status.signal(), None, "{report}");
+    }
+    assert!(run.status.success(), "{report}");
+    assert!(
+        run.stdout.contains("1 passed"),
+        "the child did not run the test\n{report}"
+    );
+}
+
+/// A connected pair: (client side, server side).
+async fn connected_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, peer) = listener.accept().await.unwrap();
+    assert_eq!(peer, client.local_addr().unwrap());
+    (client, server)
+}
+
+/// One echo round trip on a fresh connection: proof that the loop still serves sockets.
+async fn fresh_connection_works() {
+    let (client, server) = connected_pair().await;
+    client.write_all(b"still alive").await.unwrap();
+    let mut buf = [0; 11];
+    server.read_exact(&mut buf).await.unwrap();
+    server.write_all(&buf).await.unwrap();
+    let mut back = [0; 11];
+    client.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"still alive");
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i % 253) as u8 ^ seed.wrapping_mul(31))
+        .collect()
+}
+
+#[test]
+fn connect_to_closed_port_is_refused() {
+    run(async {
+        for _ in 0..3 {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            drop(listener);
+            let error = TcpStream::connect(address).await.unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error:?}");
+        }
+        fresh_connection_works().await;
+    });
+}
+
+#[test]
+fn peer_reset_mid_read_fails_the_read_and_the_loop_lives_on() {
+    run(async {
+        let (client, server) = connected_pair().await;
+        let reader = weft::spawn(async move {
+            let mut buf = [0; 64];
+            let first = client.read(&mut buf).await;
+            (first, client)
+        });
+        // Let the reader park in its read (ordering, not time: it has run and found nothing to read).
+        for _ in 0..5 {
+            yield_now().await;
+        }
+        assert!(!reader.is_finished(), "nothing was sent: the read waits");
+        server.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(server); // SO_LINGER 0: close sends RST
+
+        let (first, client) = reader.await.unwrap();
+        match &first {
+            Err(error) if error.kind() == io::ErrorKind::ConnectionReset => {}
+            Ok(0) => {}
+            other => panic!("a reset peer: expected ConnectionReset or EOF, got {other:?}"),
+        }
+        // The stream stays dead but never hangs: reads end, writes fail.
+        let mut buf = [0; 64];
+        match client.read(&mut buf).await {
+            Ok(0) | Err(_) => {}
+            Ok(read) => panic!("read {read} bytes from a reset connection"),
+        }
+        let error = client.write(b"after reset").await.unwrap_err();
+        assert!(
+            matches!(
+                error.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ),
+            "{error:?}"
+        );
+        drop(client);
+        fresh_connection_works().await;
+    });
+}
+
+/// Declared here because `libc` is not a dev-dependency: Rust's runtime ignores `SIGPIPE` at startup, so the
+/// child puts back the default disposition (terminate) to prove that weft's writes never raise it.
+mod signals {
+    extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    const SIGPIPE: i32 = 13;
+    const SIG_DFL: usize = 0;
+    const SIG_ERR: usize = usize::MAX;
+
+    pub fn default_sigpipe() {
+        // SAFETY: signal(2) with SIG_DFL installs no handler code; SIGPIPE is 13 on Linux.
+        let previous = unsafe { signal(SIGPIPE, SIG_DFL) };
+        assert_ne!(previous, SIG_ERR, "signal(SIGPIPE, SIG_DFL) failed");
+    }
+}
+
+#[test]
+fn write_to_closed_peer_is_broken_pipe_never_sigpipe() {
+    const TEST: &str = "write_to_closed_peer_is_broken_pipe_never_sigpipe";
+    if !is_child(TEST) {
+        // The child dies of SIGPIPE (status with a signal) if a write raises it.
+        return assert_child_passes(TEST, None);
+    }
+    signals::default_sigpipe();
+    run(async {
+        let (client, server) = connected_pair().await;
+        drop(server); // a normal close: FIN now, RST for whatever arrives after
+        let mut buf = [0; 16];
+        assert_eq!(client.read(&mut buf).await.unwrap(), 0, "EOF from the peer");
+
+        let chunk = vec![7u8; 4096];
+        let mut first_error = None;
+        let mut writes_ok = 0;
+        for _ in 0..2_000 {
+            match client.write(&chunk).await {
+                Ok(_) => {
+                    writes_ok += 1;
+                    sleep(Duration::from_millis(1)).await; // let the RST come back
+                }
+                Err(error) => {
+                    first_error = Some(error);
+                    break;
+                }
+            }
+        }
+        let error = first_error.expect("writes to a closed peer kept succeeding");
+        assert!(
+            matches!(
+                error.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ),
+            "first error after {writes_ok} writes: {error:?}"
+        );
+        // Once the reset is consumed, every further write is EPIPE, through every write path.
+        for _ in 0..3 {
+            let error = client.write(&chunk).await.unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::BrokenPipe, "{error:?}");
+        }
+        let error = client.write_all(&chunk).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::BrokenPipe, "{error:?}");
+        let error = client
+            .write_vectored(&[io::IoSlice::new(b"a"), io::IoSlice::new(b"b")])
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::BrokenPipe, "{error:?}");
+        fresh_connection_works().await;
+    });
+}
+
+#[test]
+fn accept_at_descriptor_limit_returns_emfile_then_recovers() {
+    const TEST: &str = "accept_at_descriptor_limit_returns_emfile_then_recovers";
+    const EMFILE: i32 = 24;
+    if !is_child(TEST) {
+        // A low soft limit keeps the child's /dev/null hoard small whatever the machine's limit is.
+        return assert_child_passes(TEST, Some(256));
+    }
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        client.write_all(b"queued").await.unwrap();
+
+        // Use up every descriptor.
+        let mut hoard = Vec::new();
+        loop {
+            assert!(hoard.len() < 100_000, "never reached the descriptor limit");
+            match std::fs::File::open("/dev/null") {
+                Ok(file) => hoard.push(file),
+                Err(error) => {
+                    assert_eq!(error.raw_os_error(), Some(EMFILE), "{error:?}");
+                    break;
+                }
+            }
+        }
+        assert!(!hoard.is_empty());
+
+        // accept reports EMFILE instead of waiting or spinning, and the connection stays queued.
+        for _ in 0..3 {
+            let error = listener.accept().await.unwrap_err();
+            assert_eq!(error.raw_os_error(), Some(EMFILE), "{error:?}");
+        }
+
+        hoard.truncate(hoard.len() - 4);
+        let (stream, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, client.local_addr().unwrap(), "the pending connection");
+        let mut buf = [0; 6];
+        stream.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"queued");
+        stream.write_all(b"served").await.unwrap();
+        client.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"served");
+        drop(hoard);
+        fresh_connection_works().await;
+    });
+}
+
+#[test]
+fn read_cancelled_by_timeout_loses_no_bytes() {
+    run(async {
+        let (client, server) = connected_pair().await;
+        let mut buf = vec![0; 256 * 1024];
+        for round in 0..4u8 {
+            let timed_out = timeout(Duration::from_millis(20), client.read(&mut buf)).await;
+            assert!(timed_out.is_err(), "nothing was sent yet: {timed_out:?}");
+
+            let data = pattern(50_000 + round as usize * 7_777, round);
+            server.write_all(&data).await.unwrap();
+            let mut got = vec![0; data.len()];
+            client.read_exact(&mut got).await.unwrap();
+            assert!(
+                got == data,
+                "round {round}: bytes differ after a cancelled read"
+            );
+        }
+
+        // A read that was woken by the data's arrival but dropped before it was polled again takes nothing.
+        let data = pattern(10_000, 99);
+        {
+            let mut read = std::pin::pin!(client.read(&mut buf));
+            let first = poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+            assert!(first.is_pending());
+            server.write_all(&data).await.unwrap();
+            for _ in 0..5 {
+                yield_now().await; // the loop sees the readiness event and wakes us
+            }
+        }
+        let mut got = vec![0; data.len()];
+        client.read_exact(&mut got).await.unwrap();
+        assert!(got == data, "bytes lost by a dropped, woken read");
+
+        // And nothing extra is left behind.
+        drop(server);
+        assert_eq!(client.read(&mut buf).await.unwrap(), 0);
+    });
+}
+
+#[test]
+fn accept_cancelled_by_timeout_loses_no_connection() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        for round in 0..3u8 {
+            let timed_out = timeout(Duration::from_millis(20), listener.accept()).await;
+            assert!(timed_out.is_err(), "nobody connected yet");
+            let client = TcpStream::connect(address).await.unwrap();
+            client.write_all(&[round]).await.unwrap();
+            let (server, peer) = listener.accept().await.unwrap();
+            assert_eq!(peer, client.local_addr().unwrap());
+            let mut byte = [0];
+            server.read_exact(&mut byte).await.unwrap();
+            assert_eq!(byte, [round]);
+        }
+    });
+}
+
+/// Descriptors open in this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn dropped_and_aborted_streams_close_their_descriptors() {
+    const TEST: &str = "dropped_and_aborted_streams_close_their_descriptors";
+    if !is_child(TEST) {
+        // Counting /proc/self/fd needs a process where no other test opens sockets meanwhile.
+        return assert_child_passes(TEST, None);
+    }
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    const EXCHANGED: usize = 1_000;
+    const BATCH: usize = 100;
+    const ABORTED: usize = 100;
+
+    let before_runtime = open_fds();
+    let runtime = weft::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let with_runtime = open_fds();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let handlers: Rc<RefCell<Vec<weft::JoinHandle<usize>>>> = Rc::default();
+        let acceptor = weft::spawn({
+            let handlers = handlers.clone();
+            async move {
+                loop {
+                    let (stream, _) = listener.accept().await.unwrap();
+                    handlers.borrow_mut().push(weft::spawn(async move {
+                        let mut buf = [0; 1024];
+                        let mut echoed = 0;
+                        loop {
+                            let read = stream.read(&mut buf).await.unwrap_or(0);
+                            if read == 0 {
+                                return echoed;
+                            }
+                            stream.write_all(&buf[..read]).await.unwrap();
+                            echoed += read;
+                        }
+                    }));
+                }
+            }
+        });
+
+        // 1,000 connections: open, exchange, drop.
+        for batch in 0..EXCHANGED / BATCH {
+            let clients = (0..BATCH).map(|index| {
+                weft::spawn(async move {
+                    let stream = TcpStream::connect(address).await.unwrap();
+                    let message = pattern(100 + index, batch as u8);
+                    stream.write_all(&message).await.unwrap();
+                    let mut back = vec![0; message.len()];
+                    stream.read_exact(&mut back).await.unwrap();
+                    assert_eq!(back, message);
+                })
+            });
+            for client in weft::join_all(clients).await {
+                client.unwrap();
+            }
+        }
+
+        // 100 more, whose client task is aborted while blocked in read; half of their server tasks (also
+        // blocked in read) are aborted too, the other half see EOF.
+        let blocked: Vec<_> = (0..ABORTED)
+            .map(|_| {
+                weft::spawn(async move {
+                    let stream = TcpStream::connect(address).await.unwrap();
+                    let mut buf = [0; 16];
+                    let _ = stream.read(&mut buf).await; // nobody writes: parks here
+                    unreachable!("the read of an idle connection completed");
+                })
+            })
+            .collect();
+        let mut turns = 0;
+        while handlers.borrow().len() < EXCHANGED + ABORTED {
+            turns += 1;
+            assert!(
+                turns < 100_000,
+                "the blocked connections were never accepted"
+            );
+            yield_now().await;
+        }
+        for _ in 0..5 {
+            yield_now().await; // every blocked reader has reached its read
+        }
+        assert!(blocked.iter().all(|task| !task.is_finished()));
+        for task in &blocked {
+            task.abort();
+        }
+        for handler in handlers.borrow()[EXCHANGED..].iter().step_by(2) {
+            handler.abort();
+        }
+        for task in blocked {
+            assert!(task.await.unwrap_err().is_cancelled());
+        }
+        // Now the listener, blocked in accept.
+        acceptor.abort();
+        assert!(acceptor.await.unwrap_err().is_cancelled());
+
+        let handlers = std::mem::take(&mut *handlers.borrow_mut());
+        let mut echoed = 0;
+        let mut cancelled = 0;
+        for (index, result) in weft::join_all(handlers).await.into_iter().enumerate() {
+            match result {
+                Ok(bytes) => echoed += bytes,
+                Err(error) => {
+                    assert!(error.is_cancelled());
+                    assert!(index >= EXCHANGED && (index - EXCHANGED) % 2 == 0);
+                    cancelled += 1;
+                }
+            }
+        }
+        assert_eq!(cancelled, ABORTED / 2);
+        assert_eq!(
+            echoed,
+            (0..EXCHANGED / BATCH)
+                .map(|_| (0..BATCH).map(|i| 100 + i).sum::<usize>())
+                .sum::<usize>()
+        );
+
+        // Every socket is closed while the runtime still runs (after at most a few turns of the loop).
+        let mut turns = 0;
+        while open_fds() != with_runtime && turns < 10 {
+            yield_now().await;
+            turns += 1;
+        }
+        assert_eq!(
+            open_fds(),
+            with_runtime,
+            "descriptors left open after every stream was dropped or aborted"
+        );
+
+        // Descriptor numbers (and driver keys) are reused now; new sockets work on them.
+        fresh_connection_works().await;
+        assert_eq!(open_fds(), with_runtime);
+    });
+    drop(runtime);
+    assert_eq!(
+        open_fds(),
+        before_runtime,
+        "the runtime closed its own descriptors"
+    );
+}
+
+#[test]
+fn udp_error_then_recv_waits_instead_of_spinning() {
+    const TEST: &str = "udp_error_then_recv_waits_instead_of_spinning";
+    if !is_child(TEST) {
+        // A spinning child never yields to its timer; the parent kills it after a generous deadline.
+        let run = run_child(TEST, None, Duration::from_secs(20));
+        assert!(
+            !run.killed,
+            "the child hung (busy loop in recv after a socket error)\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            run.stdout, run.stderr
+        );
+        assert!(
+            run.status.success() && run.stdout.contains("1 passed"),
+            "child failed: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            run.status,
+            run.stdout,
+            run.stderr
+        );
+        return;
+    }
+    run(async {
+        let closed = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let closed_addr = closed.local_addr().unwrap();
+        drop(closed);
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket.connect(closed_addr).await.unwrap();
+        socket.send(b"anyone?").await.unwrap();
+        // Let the loop park once while the error is pending, so the driver sees EPOLLERR for this socket.
+        sleep(Duration::from_millis(50)).await;
+        let mut buf = [0; 16];
+        // Loopback answers with ICMP port unreachable: a connected UDP socket reports it on its next recv.
+        let first = timeout(Duration::from_secs(5), socket.recv(&mut buf))
+            .await
+            .expect("no ICMP error arrived");
+        let error = first.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error:?}");
+        println!("first recv: {error:?}");
+        // The error is consumed; nothing is queued, so the next recv must wait (here: until the timeout).
+        let second = timeout(Duration::from_millis(50), socket.recv(&mut buf)).await;
+        assert!(second.is_err(), "nothing to receive: {second:?}");
+        println!("second recv timed out as it should");
+        fresh_connection_works().await;
+    });
+}
