@@ -408,6 +408,33 @@ mod tests {
     }
 
     #[test]
+    fn render_marks_missing_cells_and_ratios() {
+        use crate::spec::{Size, Workload};
+        let mut report = sample("2000-01-01 00:00 UTC");
+        report.runtimes = vec!["weft".into(), "tokio-ct".into(), "raw".into()];
+        let case = Workload::PingPong.cases(Size::Quick)[0];
+        let mut row = Row::new(case, &Workload::PingPong.metrics()[0]);
+        row.results.insert("weft".into(), None);
+        row.missing
+            .insert("weft".into(), "weft::sync::mpsc not built yet".into());
+        row.results
+            .insert("tokio-ct".into(), Stat::of(&[200.0, 250.0, 300.0]));
+        row.results.insert("raw".into(), None);
+        row.missing.insert("raw".into(), "not applicable".into());
+        row.fill_ratios(&[Runtime::Weft, Runtime::TokioCt, Runtime::Raw]);
+        assert_eq!(row.ratios["weft/tokio-ct"], None);
+        report.rows.push(row);
+        report.notes = vec!["weft n/a for ping_pong: weft::sync::mpsc not built yet".into()];
+        let text = report.render();
+        let line = text.lines().find(|l| l.starts_with("| ping_pong")).unwrap();
+        assert!(line.contains("n/a"), "{line}");
+        assert!(line.contains("250 [200–300]"), "{line}");
+        assert!(text.contains("- weft n/a for ping_pong: weft::sync::mpsc not built yet"));
+        let json = serde_json::to_value(&report).unwrap();
+        assert!(json["rows"][0]["results"]["weft"].is_null());
+    }
+
+    #[test]
     fn record_puts_newest_on_top() {
         let path =
             std::env::temp_dir().join(format!("weft-bench-results-{}.md", std::process::id()));
