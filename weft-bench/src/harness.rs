@@ -363,20 +363,29 @@ pub fn run(opts: &Options) -> Report {
             }
         }
     }
-    let all_runs: Vec<&Figures> = outcomes.values().flat_map(|o| o.figures.iter()).collect();
-    let noisy = all_runs
-        .iter()
-        .filter(|f| {
-            f.extras
-                .get(OTHER_CPU)
-                .is_some_and(|&c| c > OTHER_CPU_NOISY)
-        })
-        .count();
+    let is_noisy = |f: &Figures| {
+        f.extras
+            .get(OTHER_CPU)
+            .is_some_and(|&c| c > OTHER_CPU_NOISY)
+    };
+    let total: usize = outcomes.values().map(|o| o.figures.len()).sum();
+    let mut noisy_by_case: BTreeMap<Case, usize> = BTreeMap::new();
+    for ((case, _), o) in &outcomes {
+        let n = o.figures.iter().filter(|f| is_noisy(f)).count();
+        if n > 0 {
+            *noisy_by_case.entry(*case).or_default() += n;
+        }
+    }
+    let noisy: usize = noisy_by_case.values().sum();
     if noisy > 0 {
+        let per_case: Vec<String> = noisy_by_case
+            .iter()
+            .map(|(case, n)| format!("{} {n}", case.label()))
+            .collect();
         report.notes.push(format!(
-            "{noisy} of {} runs had other processes using more than {OTHER_CPU_NOISY} CPU on the machine \
-             (`{OTHER_CPU}` in the JSON): their figures are disturbed",
-            all_runs.len()
+            "{noisy} of {total} runs had other processes using more than {OTHER_CPU_NOISY} CPU on the machine \
+             (`{OTHER_CPU}` in the JSON), so their figures are disturbed: {}",
+            per_case.join(", ")
         ));
     }
     // One line per runtime and reason for what could not run yet.
