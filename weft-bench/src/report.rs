@@ -286,10 +286,30 @@ impl Report {
 
     /// Puts this run on top of the history in `path` (a `RESULTS.md`), older runs below.
     pub fn record(&self, path: &Path) -> std::io::Result<()> {
-        const HEAD: &str = "# weft-bench results\n\nNewest run on top. Figures are medians [min–max] of the runs; \
-                            ratios taken in the same run are what count, absolute numbers drift between runs.\n";
+        const HEAD: &str = "\
+# weft-bench results
+
+Newest run on top; made by `cargo run -p weft-bench --release [-- --quick] --record`. Each figure is the median
+[min–max] of N runs (5 full, 3 quick), every run in a fresh process, the runtimes interleaved. Ratios taken in
+the same run are what count: absolute numbers drift between runs.
+
+- weft: `weft::Runtime::new()` defaults. tokio-ct: `current_thread`. tokio-mt: `multi_thread` with its default
+  worker count (2 here; 1 for the servers, which are pinned to one CPU). smol: `async_executor::LocalExecutor` on
+  `async_io::block_on`, async-channel, `blocking::unblock`, async-net. raw: hand-written edge-triggered epoll on one
+  thread, no runtime (echo only): the ceiling.
+- echo and http: server pinned to CPU 0, the one load generator (its own epoll loop, no runtime) pinned to CPU 1;
+  closed loop, 64-byte messages or keep-alive `GET /`; server cpu = the server's utime + stime over the window
+  divided by the round trips.
+- Runs during which other processes used more than 0.25 CPU are counted under each table; on a machine shared with
+  builds those figures are noisy.
+";
         let old = std::fs::read_to_string(path).unwrap_or_default();
-        let older = old.strip_prefix(HEAD).unwrap_or(&old).trim_start();
+        // Older entries start at the first second-level heading; whatever header they had is replaced.
+        let older = if old.starts_with("## ") {
+            old.as_str()
+        } else {
+            old.find("\n## ").map_or("", |i| &old[i + 1..])
+        };
         let m = &self.machine;
         let mut entry = String::new();
         let _ = writeln!(entry, "## {} — {} run\n", self.date, self.size);
