@@ -8,15 +8,63 @@ use super::Runtime;
 
 /// What a runtime does when a task whose [`JoinHandle`](crate::JoinHandle) was dropped panics — the panic
 /// nobody will ever see otherwise (asyncio's "Task exception was never retrieved").
+///
+/// ```
+/// use weft::UnhandledPanic;
+///
+/// let runtime = weft::Builder::new()
+///     .unhandled_panic(UnhandledPanic::Ignore)
+///     .build()
+///     .unwrap();
+/// let answer = runtime.block_on(async {
+///     drop(weft::spawn(async { panic!("nobody awaits this task") })); // detached
+///     weft::task::yield_now().await; // the detached task runs and panics
+///     weft::spawn(async { 42 }).await.unwrap() // the loop keeps going
+/// });
+/// assert_eq!(answer, 42);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum UnhandledPanic {
     /// Print the task's id, name, spawn location and panic message on stderr; keep running. The default.
+    ///
+    /// ```
+    /// use weft::UnhandledPanic;
+    ///
+    /// assert_eq!(UnhandledPanic::default(), UnhandledPanic::Report);
+    /// let answer = weft::run(async {
+    ///     drop(weft::spawn(async { panic!("reported on stderr") }));
+    ///     weft::task::yield_now().await;
+    ///     "still running"
+    /// });
+    /// assert_eq!(answer, "still running");
+    /// ```
     #[default]
     Report,
     /// Say nothing; keep running.
+    ///
+    /// See the example on [`UnhandledPanic`].
     Ignore,
     /// Stop: the current [`Runtime::block_on`] panics, and the runtime shuts down when dropped.
+    ///
+    /// ```
+    /// use std::panic::{catch_unwind, AssertUnwindSafe};
+    /// use weft::UnhandledPanic;
+    ///
+    /// let runtime = weft::Builder::new()
+    ///     .unhandled_panic(UnhandledPanic::ShutdownRuntime)
+    ///     .build()
+    ///     .unwrap();
+    /// let outcome = catch_unwind(AssertUnwindSafe(|| {
+    ///     runtime.block_on(async {
+    ///         drop(weft::spawn(async { panic!("nobody awaits this task") }));
+    ///         loop {
+    ///             weft::task::yield_now().await; // keeps the loop turning until it gives up
+    ///         }
+    ///     })
+    /// }));
+    /// assert!(outcome.is_err()); // block_on panicked instead of running on
+    /// ```
     ShutdownRuntime,
 }
 
@@ -51,6 +99,14 @@ pub struct Builder {
 impl Builder {
     /// The default configuration: real clock, report unhandled panics, up to 512 blocking threads that exit
     /// after 10 s idle.
+    ///
+    /// ```
+    /// let builder = weft::Builder::new();
+    /// let settings = format!("{builder:?}");
+    /// assert!(settings.contains("start_paused: false"));
+    /// assert!(settings.contains("max_blocking_threads: 512"));
+    /// assert_eq!(builder.build().unwrap().block_on(async { 2 + 2 }), 4);
+    /// ```
     pub fn new() -> Builder {
         Builder {
             start_paused: false,
@@ -64,18 +120,57 @@ impl Builder {
     /// and jumps straight to the next timer deadline whenever every task is waiting — but never while
     /// [`spawn_blocking`](crate::spawn_blocking) work is in flight. Tests of timeouts run in microseconds and
     /// give the same answer every time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::time::{sleep, Instant};
+    ///
+    /// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+    /// runtime.block_on(async {
+    ///     let start = Instant::now();
+    ///     weft::task::yield_now().await;
+    ///     assert_eq!(Instant::now(), start); // no timer is due: the clock stands still
+    ///     sleep(Duration::from_secs(3600)).await; // every task waits: the clock jumps an hour
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(3600));
+    /// });
+    /// ```
     pub fn start_paused(&mut self, paused: bool) -> &mut Builder {
         self.start_paused = paused;
         self
     }
 
     /// What happens when a detached task panics; see [`UnhandledPanic`].
+    ///
+    /// ```
+    /// use weft::UnhandledPanic;
+    ///
+    /// let runtime = weft::Builder::new()
+    ///     .unhandled_panic(UnhandledPanic::Ignore)
+    ///     .build()
+    ///     .unwrap();
+    /// runtime.block_on(async {
+    ///     drop(weft::spawn(async { panic!("ignored") }));
+    ///     weft::task::yield_now().await;
+    ///     // A panic whose JoinHandle is kept is never "unhandled": the handle reports it.
+    ///     let error = weft::spawn(async { panic!("seen") }).await.unwrap_err();
+    ///     assert!(error.is_panic());
+    /// });
+    /// ```
     pub fn unhandled_panic(&mut self, policy: UnhandledPanic) -> &mut Builder {
         self.unhandled_panic = policy;
         self
     }
 
     /// The most threads the blocking pool starts (default 512). Work beyond it waits in a queue.
+    ///
+    /// ```
+    /// let runtime = weft::Builder::new().max_blocking_threads(1).build().unwrap();
+    /// runtime.block_on(async {
+    ///     let first = weft::spawn_blocking(|| std::thread::current().id());
+    ///     let second = weft::spawn_blocking(|| std::thread::current().id()); // queued behind the first
+    ///     assert_eq!(first.await.unwrap(), second.await.unwrap()); // one thread ran both
+    /// });
+    /// ```
     ///
     /// # Panics
     /// If `threads` is zero.
@@ -86,12 +181,36 @@ impl Builder {
     }
 
     /// How long an idle blocking thread waits for work before it exits (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = weft::Builder::new()
+    ///     .max_blocking_threads(1)
+    ///     .thread_keep_alive(Duration::from_secs(60))
+    ///     .build()
+    ///     .unwrap();
+    /// runtime.block_on(async {
+    ///     let first = weft::spawn_blocking(|| std::thread::current().id()).await.unwrap();
+    ///     weft::time::sleep(Duration::from_millis(10)).await; // the pool thread idles, well within a minute
+    ///     let second = weft::spawn_blocking(|| std::thread::current().id()).await.unwrap();
+    ///     assert_eq!(first, second); // the idle thread was kept and reused
+    /// });
+    /// ```
     pub fn thread_keep_alive(&mut self, keep_alive: Duration) -> &mut Builder {
         self.blocking_keep_alive = keep_alive;
         self
     }
 
-    /// Builds the runtime.
+    /// Builds the runtime. A builder can build any number of runtimes, each with its own loop.
+    ///
+    /// ```
+    /// let builder = weft::Builder::new();
+    /// let first = builder.build().unwrap();
+    /// let second = builder.build().unwrap();
+    /// assert_eq!(first.block_on(async { "one" }), "one");
+    /// assert_eq!(second.block_on(async { "two" }), "two");
+    /// ```
     ///
     /// # Errors
     /// If the OS refuses the epoll instance or the eventfd (for example at the descriptor limit).

@@ -38,6 +38,15 @@ impl Handle {
 
     /// The handle of the runtime running on this thread.
     ///
+    /// ```
+    /// weft::run(async {
+    ///     let handle = weft::Handle::current();
+    ///     // Hand it to a plain thread, which spawns back onto this loop.
+    ///     let task = std::thread::spawn(move || handle.spawn(async { 7 })).join().unwrap();
+    ///     assert_eq!(task.await.unwrap(), 7);
+    /// });
+    /// ```
+    ///
     /// # Panics
     /// Outside a runtime; see [`try_current`](Handle::try_current).
     pub fn current() -> Handle {
@@ -45,6 +54,13 @@ impl Handle {
     }
 
     /// The handle of the runtime running on this thread, if any.
+    ///
+    /// ```
+    /// assert!(weft::Handle::try_current().is_none()); // no runtime on this thread
+    /// weft::run(async {
+    ///     assert!(weft::Handle::try_current().is_some());
+    /// });
+    /// ```
     pub fn try_current() -> Option<Handle> {
         context::with_core(|core| core.map(|core| Handle::new(core.shared().clone())))
     }
@@ -52,6 +68,22 @@ impl Handle {
     /// Spawns a `Send` task on this runtime's loop, from any thread. It runs when the loop next turns (while
     /// some thread is in the runtime's `block_on`). On a runtime that has shut down, the task is cancelled
     /// without running and its handle reports a cancelled [`JoinError`](crate::JoinError).
+    ///
+    /// ```
+    /// let runtime = weft::Runtime::new().unwrap();
+    /// let handle = runtime.handle();
+    /// let task = std::thread::spawn({
+    ///     let handle = handle.clone();
+    ///     move || handle.spawn(async { "ran on the loop" })
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(runtime.block_on(task).unwrap(), "ran on the loop");
+    ///
+    /// drop(runtime);
+    /// let late = handle.spawn(async { "never runs" });
+    /// assert!(weft::run(late).unwrap_err().is_cancelled());
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -73,6 +105,16 @@ impl Handle {
     }
 
     /// Runs `function` on this runtime's blocking pool; see [`spawn_blocking`](crate::spawn_blocking).
+    ///
+    /// ```
+    /// let runtime = weft::Runtime::new().unwrap();
+    /// let handle = runtime.handle();
+    /// // From a thread that is not running the loop:
+    /// let task = std::thread::spawn(move || handle.spawn_blocking(|| (1..=10u32).product::<u32>()))
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(runtime.block_on(task).unwrap(), 3_628_800);
+    /// ```
     #[track_caller]
     pub fn spawn_blocking<F, T>(&self, function: F) -> JoinHandle<T>
     where

@@ -71,6 +71,12 @@ pub struct Runtime {
 
 impl Runtime {
     /// A runtime with the default configuration (see [`Builder`]).
+    ///
+    /// ```
+    /// let runtime = weft::Runtime::new().unwrap();
+    /// let inside = runtime.block_on(async { weft::Handle::try_current().is_some() });
+    /// assert!(inside);
+    /// ```
     pub fn new() -> io::Result<Runtime> {
         Builder::new().build()
     }
