@@ -23,17 +23,44 @@ pub struct Builder {
 
 impl Builder {
     /// A builder with no name.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let task = weft::task::Builder::new().spawn(async { "unnamed" });
+    ///     assert_eq!(task.await.unwrap(), "unnamed");
+    /// });
+    /// ```
     pub fn new() -> Builder {
         Builder::default()
     }
 
-    /// Names the task.
+    /// Names the task. Names need not be unique; a panic report names the task that panicked.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let workers: Vec<_> = (0..3)
+    ///         .map(|i| weft::task::Builder::new().name(format!("worker-{i}")).spawn(async move { i }))
+    ///         .collect();
+    ///     let results: Vec<i32> = weft::join_all(workers).await.into_iter().map(Result::unwrap).collect();
+    ///     assert_eq!(results, [0, 1, 2]);
+    /// });
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Builder {
         self.name = Some(Arc::from(name.into()));
         self
     }
 
     /// Spawns the task on the current loop, like [`weft::spawn`](crate::spawn).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let shared = std::rc::Rc::new(21); // the future need not be Send
+    ///     let task = weft::task::Builder::new()
+    ///         .name("double")
+    ///         .spawn(async move { *shared * 2 });
+    ///     assert_eq!(task.await.unwrap(), 42);
+    /// });
+    /// ```
     ///
     /// # Panics
     /// Outside a runtime.

@@ -54,21 +54,57 @@ impl JoinError {
     }
 
     /// True if the task was cancelled.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let task = weft::spawn(std::future::pending::<()>());
+    ///     task.abort();
+    ///     let error = task.await.unwrap_err();
+    ///     assert!(error.is_cancelled());
+    ///     assert!(!error.is_panic());
+    /// });
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, Repr::Cancelled)
     }
 
     /// True if the task panicked.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let error = weft::spawn(async { panic!("boom") }).await.unwrap_err();
+    ///     assert!(error.is_panic());
+    ///     assert!(!error.is_cancelled());
+    /// });
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, Repr::Panic(_))
     }
 
     /// The id of the task that failed.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let task = weft::spawn(async { panic!("boom") });
+    ///     let id = task.id();
+    ///     assert_eq!(task.await.unwrap_err().id(), id);
+    /// });
+    /// ```
     pub fn id(&self) -> Id {
         self.id
     }
 
     /// The panic payload, to inspect or to resume the panic with [`std::panic::resume_unwind`].
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let code = 7;
+    ///     let error = weft::spawn(async move { panic!("exit code {code}") }).await.unwrap_err();
+    ///     let payload = error.into_panic();
+    ///     // A formatted panic message is a String; a literal one is a &'static str.
+    ///     assert_eq!(payload.downcast_ref::<String>().unwrap(), "exit code 7");
+    /// });
+    /// ```
     ///
     /// # Panics
     /// If the task was cancelled rather than panicked; use [`try_into_panic`](Self::try_into_panic) to check.
@@ -78,6 +114,19 @@ impl JoinError {
     }
 
     /// The panic payload, or the error back if the task was cancelled.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let task = weft::spawn(std::future::pending::<()>());
+    ///     task.abort();
+    ///     let error = task.await.unwrap_err();
+    ///     let error = error.try_into_panic().unwrap_err(); // no payload: the error comes back
+    ///     assert!(error.is_cancelled());
+    ///
+    ///     let error = weft::spawn(async { panic!("boom") }).await.unwrap_err();
+    ///     assert_eq!(*error.try_into_panic().unwrap().downcast::<&str>().unwrap(), "boom");
+    /// });
+    /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send>, JoinError> {
         match self.repr {
             Repr::Panic(payload) => Ok(payload),

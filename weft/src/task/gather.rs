@@ -180,7 +180,23 @@ where
     }
 }
 
-/// The future returned by [`join_all`].
+/// The future returned by [`join_all`]. Its outputs come in input order, whatever order the futures finish
+/// in.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::task::JoinAll;
+/// use weft::time::sleep;
+///
+/// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+/// runtime.block_on(async {
+///     let gather: JoinAll<_> = weft::join_all((1..=3u64).map(|i| async move {
+///         sleep(Duration::from_secs(4 - i)).await; // the last one finishes first
+///         i
+///     }));
+///     assert_eq!(gather.await, [1, 2, 3]);
+/// });
+/// ```
 #[must_use = "futures do nothing unless you .await them"]
 pub struct JoinAll<F: Future> {
     /// The children; pinned in their box, never moved.

@@ -83,12 +83,37 @@ impl<T> JoinHandle<T> {
         self.header().state.load() & COMPLETE != 0
     }
 
-    /// The task's id.
+    /// The task's id. It stays the same after the task finishes, and no other task ever gets it.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let first = weft::spawn(async {});
+    ///     let second = weft::spawn(async {});
+    ///     assert_ne!(first.id(), second.id());
+    ///     let id = first.id();
+    ///     weft::task::yield_now().await;
+    ///     assert!(first.is_finished());
+    ///     assert_eq!(first.id(), id);
+    /// });
+    /// ```
     pub fn id(&self) -> Id {
         self.header().id
     }
 
     /// A handle that can abort the task but not await it; it may outlive this `JoinHandle`.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let task = weft::spawn(std::future::pending::<()>());
+    ///     let abort = task.abort_handle();
+    ///     drop(task); // detached: it keeps running...
+    ///     weft::task::yield_now().await;
+    ///     assert!(!abort.is_finished());
+    ///     abort.abort(); // ...until it is aborted
+    ///     weft::task::yield_now().await;
+    ///     assert!(abort.is_finished());
+    /// });
+    /// ```
     pub fn abort_handle(&self) -> AbortHandle {
         AbortHandle {
             task: TaskRef::clone_raw(self.ptr),
@@ -136,17 +161,44 @@ pub struct AbortHandle {
 }
 
 impl AbortHandle {
-    /// Cancels the task; see [`JoinHandle::abort`].
+    /// Cancels the task; see [`JoinHandle::abort`]. Works from any thread.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let task = weft::spawn(std::future::pending::<()>());
+    ///     let abort = task.abort_handle();
+    ///     std::thread::spawn(move || abort.abort()).join().unwrap();
+    ///     assert!(task.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
     pub fn abort(&self) {
         TaskRef::abort_raw(self.task.as_ptr());
     }
 
     /// True once the task has finished.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let task = weft::spawn(async { 1 });
+    ///     let abort = task.abort_handle();
+    ///     assert!(!abort.is_finished()); // spawned, not yet run
+    ///     weft::task::yield_now().await;
+    ///     assert!(abort.is_finished());
+    ///     assert_eq!(task.await.unwrap(), 1);
+    /// });
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.task.header().state.load() & COMPLETE != 0
     }
 
-    /// The task's id.
+    /// The task's id, the same as its [`JoinHandle::id`].
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let task = weft::spawn(async {});
+    ///     assert_eq!(task.abort_handle().id(), task.id());
+    /// });
+    /// ```
     pub fn id(&self) -> Id {
         self.task.header().id
     }

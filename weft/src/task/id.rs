@@ -47,7 +47,15 @@ impl Id {
         Id(NonZeroU64::new(id).expect("task id counter wrapped"))
     }
 
-    /// The id as a number.
+    /// The id as a number (never zero); it is what `Display` prints.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let id = weft::spawn(async {}).id();
+    ///     assert!(id.as_u64() > 0);
+    ///     assert_eq!(id.to_string(), id.as_u64().to_string());
+    /// });
+    /// ```
     pub fn as_u64(self) -> u64 {
         self.0.get()
     }

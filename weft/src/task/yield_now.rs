@@ -26,7 +26,21 @@ pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }
 }
 
-/// The future returned by [`yield_now`].
+/// The future returned by [`yield_now`]: `Pending` on its first poll (after waking its task), `Ready` on the
+/// next.
+///
+/// ```
+/// use std::future::{poll_fn, Future};
+/// use std::pin::pin;
+/// use std::task::Poll;
+///
+/// weft::run(async {
+///     let mut step_aside = pin!(weft::task::yield_now());
+///     let first = poll_fn(|cx| Poll::Ready(step_aside.as_mut().poll(cx))).await;
+///     assert!(first.is_pending());
+///     step_aside.await; // ready on the second poll
+/// });
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless you .await them"]
 pub struct YieldNow {
