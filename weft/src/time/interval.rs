@@ -8,14 +8,46 @@ use std::time::Duration;
 use super::{Instant, Sleep};
 
 /// What an [`Interval`] does when ticks were missed because the task was busy for longer than a period.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::time::{interval, sleep, Instant, MissedTickBehavior};
+///
+/// /// Ticks every 100 ms, but the task is busy from 0 to 350 ms: when does the tick after the late one come?
+/// fn tick_after_late_one(behavior: MissedTickBehavior) -> Duration {
+///     let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+///     runtime.block_on(async {
+///         let start = Instant::now();
+///         let mut ticks = interval(Duration::from_millis(100));
+///         ticks.set_missed_tick_behavior(behavior);
+///         ticks.tick().await; // at 0
+///         sleep(Duration::from_millis(350)).await; // busy: the ticks at 100, 200 and 300 are missed
+///         let late = ticks.tick().await; // at once, whatever the behavior
+///         assert_eq!(late - start, Duration::from_millis(100)); // it reports when it was due
+///         ticks.tick().await;
+///         start.elapsed()
+///     })
+/// }
+///
+/// assert_eq!(MissedTickBehavior::default(), MissedTickBehavior::Burst);
+/// assert_eq!(tick_after_late_one(MissedTickBehavior::Burst), Duration::from_millis(350)); // catching up
+/// assert_eq!(tick_after_late_one(MissedTickBehavior::Delay), Duration::from_millis(450)); // 350 + 100
+/// assert_eq!(tick_after_late_one(MissedTickBehavior::Skip), Duration::from_millis(400)); // back on schedule
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MissedTickBehavior {
     /// Fire the missed ticks back to back until caught up, keeping the original schedule. The default.
+    ///
+    /// See the example on [`MissedTickBehavior`].
     #[default]
     Burst,
     /// Start the schedule over: the next tick is one period after the late one.
+    ///
+    /// See the example on [`MissedTickBehavior`].
     Delay,
     /// Drop the missed ticks: the next tick is the next point on the original schedule after now.
+    ///
+    /// See the example on [`MissedTickBehavior`].
     Skip,
 }
 
@@ -44,6 +76,19 @@ pub fn interval(period: Duration) -> Interval {
 
 /// Ticks every `period`, the first tick at `start`.
 ///
+/// ```
+/// use std::time::Duration;
+/// use weft::time::{interval_at, Instant};
+///
+/// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+/// runtime.block_on(async {
+///     let start = Instant::now();
+///     let mut ticks = interval_at(start + Duration::from_millis(50), Duration::from_millis(100));
+///     assert_eq!(ticks.tick().await - start, Duration::from_millis(50));
+///     assert_eq!(ticks.tick().await - start, Duration::from_millis(150));
+/// });
+/// ```
+///
 /// # Panics
 /// If `period` is zero.
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
@@ -59,6 +104,25 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 }
 
 /// A schedule of ticks; see [`interval`].
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::time::{interval, timeout};
+///
+/// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+/// runtime.block_on(async {
+///     let mut ticks = interval(Duration::from_millis(250));
+///     let mut count = 0;
+///     let forever = async {
+///         loop {
+///             ticks.tick().await;
+///             count += 1;
+///         }
+///     };
+///     assert!(timeout(Duration::from_millis(1100), forever).await.is_err());
+///     assert_eq!(count, 5); // at 0, 250, 500, 750 and 1000 ms
+/// });
+/// ```
 #[derive(Debug)]
 pub struct Interval {
     /// Sleeps until the next tick.
@@ -71,11 +135,41 @@ pub struct Interval {
 
 impl Interval {
     /// Waits for the next tick and returns when it was scheduled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::time::{interval, Instant};
+    ///
+    /// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+    /// runtime.block_on(async {
+    ///     let start = Instant::now();
+    ///     let mut ticks = interval(Duration::from_secs(1));
+    ///     assert_eq!(ticks.tick().await, start); // the first tick is immediate
+    ///     assert_eq!(ticks.tick().await, start + Duration::from_secs(1));
+    /// });
+    /// ```
     pub fn tick(&mut self) -> impl Future<Output = Instant> + '_ {
         poll_fn(|cx| self.poll_tick(cx))
     }
 
-    /// Polls for the next tick.
+    /// Polls for the next tick: `Ready` with the tick's scheduled time once it is due, otherwise `Pending` (and
+    /// the task is woken when it is due).
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::task::Poll;
+    /// use std::time::Duration;
+    /// use weft::time::{interval, Instant};
+    ///
+    /// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+    /// runtime.block_on(async {
+    ///     let start = Instant::now();
+    ///     let mut ticks = interval(Duration::from_secs(1));
+    ///     assert_eq!(poll_fn(|cx| ticks.poll_tick(cx)).await, start);
+    ///     let next_is_due = poll_fn(|cx| Poll::Ready(ticks.poll_tick(cx).is_ready())).await;
+    ///     assert!(!next_is_due); // the next tick is a second away
+    /// });
+    /// ```
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         if Pin::new(&mut self.sleep).poll(cx).is_pending() {
             return Poll::Pending;
@@ -107,21 +201,61 @@ impl Interval {
     }
 
     /// Restarts the schedule: the next tick is one period from now.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::time::{interval, sleep, Instant};
+    ///
+    /// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+    /// runtime.block_on(async {
+    ///     let start = Instant::now();
+    ///     let mut ticks = interval(Duration::from_millis(100));
+    ///     ticks.tick().await; // at 0
+    ///     sleep(Duration::from_millis(30)).await;
+    ///     ticks.reset(); // the tick due at 100 moves to 30 + 100
+    ///     ticks.tick().await;
+    ///     assert_eq!(start.elapsed(), Duration::from_millis(130));
+    /// });
+    /// ```
     pub fn reset(&mut self) {
         self.sleep.reset(Instant::now().saturating_add(self.period));
     }
 
     /// The period.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let ticks = weft::time::interval(Duration::from_millis(250));
+    /// assert_eq!(ticks.period(), Duration::from_millis(250));
+    /// ```
     pub fn period(&self) -> Duration {
         self.period
     }
 
-    /// The missed-tick policy.
+    /// The missed-tick policy; [`MissedTickBehavior::Burst`] unless set.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::time::{interval, MissedTickBehavior};
+    ///
+    /// let ticks = interval(Duration::from_secs(1));
+    /// assert_eq!(ticks.missed_tick_behavior(), MissedTickBehavior::Burst);
+    /// ```
     pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
         self.missed_tick_behavior
     }
 
-    /// Sets the missed-tick policy.
+    /// Sets the missed-tick policy; see [`MissedTickBehavior`] for what each one does.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::time::{interval, MissedTickBehavior};
+    ///
+    /// let mut ticks = interval(Duration::from_secs(1));
+    /// ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    /// assert_eq!(ticks.missed_tick_behavior(), MissedTickBehavior::Skip);
+    /// ```
     pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
         self.missed_tick_behavior = behavior;
     }

@@ -47,7 +47,22 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::new(deadline)
 }
 
-/// The future returned by [`sleep`] and [`sleep_until`].
+/// The future returned by [`sleep`] and [`sleep_until`]. Creating one starts no timer; the first poll does.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::time::{sleep, Instant, Sleep};
+///
+/// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+/// runtime.block_on(async {
+///     let start = Instant::now();
+///     let mut timer: Sleep = sleep(Duration::from_secs(1));
+///     (&mut timer).await; // awaited through `&mut`, so it can be inspected afterwards
+///     assert!(timer.is_elapsed());
+///     assert_eq!(Instant::now(), timer.deadline());
+///     assert_eq!(timer.deadline() - start, Duration::from_secs(1));
+/// });
+/// ```
 pub struct Sleep {
     /// When it completes.
     deadline: Instant,
@@ -74,11 +89,35 @@ impl Sleep {
     }
 
     /// When this sleep completes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::time::{sleep, Instant};
+    ///
+    /// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+    /// runtime.block_on(async {
+    ///     let timer = sleep(Duration::from_secs(5));
+    ///     assert_eq!(timer.deadline(), Instant::now() + Duration::from_secs(5));
+    /// });
+    /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
 
     /// True if the deadline has passed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::time::sleep;
+    ///
+    /// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+    /// runtime.block_on(async {
+    ///     let mut timer = sleep(Duration::from_secs(1));
+    ///     assert!(!timer.is_elapsed());
+    ///     (&mut timer).await;
+    ///     assert!(timer.is_elapsed());
+    /// });
+    /// ```
     pub fn is_elapsed(&self) -> bool {
         Instant::now() >= self.deadline
     }

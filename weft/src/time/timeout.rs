@@ -32,6 +32,20 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 }
 
 /// Like [`timeout`], with a deadline instead of a duration.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::time::{sleep, timeout_at, Instant};
+///
+/// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+/// runtime.block_on(async {
+///     let deadline = Instant::now() + Duration::from_secs(1);
+///     assert!(timeout_at(deadline, sleep(Duration::from_secs(2))).await.is_err());
+///     assert_eq!(Instant::now(), deadline); // it gave up exactly at the deadline
+///     // A deadline in the past still lets a ready future finish.
+///     assert_eq!(timeout_at(deadline, async { "ready" }).await, Ok("ready"));
+/// });
+/// ```
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
         future,
@@ -40,7 +54,35 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
 }
 
 pin_project_lite::pin_project! {
-    /// The future returned by [`timeout`] and [`timeout_at`].
+    /// The future returned by [`timeout`] and [`timeout_at`]. When the deadline passes first, the wrapped
+    /// future is dropped with it (its destructors run).
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    /// use weft::time::{sleep, timeout, Timeout};
+    ///
+    /// struct Guard(Rc<Cell<bool>>);
+    /// impl Drop for Guard {
+    ///     fn drop(&mut self) {
+    ///         self.0.set(true);
+    ///     }
+    /// }
+    ///
+    /// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+    /// runtime.block_on(async {
+    ///     let dropped = Rc::new(Cell::new(false));
+    ///     let guard = Guard(dropped.clone());
+    ///     let slow = async move {
+    ///         let _guard = guard;
+    ///         sleep(Duration::from_secs(10)).await;
+    ///     };
+    ///     let limited: Timeout<_> = timeout(Duration::from_secs(1), slow);
+    ///     assert!(limited.await.is_err());
+    ///     assert!(dropped.get()); // the slow future was cleaned up
+    /// });
+    /// ```
     pub struct Timeout<F> {
         #[pin]
         future: F,
@@ -50,11 +92,35 @@ pin_project_lite::pin_project! {
 
 impl<F> Timeout<F> {
     /// The wrapped future.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::time::{sleep, timeout, Instant};
+    ///
+    /// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+    /// runtime.block_on(async {
+    ///     let limited = timeout(Duration::from_secs(1), sleep(Duration::from_secs(5)));
+    ///     assert_eq!(limited.get_ref().deadline(), Instant::now() + Duration::from_secs(5));
+    /// });
+    /// ```
     pub fn get_ref(&self) -> &F {
         &self.future
     }
 
     /// Unwraps the future, dropping the timer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft::time::{sleep, timeout, Instant};
+    ///
+    /// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+    /// runtime.block_on(async {
+    ///     let start = Instant::now();
+    ///     let limited = timeout(Duration::from_secs(1), sleep(Duration::from_secs(5)));
+    ///     limited.into_inner().await; // no time limit any more
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(5));
+    /// });
+    /// ```
     pub fn into_inner(self) -> F {
         self.future
     }
@@ -84,7 +150,23 @@ impl<F: fmt::Debug> fmt::Debug for Timeout<F> {
     }
 }
 
-/// The error of a [`timeout`] whose deadline passed first.
+/// The error of a [`timeout`] whose deadline passed first. It converts into an [`std::io::Error`] of kind
+/// `TimedOut`, so `?` works in functions that return `io::Result`.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::time::{sleep, timeout};
+///
+/// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+/// runtime.block_on(async {
+///     let elapsed = timeout(Duration::from_millis(1), sleep(Duration::from_secs(1)))
+///         .await
+///         .unwrap_err();
+///     assert_eq!(elapsed.to_string(), "deadline has elapsed");
+///     let error: std::io::Error = elapsed.into();
+///     assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+/// });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Elapsed(());
 
