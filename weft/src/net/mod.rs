@@ -110,12 +110,43 @@ macro_rules! impl_stream_methods {
         impl $stream {
             /// Reads into `buf`, waiting until some data is available; `Ok(0)` means the peer closed its side.
             /// Cancel-safe: if the future is dropped, no data was taken.
+            ///
+            /// ```
+            /// // Every weft stream has this method; a Unix pair keeps the example short.
+            /// use weft::net::UnixStream;
+            ///
+            /// weft::run(async {
+            ///     let (a, b) = UnixStream::pair().unwrap();
+            ///     a.write_all(b"hello").await.unwrap();
+            ///     drop(a); // the peer closes
+            ///     let mut buf = [0; 16];
+            ///     let read = b.read(&mut buf).await.unwrap();
+            ///     assert_eq!(&buf[..read], b"hello");
+            ///     assert_eq!(b.read(&mut buf).await.unwrap(), 0); // end of stream
+            /// });
+            /// ```
             pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
                 std::future::poll_fn(|cx| self.poll_read_ref(cx, buf)).await
             }
 
             /// Reads exactly `buf.len()` bytes; `UnexpectedEof` if the peer closes first. Not cancel-safe: bytes
             /// read before the future is dropped are lost.
+            ///
+            /// ```
+            /// // Every weft stream has this method; a Unix pair keeps the example short.
+            /// use weft::net::UnixStream;
+            ///
+            /// weft::run(async {
+            ///     let (a, b) = UnixStream::pair().unwrap();
+            ///     a.write_all(b"12345").await.unwrap();
+            ///     drop(a);
+            ///     let mut four = [0; 4];
+            ///     b.read_exact(&mut four).await.unwrap();
+            ///     assert_eq!(&four, b"1234");
+            ///     let error = b.read_exact(&mut four).await.unwrap_err(); // one byte left, then end of stream
+            ///     assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
+            /// });
+            /// ```
             pub async fn read_exact(&self, buf: &mut [u8]) -> std::io::Result<()> {
                 let mut filled = 0;
                 while filled < buf.len() {
@@ -129,11 +160,41 @@ macro_rules! impl_stream_methods {
 
             /// Writes some of `buf`, waiting until the socket can take data; returns how much was written.
             /// Cancel-safe: if the future is dropped, nothing was written.
+            ///
+            /// ```
+            /// // Every weft stream has this method; a Unix pair keeps the example short.
+            /// use weft::net::UnixStream;
+            ///
+            /// weft::run(async {
+            ///     let (a, b) = UnixStream::pair().unwrap();
+            ///     let written = a.write(b"some bytes").await.unwrap();
+            ///     assert!(written > 0); // possibly fewer than asked: loop, or use write_all
+            ///     let mut buf = [0; 16];
+            ///     b.read_exact(&mut buf[..written]).await.unwrap();
+            ///     assert_eq!(&buf[..written], &b"some bytes"[..written]);
+            /// });
+            /// ```
             pub async fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
                 std::future::poll_fn(|cx| self.poll_write_ref(cx, buf)).await
             }
 
             /// Writes several buffers in one system call where possible; returns how much was written.
+            ///
+            /// ```
+            /// // Every weft stream has this method; a Unix pair keeps the example short.
+            /// use std::io::IoSlice;
+            /// use weft::net::UnixStream;
+            ///
+            /// weft::run(async {
+            ///     let (a, b) = UnixStream::pair().unwrap();
+            ///     let parts = [IoSlice::new(b"head"), IoSlice::new(b"er|"), IoSlice::new(b"body")];
+            ///     let written = a.write_vectored(&parts).await.unwrap();
+            ///     assert_eq!(written, 11); // a short write is possible in general; not into an empty socket
+            ///     let mut buf = [0; 11];
+            ///     b.read_exact(&mut buf).await.unwrap();
+            ///     assert_eq!(&buf, b"header|body");
+            /// });
+            /// ```
             pub async fn write_vectored(
                 &self,
                 bufs: &[std::io::IoSlice<'_>],
@@ -143,6 +204,27 @@ macro_rules! impl_stream_methods {
 
             /// Writes all of `buf`. A closed peer gives `BrokenPipe` (never `SIGPIPE`). Not cancel-safe: part of
             /// the buffer may have been written when the future is dropped.
+            ///
+            /// ```
+            /// // Every weft stream has this method; a Unix pair keeps the example short.
+            /// use weft::net::UnixStream;
+            ///
+            /// weft::run(async {
+            ///     let (a, b) = UnixStream::pair().unwrap();
+            ///     let reader = weft::spawn(async move {
+            ///         let mut all = vec![0; 1 << 20];
+            ///         b.read_exact(&mut all).await.unwrap();
+            ///         all
+            ///     });
+            ///     let message = vec![7u8; 1 << 20]; // more than the socket buffer holds at once
+            ///     a.write_all(&message).await.unwrap();
+            ///     assert_eq!(reader.await.unwrap(), message);
+            ///
+            ///     // `b` is gone now: writing gives BrokenPipe, and the process gets no SIGPIPE.
+            ///     let error = a.write_all(b"anyone?").await.unwrap_err();
+            ///     assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+            /// });
+            /// ```
             pub async fn write_all(&self, mut buf: &[u8]) -> std::io::Result<()> {
                 while !buf.is_empty() {
                     match self.write(buf).await? {
@@ -154,6 +236,22 @@ macro_rules! impl_stream_methods {
             }
 
             /// Reads into `buf` without removing the data from the socket.
+            ///
+            /// ```
+            /// // Every weft stream has this method; a Unix pair keeps the example short.
+            /// use weft::net::UnixStream;
+            ///
+            /// weft::run(async {
+            ///     let (a, b) = UnixStream::pair().unwrap();
+            ///     a.write_all(b"GET /").await.unwrap();
+            ///     let mut head = [0; 3];
+            ///     let peeked = b.peek(&mut head).await.unwrap();
+            ///     assert_eq!(&head[..peeked], &b"GET"[..peeked]);
+            ///     let mut all = [0; 5];
+            ///     b.read_exact(&mut all).await.unwrap(); // the peeked bytes are still there
+            ///     assert_eq!(&all, b"GET /");
+            /// });
+            /// ```
             pub async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
                 std::future::poll_fn(|cx| {
                     self.source

@@ -12,26 +12,113 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use super::TcpStream;
 
-/// A stream whose halves can be split off.
+/// A stream whose halves can be split off: [`TcpStream`] and [`UnixStream`](super::UnixStream). Its one method
+/// is what closing or dropping a write half calls.
+///
+/// ```
+/// use weft::io::AsyncWriteExt;
+/// use weft::net::UnixStream;
+///
+/// weft::run(async {
+///     let (a, b) = UnixStream::pair().unwrap();
+///     let (_reader, mut writer) = a.into_split();
+///     writer.close().await.unwrap(); // shuts down the write side
+///     assert_eq!(b.read(&mut [0; 1]).await.unwrap(), 0); // the peer reads end of stream
+/// });
+/// ```
 pub trait Stream: fmt::Debug {
     /// Shuts down the write side (the peer reads EOF).
     fn shutdown_write(&self) -> io::Result<()>;
 }
 
-/// The reading half of a borrowed stream, from [`TcpStream::split`].
+/// The reading half of a borrowed stream, from [`TcpStream::split`]. Implements
+/// [`AsyncRead`].
+///
+/// ```
+/// use weft::net::{ReadHalf, UnixStream};
+///
+/// weft::run(async {
+///     let (mut a, b) = UnixStream::pair().unwrap();
+///     let (mut reader, _writer): (ReadHalf<'_, UnixStream>, _) = a.split();
+///     b.write_all(b"read me").await.unwrap();
+///     drop(b);
+///     let mut received = Vec::new();
+///     weft::io::copy(&mut reader, &mut received).await.unwrap(); // until end of stream
+///     assert_eq!(received, b"read me");
+/// });
+/// ```
 #[derive(Debug)]
 pub struct ReadHalf<'a, S = TcpStream>(&'a S);
 
 /// The writing half of a borrowed stream, from [`TcpStream::split`]. Closing it shuts down the write side.
+/// Implements [`AsyncWrite`].
+///
+/// ```
+/// use weft::io::AsyncWriteExt;
+/// use weft::net::{UnixStream, WriteHalf};
+///
+/// weft::run(async {
+///     let (mut a, b) = UnixStream::pair().unwrap();
+///     let (_reader, mut writer): (_, WriteHalf<'_, UnixStream>) = a.split();
+///     writer.write_all(b"written").await.unwrap();
+///     writer.close().await.unwrap();
+///     let mut buf = [0; 7];
+///     b.read_exact(&mut buf).await.unwrap();
+///     assert_eq!(&buf, b"written");
+///     assert_eq!(b.read(&mut buf).await.unwrap(), 0); // closed: end of stream
+/// });
+/// ```
 #[derive(Debug)]
 pub struct WriteHalf<'a, S = TcpStream>(&'a S);
 
 /// The reading half of an owned stream, from [`TcpStream::into_split`]: `'static` and `Send`.
+///
+/// ```
+/// use weft::io::AsyncReadExt;
+/// use weft::net::{OwnedReadHalf, UnixStream};
+///
+/// weft::run(async {
+///     let (a, b) = UnixStream::pair().unwrap();
+///     let (mut reader, _writer) = a.into_split();
+///     let task = weft::spawn(async move {
+///         let mut text = String::new();
+///         reader.read_to_string(&mut text).await.unwrap();
+///         (text, reader) // a half can be handed back, too
+///     });
+///     b.write_all(b"in a task").await.unwrap();
+///     drop(b);
+///     let (text, _reader): (String, OwnedReadHalf<UnixStream>) = task.await.unwrap();
+///     assert_eq!(text, "in a task");
+/// });
+/// ```
 #[derive(Debug)]
 pub struct OwnedReadHalf<S: Stream = TcpStream>(Arc<S>);
 
 /// The writing half of an owned stream, from [`TcpStream::into_split`]: `'static` and `Send`. Dropping it shuts
 /// down the write side, so the peer reads EOF.
+///
+/// ```
+/// use weft::io::AsyncWriteExt;
+/// use weft::net::{OwnedWriteHalf, UnixStream};
+///
+/// weft::run(async {
+///     let (a, b) = UnixStream::pair().unwrap();
+///     let (_reader, writer): (_, OwnedWriteHalf<UnixStream>) = a.into_split();
+///     std::thread::spawn(move || {
+///         // Send: the half can go to another thread, and its own runtime.
+///         weft::run(async move {
+///             let mut writer = writer;
+///             writer.write_all(b"from a thread").await.unwrap();
+///         }); // dropped here: the write side shuts down
+///     })
+///     .join()
+///     .unwrap();
+///     let mut buf = [0; 13];
+///     b.read_exact(&mut buf).await.unwrap();
+///     assert_eq!(&buf, b"from a thread");
+///     assert_eq!(b.read(&mut buf).await.unwrap(), 0);
+/// });
+/// ```
 #[derive(Debug)]
 pub struct OwnedWriteHalf<S: Stream = TcpStream> {
     /// The shared stream.
@@ -61,6 +148,24 @@ impl<S: Stream> OwnedReadHalf<S> {
     }
 
     /// Puts the halves back together; `Err` gives them back if they came from different streams.
+    ///
+    /// ```
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (a, b) = UnixStream::pair().unwrap();
+    ///     let (a_reader, a_writer) = a.into_split();
+    ///     let (b_reader, b_writer) = b.into_split();
+    ///     // Halves of different streams do not reunite.
+    ///     let (a_reader, b_writer) = a_reader.reunite(b_writer).unwrap_err();
+    ///     let a = a_reader.reunite(a_writer).unwrap();
+    ///     let b = b_reader.reunite(b_writer).unwrap();
+    ///     a.write_all(b"whole again").await.unwrap(); // reuniting shut nothing down
+    ///     let mut buf = [0; 11];
+    ///     b.read_exact(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf, b"whole again");
+    /// });
+    /// ```
     pub fn reunite(
         self,
         write: OwnedWriteHalf<S>,
