@@ -44,6 +44,7 @@
 //! - [`fs`]: files and directories on the blocking pool: [`fs::read`], [`fs::write`], [`fs::File`] with the
 //!   `futures-io` traits, [`fs::read_dir`].
 //! - [`net`] and [`io`]: TCP, UDP and Unix sockets on the loop's epoll reactor, with the `futures-io` traits.
+//! - [`xray`]: see inside — [`Handle::metrics`], slow polls caught and named while they block the loop.
 //! - [`compat`]: hyper 1.x on weft (feature `hyper`).
 //! - [`sync`]: channels ([`mpsc`](sync::mpsc), [`oneshot`](sync::oneshot), [`watch`](sync::watch),
 //!   [`broadcast`](sync::broadcast)) and locks ([`Mutex`](sync::Mutex), [`Semaphore`](sync::Semaphore), ...)
@@ -69,6 +70,7 @@ pub mod sync;
 mod sys;
 pub mod task;
 pub mod time;
+pub mod xray;
 
 pub use runtime::{run, spawn, spawn_blocking, Builder, Handle, Runtime, UnhandledPanic};
 pub use task::{join_all, JoinError, JoinHandle};

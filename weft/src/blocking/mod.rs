@@ -120,6 +120,16 @@ impl Pool {
         }
     }
 
+    /// Threads alive, threads not running a job, and jobs waiting for a thread.
+    pub(crate) fn stats(&self) -> (u64, u64, u64) {
+        let state = lock(&self.inner.state);
+        (
+            state.threads as u64,
+            state.available as u64,
+            state.queue.len() as u64,
+        )
+    }
+
     /// Jobs queued or running.
     pub(crate) fn in_flight(&self) -> usize {
         self.inner.in_flight.load(Ordering::SeqCst)

@@ -259,20 +259,23 @@ impl Driver {
         entry.ready = Ready(entry.ready.0 & !bits.0);
     }
 
-    /// Waits for events for at most `timeout` (`None`: until one arrives) and dispatches them.
-    pub(crate) fn park(&self, timeout: Option<Duration>, wake: &EventFd) {
+    /// Waits for events for at most `timeout` (`None`: until one arrives) and dispatches them; returns how many
+    /// I/O events (the loop's own wake-ups not counted) it received.
+    pub(crate) fn park(&self, timeout: Option<Duration>, wake: &EventFd) -> u64 {
         let mut events = self.events.borrow_mut();
         if let Err(error) = self.epoll.wait(&mut events, timeout) {
             // epoll_wait fails only on programming errors (EBADF, EFAULT, EINVAL); never spin on one.
             panic!("weft: epoll_wait failed: {error}");
         }
         let mut sources = self.sources.borrow_mut();
+        let mut io_events = 0;
         for event in events.iter() {
             let token = event.token();
             if token == WAKE_TOKEN {
                 wake.drain();
                 continue;
             }
+            io_events += 1;
             let (key, generation) = (token as u32, (token >> 32) as u32);
             let Some(entry) = sources.get_mut(key as usize) else {
                 continue;
@@ -293,5 +296,6 @@ impl Driver {
                 }
             }
         }
+        io_events
     }
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::registry::Registry;
 use super::shared::{Remote, Shared};
@@ -23,6 +23,7 @@ use crate::task::error::panic_message;
 use crate::task::raw::{self, RunOutcome};
 use crate::task::{Id, JoinHandle, TaskRef};
 use crate::time::{Clock, Wheel};
+use crate::xray::{LoopCounters, PollWatch, SlowPoll, SlowPollHandler, Watchdog};
 
 /// A run queue longer than this is shrunk when it empties, so a burst does not pin memory.
 const RUN_QUEUE_KEEP: usize = 4096;
@@ -54,6 +55,24 @@ pub(crate) struct Core {
     unhandled_panic: UnhandledPanic,
     /// Set when a detached task panicked under [`UnhandledPanic::ShutdownRuntime`].
     shutdown_requested: Cell<bool>,
+    /// When the loop was created (real time), for the metrics.
+    created: Instant,
+    /// What the loop counts.
+    counters: LoopCounters,
+    /// Slow-poll detection, when on.
+    slow_polls: Option<SlowPolls>,
+}
+
+/// Slow-poll detection of one loop.
+struct SlowPolls {
+    /// Report polls longer than this.
+    threshold: Duration,
+    /// Where reports go.
+    handler: SlowPollHandler,
+    /// The poll in progress, for the watchdog.
+    watch: Arc<PollWatch>,
+    /// Reports polls still running past the threshold; stopped and joined when the loop is dropped.
+    _watchdog: Watchdog,
 }
 
 /// The waker of the future passed to `block_on`: sets a flag the loop checks every turn.
@@ -95,6 +114,18 @@ impl Core {
             closing: Cell::new(false),
             unhandled_panic: builder.unhandled_panic,
             shutdown_requested: Cell::new(false),
+            created: Instant::now(),
+            counters: LoopCounters::default(),
+            slow_polls: builder.slow_polls.threshold.map(|threshold| {
+                let watch = Arc::new(PollWatch::new());
+                let handler = builder.slow_polls.handler.clone();
+                SlowPolls {
+                    threshold,
+                    _watchdog: Watchdog::start(watch.clone(), threshold, handler.clone()),
+                    handler,
+                    watch,
+                }
+            }),
         })
     }
 
@@ -120,6 +151,7 @@ impl Core {
 
     /// Pushes a woken task on the run queue (we are on the loop's thread).
     pub(crate) fn push_local(&self, task: TaskRef) -> Option<TaskRef> {
+        LoopCounters::add(&self.counters.local_wakes, 1);
         self.run_queue.borrow_mut().push_back(task);
         None
     }
@@ -146,6 +178,7 @@ impl Core {
         if let Some(name) = name {
             self.names.borrow_mut().insert(id, name);
         }
+        LoopCounters::add(&self.counters.tasks_spawned, 1);
         self.registry.borrow_mut().insert(registry_ref);
         self.run_queue.borrow_mut().push_back(queue_ref);
         handle
@@ -182,24 +215,47 @@ impl Core {
         }
     }
 
-    /// One turn: poll up to `EVENT_INTERVAL` ready tasks, then take in remote work, timers and I/O; park if
-    /// nothing is left to run.
+    /// One turn: take in what other threads handed over, poll up to `EVENT_INTERVAL` ready tasks, then fire
+    /// timers and poll the OS; park if nothing is left to run (parking takes in remote work again first).
     fn turn(&self, main_woken: &AtomicBool) {
+        self.take_remote();
         for _ in 0..EVENT_INTERVAL {
             let Some(task) = self.run_queue.borrow_mut().pop_front() else {
                 break;
             };
             self.run_task(task);
         }
-        self.take_remote();
         if self.has_work(main_woken) {
             self.fire_timers();
             if self.driver.has_io_sources() {
-                self.driver.park(Some(Duration::ZERO), &self.shared.eventfd);
+                self.poll_driver(Some(Duration::ZERO));
             }
         } else {
             self.park(main_woken);
         }
+        self.publish_metrics();
+    }
+
+    /// Publishes the loop's counters for [`Handle::metrics`](super::Handle::metrics).
+    fn publish_metrics(&self) {
+        let alive = self.registry.borrow().len();
+        self.shared
+            .metrics
+            .publish(&self.counters, self.created.elapsed(), alive);
+    }
+
+    /// Waits in the driver (for at most `timeout`), counting I/O events and time parked.
+    fn poll_driver(&self, timeout: Option<Duration>) {
+        if timeout == Some(Duration::ZERO) {
+            let events = self.driver.park(timeout, &self.shared.eventfd);
+            LoopCounters::add(&self.counters.io_events, events);
+            return;
+        }
+        let parked_at = Instant::now();
+        let events = self.driver.park(timeout, &self.shared.eventfd);
+        LoopCounters::add(&self.counters.io_events, events);
+        let parked = u64::try_from(parked_at.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        LoopCounters::add(&self.counters.parked_ns, parked);
     }
 
     /// True if a task or the main future is ready, or `block_on` must return to report a shutdown request.
@@ -211,15 +267,48 @@ impl Core {
 
     /// Polls one task and retires it if it completed.
     fn run_task(&self, task: TaskRef) {
-        if let RunOutcome::Completed {
-            id,
-            registry_slot,
-            spawned_at,
-            unhandled_panic,
-        } = task.run()
-        {
-            self.retire(id, registry_slot, spawned_at, unhandled_panic);
+        let outcome = match &self.slow_polls {
+            None => task.run(),
+            Some(slow_polls) => self.run_task_watched(task, slow_polls),
+        };
+        match outcome {
+            RunOutcome::Stale => {}
+            RunOutcome::Pending => LoopCounters::add(&self.counters.polls, 1),
+            RunOutcome::Completed {
+                id,
+                registry_slot,
+                spawned_at,
+                unhandled_panic,
+            } => {
+                LoopCounters::add(&self.counters.polls, 1);
+                self.retire(id, registry_slot, spawned_at, unhandled_panic);
+            }
         }
+    }
+
+    /// Polls one task with slow-poll detection: publishes the poll for the watchdog and reports it if it ran
+    /// past the threshold.
+    fn run_task_watched(&self, task: TaskRef, slow_polls: &SlowPolls) -> RunOutcome {
+        let (id, spawned_at) = (task.header().id, task.header().spawned_at);
+        let name = if self.names.borrow().is_empty() {
+            None
+        } else {
+            self.task_name(id)
+        };
+        let sequence = self.counters.polls.get();
+        let started = slow_polls
+            .watch
+            .begin(sequence, id, spawned_at, name.clone());
+        let outcome = task.run();
+        slow_polls.watch.end();
+        let duration = started.elapsed();
+        if duration >= slow_polls.threshold && !matches!(outcome, RunOutcome::Stale) {
+            LoopCounters::add(&self.counters.slow_polls, 1);
+            let name = name.as_deref().map(str::to_owned);
+            let report = SlowPoll::new(id, name, spawned_at, duration, false);
+            (slow_polls.handler)(&report);
+        }
+        outcome
     }
 
     /// A task completed: drop the registry's reference (task rule 5) and deal with a panic nobody will see.
@@ -279,9 +368,11 @@ impl Core {
             self.driver.deregister(key);
         }
         let mut run_queue = self.run_queue.borrow_mut();
+        LoopCounters::add(&self.counters.remote_wakes, batch.woken.len() as u64);
         run_queue.extend(batch.woken.drain(..));
         if !batch.spawned.is_empty() {
             let mut registry = self.registry.borrow_mut();
+            LoopCounters::add(&self.counters.tasks_spawned, batch.spawned.len() as u64);
             for (registry_ref, queue_ref) in batch.spawned.drain(..) {
                 registry.insert(registry_ref);
                 run_queue.push_back(queue_ref);
@@ -303,6 +394,7 @@ impl Core {
         let now = self.clock.now_ms();
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
         self.timers.borrow_mut().advance(now, &mut fired);
+        LoopCounters::add(&self.counters.timers_fired, fired.len() as u64);
         for waker in fired.drain(..) {
             waker.wake();
         }
@@ -341,7 +433,7 @@ impl Core {
                 deadline.saturating_sub(self.clock.now_ms()),
             )),
         };
-        self.driver.park(timeout, &self.shared.eventfd);
+        self.poll_driver(timeout);
         self.shared.announce_awake();
         self.take_remote();
         self.fire_timers();
@@ -350,7 +442,7 @@ impl Core {
     /// Virtual clock, nothing ready: let I/O and other threads have their say, then jump to `deadline`.
     fn advance_virtual_clock(&self, deadline: u64, main_woken: &AtomicBool) {
         if self.driver.has_io_sources() {
-            self.driver.park(Some(Duration::ZERO), &self.shared.eventfd);
+            self.poll_driver(Some(Duration::ZERO));
         }
         self.take_remote();
         if !self.has_work(main_woken) {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::{context, Shared};
 use crate::task::JoinHandle;
+use crate::xray::Metrics;
 
 /// A cheap, cloneable reference to a runtime, usable from any thread: spawn `Send` tasks onto its loop, or
 /// run closures on its blocking pool.
@@ -122,6 +123,25 @@ impl Handle {
         T: Send + 'static,
     {
         self.shared.spawn_blocking(function, Location::caller())
+    }
+
+    /// The loop's counters (tasks, polls, busy and parked time, wakes, timers, I/O events, the blocking pool,
+    /// slow polls), as of the end of its latest turn. Works from any thread.
+    ///
+    /// ```
+    /// let runtime = weft::Runtime::new().unwrap();
+    /// runtime.block_on(async {
+    ///     weft::spawn(async {}).await.unwrap();
+    /// });
+    /// let metrics = std::thread::scope(|scope| {
+    ///     let handle = runtime.handle();
+    ///     scope.spawn(move || handle.metrics()).join().unwrap()
+    /// });
+    /// assert_eq!(metrics.tasks_spawned, 1);
+    /// assert_eq!(metrics.tasks_alive, 0);
+    /// ```
+    pub fn metrics(&self) -> Metrics {
+        self.shared.metrics.snapshot(self.shared.blocking.stats())
     }
 }
 

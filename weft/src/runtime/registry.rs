@@ -52,6 +52,11 @@ impl Registry {
         Some(task)
     }
 
+    /// Tasks alive.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// Removes and returns any one task (shutdown drains the registry this way, since dropping one task may
     /// spawn or drop others).
     pub(crate) fn pop_any(&mut self) -> Option<TaskRef> {

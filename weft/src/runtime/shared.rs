@@ -13,6 +13,7 @@ use crate::blocking::Pool;
 use crate::sys::EventFd;
 use crate::task::raw::{self, TaskRef};
 use crate::task::{Id, JoinHandle};
+use crate::xray::PublishedMetrics;
 
 /// What other threads hand to the loop.
 #[derive(Debug, Default)]
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) blocking: Pool,
     /// Whether the clock is virtual (the pool must wake the loop when the last blocking job ends).
     pub(crate) paused_clock: bool,
+    /// The loop's counters as of its latest turn.
+    pub(crate) metrics: PublishedMetrics,
 }
 
 /// The next loop id.
@@ -73,6 +76,7 @@ impl Shared {
             eventfd,
             blocking,
             paused_clock,
+            metrics: PublishedMetrics::default(),
         });
         lock(&LOOPS)
             .get_or_insert_with(HashMap::new)

@@ -1,0 +1,329 @@
+//! Slow polls: a poll that blocks the loop longer than a threshold, reported after it returns and, by a
+//! watchdog thread, while it is still running.
+//!
+//! While detection is on, the loop publishes each poll — start time, task id, spawn location, name — under an
+//! uncontended lock ([`PollWatch`]); the watchdog reads only that record, never task memory, so it cannot race
+//! with a task being freed.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::task::Id;
+
+/// A poll that blocked the loop for longer than the slow-poll threshold.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let runtime = weft::Builder::new()
+///     .slow_poll_threshold(Some(Duration::from_millis(20)))
+///     .on_slow_poll({
+///         let seen = seen.clone();
+///         move |slow: &weft::xray::SlowPoll| seen.lock().unwrap().push(slow.clone())
+///     })
+///     .build()
+///     .unwrap();
+/// runtime.block_on(async {
+///     weft::task::Builder::new()
+///         .name("hog")
+///         .spawn(async { std::thread::sleep(Duration::from_millis(60)) }) // blocks the loop
+///         .await
+///         .unwrap();
+/// });
+/// drop(runtime);
+/// let seen = seen.lock().unwrap();
+/// let after = seen.iter().find(|slow| !slow.still_running).expect("reported when it returned");
+/// assert_eq!(after.name.as_deref(), Some("hog"));
+/// assert!(after.duration >= Duration::from_millis(60));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SlowPoll {
+    /// The task.
+    pub id: Id,
+    /// Its name, if it was given one with [`task::Builder::name`](crate::task::Builder::name).
+    pub name: Option<String>,
+    /// Where it was spawned.
+    pub spawned_at: &'static Location<'static>,
+    /// How long the poll has blocked the loop (so far, if `still_running`).
+    pub duration: Duration,
+    /// Reported by the watchdog while the poll is still running (the loop is stuck in it right now).
+    pub still_running: bool,
+}
+
+impl SlowPoll {
+    /// A report.
+    pub(crate) fn new(
+        id: Id,
+        name: Option<String>,
+        spawned_at: &'static Location<'static>,
+        duration: Duration,
+        still_running: bool,
+    ) -> SlowPoll {
+        SlowPoll {
+            id,
+            name,
+            spawned_at,
+            duration,
+            still_running,
+        }
+    }
+}
+
+impl fmt::Display for SlowPoll {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self
+            .name
+            .as_deref()
+            .map(|name| format!(" '{name}'"))
+            .unwrap_or_default();
+        let ms = self.duration.as_secs_f64() * 1e3;
+        if self.still_running {
+            write!(
+                f,
+                "task {}{name} (spawned at {}) has been blocking the loop for {ms:.1} ms and is still running",
+                self.id, self.spawned_at
+            )
+        } else {
+            write!(
+                f,
+                "task {}{name} (spawned at {}) blocked the loop for {ms:.1} ms",
+                self.id, self.spawned_at
+            )
+        }
+    }
+}
+
+/// Where slow polls are reported.
+pub(crate) type SlowPollHandler = Arc<dyn Fn(&SlowPoll) + Send + Sync>;
+
+/// Slow-poll detection settings of a runtime.
+#[derive(Clone)]
+pub(crate) struct SlowPollConfig {
+    /// Report polls longer than this; `None`: detection is off.
+    pub(crate) threshold: Option<Duration>,
+    /// Where reports go.
+    pub(crate) handler: SlowPollHandler,
+}
+
+impl SlowPollConfig {
+    /// The default: 100 ms in debug builds, off in release builds, unless `WEFT_SLOW_POLL` (e.g. `100ms`, `1s`,
+    /// `250us`, or `off`) says otherwise; reports go to stderr.
+    pub(crate) fn from_env() -> SlowPollConfig {
+        let default = if cfg!(debug_assertions) {
+            Some(Duration::from_millis(100))
+        } else {
+            None
+        };
+        let threshold = match std::env::var("WEFT_SLOW_POLL") {
+            Ok(value) => parse_threshold(&value).unwrap_or(default),
+            Err(_) => default,
+        };
+        SlowPollConfig {
+            threshold,
+            handler: Arc::new(|slow: &SlowPoll| eprintln!("weft: slow poll: {slow}")),
+        }
+    }
+}
+
+impl fmt::Debug for SlowPollConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlowPollConfig")
+            .field("threshold", &self.threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses `off`, `100ms`, `1s`, `250us` or a bare number of milliseconds. `None` if malformed.
+fn parse_threshold(value: &str) -> Option<Option<Duration>> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("off") || value == "0" {
+        return Some(None);
+    }
+    let (number, unit) = value.split_at(
+        value
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(value.len()),
+    );
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "" | "ms" => number / 1e3,
+        "s" => number,
+        "us" | "µs" => number / 1e6,
+        _ => return None,
+    };
+    Some(Some(Duration::from_secs_f64(seconds)))
+}
+
+/// The poll in progress, as the loop publishes it for the watchdog.
+#[derive(Debug)]
+pub(crate) struct PollWatch {
+    /// The poll running now, if any.
+    current: Mutex<Option<Polled>>,
+    /// Set at shutdown; the watchdog exits.
+    stop: Mutex<bool>,
+    /// Wakes the watchdog at shutdown.
+    stopped: Condvar,
+}
+
+/// A poll in progress.
+#[derive(Debug, Clone)]
+struct Polled {
+    /// Counts polls, so the watchdog reports each stuck poll once.
+    sequence: u64,
+    /// When it started.
+    started: Instant,
+    /// The task.
+    id: Id,
+    /// Where it was spawned.
+    spawned_at: &'static Location<'static>,
+    /// Its name, if any.
+    name: Option<Arc<str>>,
+}
+
+impl PollWatch {
+    /// Nothing being polled.
+    pub(crate) fn new() -> PollWatch {
+        PollWatch {
+            current: Mutex::new(None),
+            stop: Mutex::new(false),
+            stopped: Condvar::new(),
+        }
+    }
+
+    /// The loop starts polling `id` (the `sequence`-th poll); returns the start time.
+    pub(crate) fn begin(
+        &self,
+        sequence: u64,
+        id: Id,
+        spawned_at: &'static Location<'static>,
+        name: Option<Arc<str>>,
+    ) -> Instant {
+        let started = Instant::now();
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Polled {
+            sequence,
+            started,
+            id,
+            spawned_at,
+            name,
+        });
+        started
+    }
+
+    /// The poll returned.
+    pub(crate) fn end(&self) {
+        *self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+}
+
+/// The watchdog thread of one runtime.
+#[derive(Debug)]
+pub(crate) struct Watchdog {
+    /// Shared with the loop.
+    watch: Arc<PollWatch>,
+    /// Joined at shutdown.
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    /// Starts a watchdog reporting polls stuck for longer than `threshold` to `handler`.
+    pub(crate) fn start(
+        watch: Arc<PollWatch>,
+        threshold: Duration,
+        handler: SlowPollHandler,
+    ) -> Watchdog {
+        let shared = watch.clone();
+        let thread = thread::Builder::new()
+            .name("weft-watchdog".into())
+            .spawn(move || watch_loop(&shared, threshold, &handler))
+            .ok();
+        Watchdog { watch, thread }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        *self
+            .watch
+            .stop
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = true;
+        self.watch.stopped.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Checks the published poll every `threshold / 2` and reports it once if it runs past the threshold.
+fn watch_loop(watch: &PollWatch, threshold: Duration, handler: &SlowPollHandler) {
+    let period = (threshold / 2).max(Duration::from_millis(1));
+    let mut reported = u64::MAX;
+    let mut stop = watch
+        .stop
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    loop {
+        let (guard, _) = watch
+            .stopped
+            .wait_timeout(stop, period)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        stop = guard;
+        if *stop {
+            return;
+        }
+        let polled = watch
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let Some(polled) = polled else { continue };
+        let running = polled.started.elapsed();
+        if running < threshold || polled.sequence == reported {
+            continue;
+        }
+        reported = polled.sequence;
+        let name = polled.name.as_deref().map(str::to_owned);
+        let slow = SlowPoll::new(polled.id, name, polled.spawned_at, running, true);
+        drop(stop);
+        handler(&slow);
+        stop = watch
+            .stop
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_parse_with_units() {
+        assert_eq!(
+            parse_threshold("100ms"),
+            Some(Some(Duration::from_millis(100)))
+        );
+        assert_eq!(parse_threshold("2s"), Some(Some(Duration::from_secs(2))));
+        assert_eq!(
+            parse_threshold("250us"),
+            Some(Some(Duration::from_micros(250)))
+        );
+        assert_eq!(parse_threshold("50"), Some(Some(Duration::from_millis(50))));
+        assert_eq!(parse_threshold("off"), Some(None));
+        assert_eq!(parse_threshold("0"), Some(None));
+        assert_eq!(parse_threshold("fast"), None);
+        assert_eq!(parse_threshold("10 parsecs"), None);
+    }
+}
