@@ -55,8 +55,6 @@ pub(crate) struct Core {
     unhandled_panic: UnhandledPanic,
     /// Set when a detached task panicked under [`UnhandledPanic::ShutdownRuntime`].
     shutdown_requested: Cell<bool>,
-    /// When the loop was created (real time), for the metrics.
-    created: Instant,
     /// What the loop counts.
     counters: LoopCounters,
     /// Slow-poll detection, when on.
@@ -114,7 +112,6 @@ impl Core {
             closing: Cell::new(false),
             unhandled_panic: builder.unhandled_panic,
             shutdown_requested: Cell::new(false),
-            created: Instant::now(),
             counters: LoopCounters::default(),
             slow_polls: builder.slow_polls.threshold.map(|threshold| {
                 let watch = Arc::new(PollWatch::new());
@@ -239,9 +236,7 @@ impl Core {
     /// Publishes the loop's counters for [`Handle::metrics`](super::Handle::metrics).
     fn publish_metrics(&self) {
         let alive = self.registry.borrow().len();
-        self.shared
-            .metrics
-            .publish(&self.counters, self.created.elapsed(), alive);
+        self.shared.metrics.publish(&self.counters, alive);
     }
 
     /// Waits in the driver (for at most `timeout`), counting I/O events and time parked.
@@ -251,11 +246,15 @@ impl Core {
             LoopCounters::add(&self.counters.io_events, events);
             return;
         }
+        self.publish_metrics();
         let parked_at = Instant::now();
+        self.shared.metrics.parking(parked_at);
         let events = self.driver.park(timeout, &self.shared.eventfd);
-        LoopCounters::add(&self.counters.io_events, events);
         let parked = u64::try_from(parked_at.elapsed().as_nanos()).unwrap_or(u64::MAX);
         LoopCounters::add(&self.counters.parked_ns, parked);
+        LoopCounters::add(&self.counters.io_events, events);
+        self.publish_metrics();
+        self.shared.metrics.awake();
     }
 
     /// True if a task or the main future is ready, or `block_on` must return to report a shutdown request.

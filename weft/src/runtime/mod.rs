@@ -2,7 +2,7 @@
 //!
 //! A [`Runtime`] owns a loop — a run queue of ready tasks, a registry of every live task, a timer wheel, and an
 //! epoll instance to park in. [`Runtime::block_on`] runs the loop on the calling thread until the given future
-//! finishes. Each turn the loop polls up to [`EVENT_INTERVAL`] ready tasks, then checks timers, the remote queue
+//! finishes. Each turn the loop polls up to `EVENT_INTERVAL` (64) ready tasks, then checks timers, the remote queue
 //! and the OS; when nothing is ready it parks in `epoll_wait` until the next timer deadline, an I/O event, or a
 //! wake from another thread (written to an eventfd). An idle loop makes no wake-ups at all.
 //!

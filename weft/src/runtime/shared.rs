@@ -76,7 +76,7 @@ impl Shared {
             eventfd,
             blocking,
             paused_clock,
-            metrics: PublishedMetrics::default(),
+            metrics: PublishedMetrics::new(),
         });
         lock(&LOOPS)
             .get_or_insert_with(HashMap::new)

@@ -1,6 +1,6 @@
 //! Tasks: a future handed to the runtime, with a handle to await its result or cancel it.
 //!
-//! A task lives in **one allocation**: a [`Header`](raw::Header) (state word, vtable, owner loop, id, spawn
+//! A task lives in **one allocation**: a `Header` (state word, vtable, owner loop, id, spawn
 //! location, join waker) followed by its *stage*, which holds the future while it runs and then its output.
 //! The loop polls the task when it is scheduled; a [`Waker`](std::task::Waker) for a task is a pointer to its
 //! header, so waking from the same thread pushes it on the loop's run queue without a lock, and waking from

@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Counters of one loop since it was created, as published at the end of its latest turn.
 ///
@@ -77,17 +77,20 @@ impl LoopCounters {
     }
 }
 
-/// The counters as other threads see them: written by the loop at the end of each turn.
-#[derive(Debug, Default)]
+/// The counters as other threads see them: written by the loop at the end of each turn. Time is computed by the
+/// reader (from `created` and the parking record), so publishing reads no clock.
+#[derive(Debug)]
 pub(crate) struct PublishedMetrics {
+    /// When the loop was created.
+    created: Instant,
+    /// When the current park began, in ns since `created` plus one; 0 while not parked.
+    parked_since: AtomicU64,
     /// See [`Metrics::tasks_spawned`].
     tasks_spawned: AtomicU64,
     /// See [`Metrics::tasks_alive`].
     tasks_alive: AtomicU64,
     /// See [`Metrics::polls`].
     polls: AtomicU64,
-    /// Nanoseconds since the loop was created, at publication.
-    elapsed_ns: AtomicU64,
     /// See [`Metrics::parked`], in nanoseconds.
     parked_ns: AtomicU64,
     /// See [`Metrics::local_wakes`].
@@ -103,16 +106,41 @@ pub(crate) struct PublishedMetrics {
 }
 
 impl PublishedMetrics {
-    /// Publishes the loop's counters (`elapsed`: time since the loop was created; `alive`: live tasks).
-    pub(crate) fn publish(&self, counters: &LoopCounters, elapsed: Duration, alive: usize) {
+    /// Counters of a loop created now.
+    pub(crate) fn new() -> PublishedMetrics {
+        PublishedMetrics {
+            created: Instant::now(),
+            parked_since: AtomicU64::new(0),
+            tasks_spawned: AtomicU64::new(0),
+            tasks_alive: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
+            parked_ns: AtomicU64::new(0),
+            local_wakes: AtomicU64::new(0),
+            remote_wakes: AtomicU64::new(0),
+            timers_fired: AtomicU64::new(0),
+            io_events: AtomicU64::new(0),
+            slow_polls: AtomicU64::new(0),
+        }
+    }
+
+    /// The loop starts parking at `now`.
+    pub(crate) fn parking(&self, now: Instant) {
+        let since = now.saturating_duration_since(self.created).as_nanos();
+        self.parked_since
+            .store(u64::try_from(since).unwrap_or(u64::MAX - 1) + 1, Relaxed);
+    }
+
+    /// The loop is awake again.
+    pub(crate) fn awake(&self) {
+        self.parked_since.store(0, Relaxed);
+    }
+
+    /// Publishes the loop's counters (`alive`: live tasks).
+    pub(crate) fn publish(&self, counters: &LoopCounters, alive: usize) {
         self.tasks_spawned
             .store(counters.tasks_spawned.get(), Relaxed);
         self.tasks_alive.store(alive as u64, Relaxed);
         self.polls.store(counters.polls.get(), Relaxed);
-        self.elapsed_ns.store(
-            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
-            Relaxed,
-        );
         self.parked_ns.store(counters.parked_ns.get(), Relaxed);
         self.local_wakes.store(counters.local_wakes.get(), Relaxed);
         self.remote_wakes
@@ -125,8 +153,16 @@ impl PublishedMetrics {
 
     /// A snapshot, with the blocking pool's figures filled in by the caller.
     pub(crate) fn snapshot(&self, blocking: (u64, u64, u64)) -> Metrics {
-        let elapsed = self.elapsed_ns.load(Relaxed);
-        let parked = self.parked_ns.load(Relaxed).min(elapsed);
+        let elapsed = u64::try_from(self.created.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let parking_now = match self.parked_since.load(Relaxed) {
+            0 => 0,
+            since => elapsed.saturating_sub(since - 1),
+        };
+        let parked = self
+            .parked_ns
+            .load(Relaxed)
+            .saturating_add(parking_now)
+            .min(elapsed);
         Metrics {
             tasks_spawned: self.tasks_spawned.load(Relaxed),
             tasks_alive: self.tasks_alive.load(Relaxed),
