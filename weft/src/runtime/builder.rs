@@ -2,11 +2,12 @@
 
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::Runtime;
-use crate::xray::{SlowPoll, SlowPollConfig};
+use crate::xray::{SlowPoll, SlowPollConfig, DEFAULT_TRACE_CAPACITY};
 
 /// What a runtime does when a task whose [`JoinHandle`](crate::JoinHandle) was dropped panics — the panic
 /// nobody will ever see otherwise (asyncio's "Task exception was never retrieved").
@@ -98,6 +99,10 @@ pub struct Builder {
     pub(crate) blocking_keep_alive: Duration,
     /// Slow-poll detection.
     pub(crate) slow_polls: SlowPollConfig,
+    /// Where to write the trace, if anywhere.
+    pub(crate) trace_path: Option<PathBuf>,
+    /// How many trace events to keep.
+    pub(crate) trace_capacity: usize,
 }
 
 impl Builder {
@@ -118,6 +123,10 @@ impl Builder {
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
             slow_polls: SlowPollConfig::from_env(),
+            trace_path: std::env::var_os("WEFT_TRACE")
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from),
+            trace_capacity: DEFAULT_TRACE_CAPACITY,
         }
     }
 
@@ -263,6 +272,40 @@ impl Builder {
         self
     }
 
+    /// Records a timeline of the loop and writes it to `path` as Chrome trace-event JSON (open it in Perfetto,
+    /// ui.perfetto.dev, or chrome://tracing) when the runtime is dropped and on
+    /// [`xray::flush_trace`](crate::xray::flush_trace): one slice per task poll named after the task, slices for
+    /// parking, timers and I/O, and flow arrows from each wake to the poll it causes. Also set by
+    /// `WEFT_TRACE=path`. Memory is bounded: the newest [`trace_capacity`](Builder::trace_capacity) events are
+    /// kept.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("weft-trace-doc-{}.json", std::process::id()));
+    /// let runtime = weft::Builder::new().trace_path(&path).build().unwrap();
+    /// runtime.block_on(async {
+    ///     weft::task::Builder::new().name("traced").spawn(async {}).await.unwrap();
+    /// });
+    /// drop(runtime); // writes the file
+    /// let trace = std::fs::read_to_string(&path).unwrap();
+    /// assert!(trace.contains("traced (task"));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn trace_path(&mut self, path: impl Into<PathBuf>) -> &mut Builder {
+        self.trace_path = Some(path.into());
+        self
+    }
+
+    /// How many trace events to keep (the newest; default 262,144, about 10 MiB).
+    ///
+    /// ```
+    /// let runtime = weft::Builder::new().trace_capacity(10_000).build().unwrap();
+    /// # drop(runtime);
+    /// ```
+    pub fn trace_capacity(&mut self, events: usize) -> &mut Builder {
+        self.trace_capacity = events.max(1);
+        self
+    }
+
     /// Builds the runtime. A builder can build any number of runtimes, each with its own loop.
     ///
     /// ```
@@ -294,6 +337,7 @@ impl fmt::Debug for Builder {
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.blocking_keep_alive)
             .field("slow_poll_threshold", &self.slow_polls.threshold)
+            .field("trace_path", &self.trace_path)
             .finish()
     }
 }

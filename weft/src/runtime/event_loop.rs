@@ -23,7 +23,7 @@ use crate::task::error::panic_message;
 use crate::task::raw::{self, RunOutcome};
 use crate::task::{Id, JoinHandle, TaskRef};
 use crate::time::{Clock, Wheel};
-use crate::xray::{LoopCounters, PollWatch, SlowPoll, SlowPollHandler, Watchdog};
+use crate::xray::{LoopCounters, PollWatch, SlowPoll, SlowPollHandler, Trace, Watchdog};
 
 /// A run queue longer than this is shrunk when it empties, so a burst does not pin memory.
 const RUN_QUEUE_KEEP: usize = 4096;
@@ -59,6 +59,8 @@ pub(crate) struct Core {
     counters: LoopCounters,
     /// Slow-poll detection, when on.
     slow_polls: Option<SlowPolls>,
+    /// The trace, when on.
+    trace: Option<Trace>,
 }
 
 /// Slow-poll detection of one loop.
@@ -113,6 +115,10 @@ impl Core {
             unhandled_panic: builder.unhandled_panic,
             shutdown_requested: Cell::new(false),
             counters: LoopCounters::default(),
+            trace: builder
+                .trace_path
+                .clone()
+                .map(|path| Trace::new(path, builder.trace_capacity)),
             slow_polls: builder.slow_polls.threshold.map(|threshold| {
                 let watch = Arc::new(PollWatch::new());
                 let handler = builder.slow_polls.handler.clone();
@@ -136,6 +142,11 @@ impl Core {
         &self.clock
     }
 
+    /// The loop's trace, when tracing is on.
+    pub(crate) fn trace(&self) -> Option<&Trace> {
+        self.trace.as_ref()
+    }
+
     /// The loop's reactor.
     pub(crate) fn driver(&self) -> &Driver {
         &self.driver
@@ -149,6 +160,9 @@ impl Core {
     /// Pushes a woken task on the run queue (we are on the loop's thread).
     pub(crate) fn push_local(&self, task: TaskRef) -> Option<TaskRef> {
         LoopCounters::add(&self.counters.local_wakes, 1);
+        if let Some(trace) = &self.trace {
+            trace.wake(task.header().id);
+        }
         self.run_queue.borrow_mut().push_back(task);
         None
     }
@@ -176,6 +190,9 @@ impl Core {
             self.names.borrow_mut().insert(id, name);
         }
         LoopCounters::add(&self.counters.tasks_spawned, 1);
+        if let Some(trace) = &self.trace {
+            trace.wake(id);
+        }
         self.registry.borrow_mut().insert(registry_ref);
         self.run_queue.borrow_mut().push_back(queue_ref);
         handle
@@ -241,9 +258,13 @@ impl Core {
 
     /// Waits in the driver (for at most `timeout`), counting I/O events and time parked.
     fn poll_driver(&self, timeout: Option<Duration>) {
+        let trace_start = self.trace.as_ref().map(Trace::now);
         if timeout == Some(Duration::ZERO) {
             let events = self.driver.park(timeout, &self.shared.eventfd);
             LoopCounters::add(&self.counters.io_events, events);
+            if let (Some(trace), Some(start), true) = (&self.trace, trace_start, events > 0) {
+                trace.loop_work("io", start, events);
+            }
             return;
         }
         self.publish_metrics();
@@ -255,6 +276,9 @@ impl Core {
         LoopCounters::add(&self.counters.io_events, events);
         self.publish_metrics();
         self.shared.metrics.awake();
+        if let (Some(trace), Some(start)) = (&self.trace, trace_start) {
+            trace.loop_work("park", start, events);
+        }
     }
 
     /// True if a task or the main future is ready, or `block_on` must return to report a shutdown request.
@@ -266,9 +290,10 @@ impl Core {
 
     /// Polls one task and retires it if it completed.
     fn run_task(&self, task: TaskRef) {
-        let outcome = match &self.slow_polls {
-            None => task.run(),
-            Some(slow_polls) => self.run_task_watched(task, slow_polls),
+        let outcome = if self.slow_polls.is_none() && self.trace.is_none() {
+            task.run()
+        } else {
+            self.run_task_observed(task)
         };
         match outcome {
             RunOutcome::Stale => {}
@@ -285,27 +310,41 @@ impl Core {
         }
     }
 
-    /// Polls one task with slow-poll detection: publishes the poll for the watchdog and reports it if it ran
-    /// past the threshold.
-    fn run_task_watched(&self, task: TaskRef, slow_polls: &SlowPolls) -> RunOutcome {
+    /// Polls one task under observation: publishes the poll for the slow-poll watchdog and reports it if it ran
+    /// past the threshold; records it in the trace.
+    fn run_task_observed(&self, task: TaskRef) -> RunOutcome {
         let (id, spawned_at) = (task.header().id, task.header().spawned_at);
         let name = if self.names.borrow().is_empty() {
             None
         } else {
             self.task_name(id)
         };
-        let sequence = self.counters.polls.get();
-        let started = slow_polls
-            .watch
-            .begin(sequence, id, spawned_at, name.clone());
+        let trace_start = self.trace.as_ref().map(Trace::now);
+        let watched = self.slow_polls.as_ref().map(|slow_polls| {
+            let sequence = self.counters.polls.get();
+            (
+                slow_polls,
+                slow_polls
+                    .watch
+                    .begin(sequence, id, spawned_at, name.clone()),
+            )
+        });
         let outcome = task.run();
-        slow_polls.watch.end();
-        let duration = started.elapsed();
-        if duration >= slow_polls.threshold && !matches!(outcome, RunOutcome::Stale) {
-            LoopCounters::add(&self.counters.slow_polls, 1);
-            let name = name.as_deref().map(str::to_owned);
-            let report = SlowPoll::new(id, name, spawned_at, duration, false);
-            (slow_polls.handler)(&report);
+        let stale = matches!(outcome, RunOutcome::Stale);
+        if let Some((slow_polls, started)) = watched {
+            slow_polls.watch.end();
+            let duration = started.elapsed();
+            if duration >= slow_polls.threshold && !stale {
+                LoopCounters::add(&self.counters.slow_polls, 1);
+                let name = name.as_deref().map(str::to_owned);
+                let report = SlowPoll::new(id, name.clone(), spawned_at, duration, false);
+                (slow_polls.handler)(&report);
+            }
+        }
+        if let (Some(trace), Some(start)) = (&self.trace, trace_start) {
+            if !stale {
+                trace.poll(id, name, spawned_at, start);
+            }
         }
         outcome
     }
@@ -368,6 +407,11 @@ impl Core {
         }
         let mut run_queue = self.run_queue.borrow_mut();
         LoopCounters::add(&self.counters.remote_wakes, batch.woken.len() as u64);
+        if let Some(trace) = &self.trace {
+            for task in &batch.woken {
+                trace.wake(task.header().id);
+            }
+        }
         run_queue.extend(batch.woken.drain(..));
         if !batch.spawned.is_empty() {
             let mut registry = self.registry.borrow_mut();
@@ -391,9 +435,13 @@ impl Core {
             return;
         }
         let now = self.clock.now_ms();
+        let trace_start = self.trace.as_ref().map(Trace::now);
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
         self.timers.borrow_mut().advance(now, &mut fired);
         LoopCounters::add(&self.counters.timers_fired, fired.len() as u64);
+        if let (Some(trace), Some(start), false) = (&self.trace, trace_start, fired.is_empty()) {
+            trace.loop_work("timers", start, fired.len() as u64);
+        }
         for waker in fired.drain(..) {
             waker.wake();
         }
@@ -485,5 +533,10 @@ impl Core {
         self.shared.blocking.shutdown();
         let timers = std::mem::take(&mut *self.timers.borrow_mut());
         drop(timers);
+        if let Some(trace) = &self.trace {
+            if let Err(error) = trace.write() {
+                eprintln!("weft: could not write the trace: {error}");
+            }
+        }
     }
 }
