@@ -23,7 +23,7 @@ use crate::task::error::panic_message;
 use crate::task::raw::{self, RunOutcome};
 use crate::task::{Id, JoinHandle, TaskRef};
 use crate::time::{Clock, Wheel};
-use crate::xray::{LoopCounters, PollWatch, SlowPoll, SlowPollHandler, Trace, Watchdog};
+use crate::xray::{LoopCounters, LoopWork, PollWatch, SlowPoll, SlowPollHandler, Trace, Watchdog};
 
 /// A run queue longer than this is shrunk when it empties, so a burst does not pin memory.
 const RUN_QUEUE_KEEP: usize = 4096;
@@ -232,6 +232,9 @@ impl Core {
     /// One turn: take in what other threads handed over, poll up to `EVENT_INTERVAL` ready tasks, then fire
     /// timers and poll the OS; park if nothing is left to run (parking takes in remote work again first).
     fn turn(&self, main_woken: &AtomicBool) {
+        if let Some(trace) = &self.trace {
+            trace.now(); // polls are timed from here on (the main future's poll is not a task's)
+        }
         self.take_remote();
         for _ in 0..EVENT_INTERVAL {
             let Some(task) = self.run_queue.borrow_mut().pop_front() else {
@@ -258,15 +261,16 @@ impl Core {
 
     /// Waits in the driver (for at most `timeout`), counting I/O events and time parked.
     fn poll_driver(&self, timeout: Option<Duration>) {
-        let trace_start = self.trace.as_ref().map(Trace::now);
         if timeout == Some(Duration::ZERO) {
+            let start = self.trace.as_ref().map(Trace::last);
             let events = self.driver.park(timeout, &self.shared.eventfd);
             LoopCounters::add(&self.counters.io_events, events);
-            if let (Some(trace), Some(start), true) = (&self.trace, trace_start, events > 0) {
-                trace.loop_work("io", start, events);
+            if let (Some(trace), Some(start), true) = (&self.trace, start, events > 0) {
+                trace.loop_work(LoopWork::Io, start, events);
             }
             return;
         }
+        let trace_start = self.trace.as_ref().map(Trace::now);
         self.publish_metrics();
         let parked_at = Instant::now();
         self.shared.metrics.parking(parked_at);
@@ -277,7 +281,7 @@ impl Core {
         self.publish_metrics();
         self.shared.metrics.awake();
         if let (Some(trace), Some(start)) = (&self.trace, trace_start) {
-            trace.loop_work("park", start, events);
+            trace.loop_work(LoopWork::Park, start, events);
         }
     }
 
@@ -319,7 +323,6 @@ impl Core {
         } else {
             self.task_name(id)
         };
-        let trace_start = self.trace.as_ref().map(Trace::now);
         let watched = self.slow_polls.as_ref().map(|slow_polls| {
             let sequence = self.counters.polls.get();
             (
@@ -341,10 +344,8 @@ impl Core {
                 (slow_polls.handler)(&report);
             }
         }
-        if let (Some(trace), Some(start)) = (&self.trace, trace_start) {
-            if !stale {
-                trace.poll(id, name, spawned_at, start);
-            }
+        if let (Some(trace), false) = (&self.trace, stale) {
+            trace.poll(id, name.as_ref(), spawned_at);
         }
         outcome
     }
@@ -435,12 +436,12 @@ impl Core {
             return;
         }
         let now = self.clock.now_ms();
-        let trace_start = self.trace.as_ref().map(Trace::now);
+        let trace_start = self.trace.as_ref().map(Trace::last);
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
         self.timers.borrow_mut().advance(now, &mut fired);
         LoopCounters::add(&self.counters.timers_fired, fired.len() as u64);
         if let (Some(trace), Some(start), false) = (&self.trace, trace_start, fired.is_empty()) {
-            trace.loop_work("timers", start, fired.len() as u64);
+            trace.loop_work(LoopWork::Timers, start, fired.len() as u64);
         }
         for waker in fired.drain(..) {
             waker.wake();

@@ -9,6 +9,7 @@
 mod epoll;
 mod eventfd;
 pub(crate) mod socket;
+pub(crate) mod tsc;
 
 pub(crate) use epoll::{Epoll, Events, Interest};
 pub(crate) use eventfd::EventFd;

@@ -26,4 +26,4 @@ pub(crate) use metrics::{LoopCounters, PublishedMetrics};
 pub use slow_poll::SlowPoll;
 pub(crate) use slow_poll::{PollWatch, SlowPollConfig, SlowPollHandler, Watchdog};
 pub use trace::flush_trace;
-pub(crate) use trace::{Trace, DEFAULT_CAPACITY as DEFAULT_TRACE_CAPACITY};
+pub(crate) use trace::{LoopWork, Trace, DEFAULT_CAPACITY as DEFAULT_TRACE_CAPACITY};

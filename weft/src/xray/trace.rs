@@ -21,82 +21,150 @@ use std::time::Instant;
 use crate::runtime::context;
 use crate::task::Id;
 
-/// Events kept by default (about 40 bytes each).
+/// Events kept by default (32 bytes each: 8 MiB).
 pub(crate) const DEFAULT_CAPACITY: usize = 1 << 18;
 
-/// One recorded event; times in ns since the trace began.
-#[derive(Debug, Clone)]
+/// Loop work that is not a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoopWork {
+    /// Parked in the OS.
+    Park,
+    /// Firing timers.
+    Timers,
+    /// Dispatching I/O events.
+    Io,
+}
+
+impl LoopWork {
+    /// The slice's name.
+    fn name(self) -> &'static str {
+        match self {
+            LoopWork::Park => "park",
+            LoopWork::Timers => "timers",
+            LoopWork::Io => "io",
+        }
+    }
+}
+
+/// One recorded event; times in ns since the trace began. Kept small: the ring holds many.
+#[derive(Debug, Clone, Copy)]
 enum Event {
-    /// A task poll.
+    /// A task poll, which also ends the flow arrow from the wake that scheduled it (flow id = task id).
     Poll {
         /// The task.
         task: Id,
-        /// Its name, if any.
-        name: Option<Arc<str>>,
         /// Where it was spawned.
         spawned_at: &'static Location<'static>,
         /// Start.
         start: u64,
-        /// Duration.
-        duration: u64,
-        /// The flow that led to this poll (a wake), if recorded.
-        flow: Option<u64>,
+        /// End.
+        end: u64,
     },
-    /// Loop work that is not a task: parking, timers, I/O dispatch.
+    /// Loop work that is not a task.
     Loop {
-        /// "park", "timers", "io".
-        what: &'static str,
+        /// What.
+        what: LoopWork,
+        /// Timers fired or events dispatched (saturating).
+        count: u32,
         /// Start.
         start: u64,
-        /// Duration.
-        duration: u64,
-        /// Timers fired or events dispatched.
-        count: u64,
+        /// End.
+        end: u64,
     },
-    /// A wake: the start of a flow arrow to the woken task's next poll.
+    /// A wake: starts a flow arrow to the woken task's next poll (flow id = task id).
     Wake {
-        /// The flow's id.
-        flow: u64,
-        /// When.
-        at: u64,
         /// The woken task.
         task: Id,
+        /// When.
+        at: u64,
     },
 }
 
+/// Where the trace's time stamps come from.
+#[derive(Debug, Clone, Copy)]
+enum Stamps {
+    /// CPU ticks since `tick0`, turned into ns at write time against the monotonic clock.
+    Tsc {
+        /// The counter at time zero.
+        tick0: u64,
+    },
+    /// Nanoseconds from the monotonic clock.
+    Monotonic,
+}
+
 /// The trace of one loop (touched only on its thread).
+///
+/// Recording is cheap: one time stamp per poll — a poll starts where the previous recorded event ended, since the
+/// loop runs polls back to back — taken from the CPU's time-stamp counter where it is reliable, and a push onto a
+/// ring; a wake costs a push and no clock read.
 #[derive(Debug)]
 pub(crate) struct Trace {
     /// Where to write it.
     path: PathBuf,
     /// Time zero.
     epoch: Instant,
+    /// The clock of the stamps.
+    stamps: Stamps,
+    /// The end of the latest recorded event (ns since `epoch`).
+    last: Cell<u64>,
     /// The newest events.
     events: RefCell<VecDeque<Event>>,
     /// Ring size.
     capacity: usize,
-    /// The next flow id.
-    next_flow: Cell<u64>,
-    /// Flows waiting for their task's next poll.
-    pending_flows: RefCell<HashMap<Id, u64>>,
+    /// Names of the named tasks seen, for the slices' titles.
+    names: RefCell<HashMap<Id, Arc<str>>>,
 }
 
 impl Trace {
     /// A trace to be written to `path`, keeping at most `capacity` events.
     pub(crate) fn new(path: PathBuf, capacity: usize) -> Trace {
+        let stamps = if crate::sys::tsc::is_reliable() {
+            Stamps::Tsc {
+                tick0: crate::sys::tsc::read(),
+            }
+        } else {
+            Stamps::Monotonic
+        };
         Trace {
             path,
             epoch: Instant::now(),
+            stamps,
+            last: Cell::new(0),
             events: RefCell::new(VecDeque::with_capacity(capacity.min(4096))),
             capacity: capacity.max(1),
-            next_flow: Cell::new(1),
-            pending_flows: RefCell::new(HashMap::new()),
+            names: RefCell::new(HashMap::new()),
         }
     }
 
-    /// Nanoseconds since the trace began.
+    /// Takes a time stamp (since the trace began, in the trace's own units), remembered as the latest.
     pub(crate) fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        let now = match self.stamps {
+            Stamps::Tsc { tick0 } => crate::sys::tsc::read().wrapping_sub(tick0),
+            Stamps::Monotonic => u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        };
+        self.last.set(now);
+        now
+    }
+
+    /// Nanoseconds per stamp unit, measured now against the monotonic clock.
+    fn ns_per_stamp(&self) -> f64 {
+        match self.stamps {
+            Stamps::Monotonic => 1.0,
+            Stamps::Tsc { tick0 } => {
+                let ticks = crate::sys::tsc::read().wrapping_sub(tick0);
+                let nanos = self.epoch.elapsed().as_nanos() as f64;
+                if ticks == 0 {
+                    1.0
+                } else {
+                    nanos / ticks as f64
+                }
+            }
+        }
+    }
+
+    /// The latest time read (no clock read).
+    pub(crate) fn last(&self) -> u64 {
+        self.last.get()
     }
 
     /// Appends an event, dropping the oldest if the ring is full.
@@ -108,57 +176,57 @@ impl Trace {
         events.push_back(event);
     }
 
-    /// A task was polled from `start` to now.
+    /// A task was polled from the end of the previous event until now.
     pub(crate) fn poll(
         &self,
         task: Id,
-        name: Option<Arc<str>>,
+        name: Option<&Arc<str>>,
         spawned_at: &'static Location<'static>,
-        start: u64,
     ) {
-        let duration = self.now().saturating_sub(start);
-        let flow = self.pending_flows.borrow_mut().remove(&task);
+        let start = self.last.get();
+        let end = self.now();
+        if let Some(name) = name {
+            self.names
+                .borrow_mut()
+                .entry(task)
+                .or_insert_with(|| name.clone());
+        }
         self.push(Event::Poll {
             task,
-            name,
             spawned_at,
             start,
-            duration,
-            flow,
+            end,
         });
     }
 
-    /// Loop work (`what`: "park", "timers", "io") from `start` to now, with a count.
-    pub(crate) fn loop_work(&self, what: &'static str, start: u64, count: u64) {
-        let duration = self.now().saturating_sub(start);
+    /// Loop work from `start` until now, with a count.
+    pub(crate) fn loop_work(&self, what: LoopWork, start: u64, count: u64) {
+        let end = self.now();
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
         self.push(Event::Loop {
             what,
-            start,
-            duration,
             count,
+            start,
+            end,
         });
     }
 
-    /// `task` was woken now (the first wake before its next poll starts the arrow).
+    /// `task` was woken (at the latest time read: the poll or loop work that woke it).
     pub(crate) fn wake(&self, task: Id) {
-        let mut pending = self.pending_flows.borrow_mut();
-        if pending.contains_key(&task) {
-            return;
-        }
-        let flow = self.next_flow.get();
-        self.next_flow.set(flow + 1);
-        pending.insert(task, flow);
-        drop(pending);
         self.push(Event::Wake {
-            flow,
-            at: self.now(),
             task,
+            at: self.last.get(),
         });
     }
 
     /// Writes the trace file (the events so far; the trace keeps recording).
     pub(crate) fn write(&self) -> io::Result<()> {
-        write_file(&self.path, &self.events.borrow())
+        write_file(
+            &self.path,
+            &self.events.borrow(),
+            &self.names.borrow(),
+            self.ns_per_stamp(),
+        )
     }
 }
 
@@ -187,7 +255,13 @@ fn json_string(text: &str) -> String {
 }
 
 /// Writes `events` as a Chrome trace JSON document.
-fn write_file(path: &Path, events: &VecDeque<Event>) -> io::Result<()> {
+fn write_file(
+    path: &Path,
+    events: &VecDeque<Event>,
+    names: &HashMap<Id, Arc<str>>,
+    ns_per_stamp: f64,
+) -> io::Result<()> {
+    let micros = |stamp: u64| micros((stamp as f64 * ns_per_stamp) as u64);
     let mut out = io::BufWriter::new(std::fs::File::create(path)?);
     let pid = std::process::id();
     writeln!(out, "{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[")?;
@@ -196,38 +270,37 @@ fn write_file(path: &Path, events: &VecDeque<Event>) -> io::Result<()> {
         "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":1,\"args\":{{\"name\":\"weft loop\"}}}}"
     )?;
     for event in events {
-        match event {
-            Event::Poll { task, name, spawned_at, start, duration, flow } => {
-                let label = match name {
+        match *event {
+            Event::Poll { task, spawned_at, start, end } => {
+                let label = match names.get(&task) {
                     Some(name) => format!("{name} (task {task})"),
                     None => format!("task {task}"),
                 };
-                if let Some(flow) = flow {
-                    writeln!(
-                        out,
-                        ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{flow},\"ts\":{},\"pid\":{pid},\"tid\":1}}",
-                        micros(*start)
-                    )?;
-                }
+                writeln!(
+                    out,
+                    ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":1}}",
+                    micros(start)
+                )?;
                 writeln!(
                     out,
                     ",{{\"name\":{},\"cat\":\"poll\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"task\":{task},\"spawned_at\":{}}}}}",
                     json_string(&label),
-                    micros(*start),
-                    micros(*duration),
+                    micros(start),
+                    micros(end.saturating_sub(start)),
                     json_string(&spawned_at.to_string())
                 )?;
             }
-            Event::Loop { what, start, duration, count } => writeln!(
+            Event::Loop { what, count, start, end } => writeln!(
                 out,
-                ",{{\"name\":\"{what}\",\"cat\":\"loop\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"count\":{count}}}}}",
-                micros(*start),
-                micros(*duration)
+                ",{{\"name\":\"{}\",\"cat\":\"loop\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"count\":{count}}}}}",
+                what.name(),
+                micros(start),
+                micros(end.saturating_sub(start))
             )?,
-            Event::Wake { flow, at, task } => writeln!(
+            Event::Wake { task, at } => writeln!(
                 out,
-                ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":{flow},\"ts\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"task\":{task}}}}}",
-                micros(*at)
+                ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"task\":{task}}}}}",
+                micros(at)
             )?,
         }
     }
