@@ -38,13 +38,21 @@ fn main() -> std::io::Result<()> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         println!("echo server on {address}; 20 clients, one of them sends \"slow\"");
-        let server = weft::task::Builder::new().name("acceptor").spawn(async move {
-            for i in 0..20 {
-                let (stream, _) = listener.accept().await.unwrap();
-                let name = if i == 7 { "handler (slow)".to_string() } else { format!("handler {i}") };
-                weft::task::Builder::new().name(name).spawn(echo_once(stream));
-            }
-        });
+        let server = weft::task::Builder::new()
+            .name("acceptor")
+            .spawn(async move {
+                for i in 0..20 {
+                    let (stream, _) = listener.accept().await.unwrap();
+                    let name = if i == 7 {
+                        "handler (slow)".to_string()
+                    } else {
+                        format!("handler {i}")
+                    };
+                    weft::task::Builder::new()
+                        .name(name)
+                        .spawn(echo_once(stream));
+                }
+            });
         let clients: Vec<_> = (0..20)
             .map(|i| {
                 weft::spawn(async move {
@@ -66,13 +74,23 @@ fn main() -> std::io::Result<()> {
 
     let metrics = std::thread::spawn(move || handle.metrics()).join().unwrap();
     println!("\nmetrics, read from another thread:");
-    println!("  tasks spawned {}, alive {}, polls {}", metrics.tasks_spawned, metrics.tasks_alive, metrics.polls);
+    println!(
+        "  tasks spawned {}, alive {}, polls {}",
+        metrics.tasks_spawned, metrics.tasks_alive, metrics.polls
+    );
     println!("  busy {:?}, parked {:?}", metrics.busy, metrics.parked);
     println!(
         "  wakes local {} / remote {}, timers fired {}, I/O events {}, slow polls {}",
-        metrics.local_wakes, metrics.remote_wakes, metrics.timers_fired, metrics.io_events, metrics.slow_polls
+        metrics.local_wakes,
+        metrics.remote_wakes,
+        metrics.timers_fired,
+        metrics.io_events,
+        metrics.slow_polls
     );
     drop(runtime); // writes the trace
-    println!("\ntrace of the loop: {} — open it at ui.perfetto.dev", trace.display());
+    println!(
+        "\ntrace of the loop: {} — open it at ui.perfetto.dev",
+        trace.display()
+    );
     Ok(())
 }
