@@ -15,7 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod source;
-mod split;
+pub(crate) mod split;
 mod tcp;
 mod udp;
 mod unix;
