@@ -146,8 +146,13 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (keep, task, handle) =
-            raw::new_task(BlockingFuture(Some(function)), None, Id::next(), location);
+        let (keep, task, handle) = raw::new_task(
+            BlockingFuture(Some(function)),
+            None,
+            false,
+            Id::next(),
+            location,
+        );
         let job = Job { task, keep };
         let mut state = lock(&self.inner.state);
         if state.shutdown {

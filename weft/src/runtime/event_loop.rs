@@ -180,7 +180,7 @@ impl Core {
     {
         let id = Id::next();
         let (registry_ref, queue_ref, handle) =
-            raw::new_task(future, Some(self.shared.clone()), id, location);
+            raw::new_task(future, Some(self.shared.clone()), true, id, location);
         if self.closing.get() {
             // Spawned by a destructor during shutdown: cancelled without running.
             let _ = registry_ref.shutdown();

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use super::context;
 use crate::blocking::Pool;
 use crate::sys::EventFd;
+use crate::task::arena::Arena;
 use crate::task::raw::{self, TaskRef};
 use crate::task::{Id, JoinHandle};
 use crate::xray::PublishedMetrics;
@@ -49,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) paused_clock: bool,
     /// The loop's counters as of its latest turn.
     pub(crate) metrics: PublishedMetrics,
+    /// Where the cells of tasks spawned on the loop's thread live.
+    pub(crate) arena: Arena,
 }
 
 /// The next loop id.
@@ -77,6 +80,7 @@ impl Shared {
             blocking,
             paused_clock,
             metrics: PublishedMetrics::new(),
+            arena: Arena::new(),
         });
         lock(&LOOPS)
             .get_or_insert_with(HashMap::new)
@@ -180,7 +184,7 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let (registry_ref, queue_ref, handle) =
-            raw::new_task(future, Some(self.clone()), Id::next(), location);
+            raw::new_task(future, Some(self.clone()), false, Id::next(), location);
         let mut refused = Some((registry_ref, queue_ref));
         self.push_remote(|remote| remote.spawned.extend(refused.take()));
         if let Some((registry_ref, queue_ref)) = refused {

@@ -32,6 +32,7 @@
 //!
 //! References: the task state machine of tokio (`tokio/src/runtime/task/`), async-task's header layout.
 
+pub(crate) mod arena;
 mod builder;
 pub(crate) mod error;
 mod gather;

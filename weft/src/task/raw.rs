@@ -3,20 +3,22 @@
 //! Everything that touches the cell without knowing the future's type goes through the [`Vtable`], whose
 //! functions are instantiated once per future type. A [`TaskRef`] owns one reference to a cell.
 
+use std::alloc::{self, Layout};
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
+use super::arena::Arena;
 use super::error::{self, JoinError};
 use super::id::Id;
 use super::state::{
-    PopTransition, ScheduleTransition, State, COMPLETE, CONSUMED, JOIN_INTEREST, JOIN_WAKER,
+    PopTransition, ScheduleTransition, State, ARENA, COMPLETE, CONSUMED, JOIN_INTEREST, JOIN_WAKER,
     OUTPUT, PANICKED, SCHEDULED,
 };
 use super::JoinHandle;
@@ -128,16 +130,27 @@ impl Header {
 
 /// Creates a scheduled, joinable task: returns the registry's reference (rule 5; for a blocking task, the
 /// reference its pool thread keeps while running it), the queue's reference (rule 4) and the join handle.
+///
+/// `on_owner_thread`: the caller is the owner loop's thread, so the cell may come from the loop's arena.
 pub(crate) fn new_task<F>(
     future: F,
     owner: Option<Arc<Shared>>,
+    on_owner_thread: bool,
     id: Id,
     spawned_at: &'static Location<'static>,
 ) -> (TaskRef, TaskRef, JoinHandle<F::Output>)
 where
     F: Future,
 {
-    let ptr = allocate(future, owner, id, spawned_at, SCHEDULED | JOIN_INTEREST, 3);
+    let ptr = allocate(
+        future,
+        owner,
+        on_owner_thread,
+        id,
+        spawned_at,
+        SCHEDULED | JOIN_INTEREST,
+        3,
+    );
     // SAFETY: `allocate` created three references; each value below takes one. The handle gets the join
     // interest and the output type is F::Output.
     unsafe {
@@ -149,10 +162,12 @@ where
     }
 }
 
-/// Allocates a task cell for `future`, with `flags` set and `refs` references owned by the caller.
+/// Allocates a task cell for `future`, with `flags` set and `refs` references owned by the caller: from the owner
+/// loop's arena when the caller is on that loop's thread and the cell fits, otherwise from the global allocator.
 fn allocate<F>(
     future: F,
     owner: Option<Arc<Shared>>,
+    on_owner_thread: bool,
     id: Id,
     spawned_at: &'static Location<'static>,
     flags: usize,
@@ -161,10 +176,12 @@ fn allocate<F>(
 where
     F: Future,
 {
+    let layout = Layout::new::<Cell<F>>();
+    let in_arena = on_owner_thread && owner.is_some() && Arena::serves(layout);
     let owner = owner.map_or(std::ptr::null(), Arc::into_raw);
-    let cell = Box::new(Cell {
+    let cell = Cell {
         header: Header {
-            state: State::new(flags, refs),
+            state: State::new(if in_arena { flags | ARENA } else { flags }, refs),
             vtable: &Cell::<F>::VTABLE,
             owner,
             id,
@@ -174,8 +191,17 @@ where
         slot: UnsafeCell::new(Slot {
             future: ManuallyDrop::new(future),
         }),
-    });
-    NonNull::from(Box::leak(cell)).cast()
+    };
+    if !in_arena {
+        return NonNull::from(Box::leak(Box::new(cell))).cast();
+    }
+    // SAFETY: `in_arena` implies a non-null owner, which the cell now holds a strong count of (rule 7); the caller
+    // is the owner loop's thread (arena invariant 1) and the arena serves this layout.
+    let slot = unsafe { (*owner).arena.allocate(layout) }.cast::<Cell<F>>();
+    // SAFETY: the slot is fresh, sized and aligned for a Cell<F> (the arena serves alignments up to 8 and this
+    // layout passed `serves`).
+    unsafe { slot.as_ptr().write(cell) };
+    slot.cast()
 }
 
 impl<F: Future> Cell<F> {
@@ -342,38 +368,56 @@ impl<F: Future> Cell<F> {
         }
     }
 
-    /// Frees the cell and releases the owner's strong count.
+    /// Frees the cell (to its loop's arena or the global allocator) and releases the owner's strong count.
     ///
     /// # Safety
     /// Rule 6: the reference count reached zero; `ptr` came from [`allocate`] for this `F`.
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        // SAFETY: the cell was created by Box::new in `allocate` and this is its last reference (rule 6).
-        let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) };
-        let state = cell.header.state.load();
+        let cell = ptr.cast::<Cell<F>>().as_ptr();
+        // SAFETY: rule 6: the last reference; nobody else reads or writes the cell any more.
+        let (state, id, owner) = unsafe {
+            (
+                (*cell).header.state.load(),
+                (*cell).header.id,
+                (*cell).header.owner,
+            )
+        };
         debug_assert!(state & COMPLETE != 0, "a task freed before it completed");
         if state & CONSUMED == 0 {
             if state & OUTPUT != 0 {
-                let mut cell = cell;
-                // SAFETY: rule 6: the last reference; an unconsumed output is still in the slot. (The slot's
-                // contents are `Send` or were left by a handle on this thread: rule 6.)
-                unsafe { ManuallyDrop::drop(&mut cell.slot.get_mut().output) };
-                release_owner(&cell.header);
-                return;
-            }
-            if state & PANICKED != 0 {
-                drop(error::take_panic(cell.header.id));
+                // SAFETY: rule 6: an unconsumed output is still in the slot. (The slot's contents are `Send` or
+                // were left by a handle on this thread: rule 6.)
+                unsafe { ManuallyDrop::drop(&mut (*(*cell).slot.get()).output) };
+            } else if state & PANICKED != 0 {
+                drop(error::take_panic(id));
             }
         }
-        release_owner(&cell.header);
+        // The header's only field with a destructor: the join waker (rule 3: nobody else touches it now).
+        // SAFETY: rule 6, as above; dropped once, here.
+        unsafe { ptr::drop_in_place((*cell).header.join_waker.get()) };
+        let layout = Layout::new::<Cell<F>>();
+        if state & ARENA != 0 {
+            let on_owner_thread = crate::runtime::context::with_core(|core| {
+                core.is_some_and(|core| std::ptr::eq(Arc::as_ptr(core.shared()), owner))
+            });
+            // SAFETY: ARENA cells have an owner, alive until `release_owner` below (rule 7); the slot came from
+            // its arena with this layout and is no longer used; `on_owner_thread` was just checked.
+            unsafe { (*owner).arena.free(ptr.cast(), layout, on_owner_thread) };
+        } else {
+            // SAFETY: the cell was allocated by Box::new (the global allocator with this layout) in `allocate`;
+            // its fields were dropped above or need no drop (the slot union is ManuallyDrop).
+            unsafe { alloc::dealloc(ptr.as_ptr().cast(), layout) };
+        }
+        release_owner(owner);
     }
 }
 
-/// Drops the cell's strong count of its owner (rule 7).
-fn release_owner(header: &Header) {
-    if !header.owner.is_null() {
+/// Drops a freed cell's strong count of its owner (rule 7).
+fn release_owner(owner: *const Shared) {
+    if !owner.is_null() {
         // SAFETY: rule 7: the cell held one strong count, created by Arc::into_raw in `allocate`, released once
         // here as the cell is freed.
-        unsafe { drop(Arc::from_raw(header.owner)) };
+        unsafe { drop(Arc::from_raw(owner)) };
     }
 }
 

@@ -1,4 +1,4 @@
-//! The task's state word: flag bits in the low 8 bits, the reference count in the next 28, and the task's index
+//! The task's state word: flag bits in the low 9 bits, the reference count in the next 27, and the task's index
 //! in its loop's registry in the top 28 (kept here rather than in a field of its own: it saves 8 bytes a task).
 //!
 //! | bit | set when | cleared when |
@@ -11,6 +11,7 @@
 //! | `OUTPUT` | with `COMPLETE`, if the slot holds the output | never |
 //! | `PANICKED` | with `COMPLETE`, if the payload waits in the panic table | never |
 //! | `CONSUMED` | the output (or panic payload) was taken or dropped | never |
+//! | `ARENA` | the cell was allocated from its owner loop's arena | never |
 //!
 //! After `COMPLETE`, the outcome is: `OUTPUT` — a value; `PANICKED` — a panic; neither — cancelled.
 
@@ -33,12 +34,14 @@ pub(crate) const OUTPUT: usize = 1 << 5;
 pub(crate) const PANICKED: usize = 1 << 6;
 /// The outcome was taken (or dropped) by whoever owned it (rule 2).
 pub(crate) const CONSUMED: usize = 1 << 7;
+/// The cell lives in its owner loop's arena (set at creation, never changed).
+pub(crate) const ARENA: usize = 1 << 8;
 /// Bits below the reference count.
-const FLAG_BITS: u32 = 8;
+const FLAG_BITS: u32 = 9;
 /// One reference.
 pub(crate) const REF_ONE: usize = 1 << FLAG_BITS;
 /// Bits of the reference count.
-const REF_BITS: u32 = 28;
+const REF_BITS: u32 = 27;
 /// The reference count's bits.
 const REF_MASK: usize = ((1 << REF_BITS) - 1) << FLAG_BITS;
 /// Where the registry index starts.
