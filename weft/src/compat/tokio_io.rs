@@ -27,6 +27,7 @@ use futures_io::{AsyncRead as FuturesRead, AsyncWrite as FuturesWrite};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::fs::File;
+use crate::net::split::Stream;
 use crate::net::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpStream, UnixStream, WriteHalf};
 
 /// tokio's `poll_read` through a futures-io reader.
@@ -45,16 +46,21 @@ fn poll_read_into<R: FuturesRead + ?Sized>(
     }
 }
 
-/// Implements tokio's `AsyncRead` and `AsyncWrite` for types that implement the futures-io traits.
-macro_rules! tokio_traits {
-    ($([$($generics:tt)*] $type:ty $(where $($bounds:tt)+)?;)*) => {$(
-        impl<$($generics)*> AsyncRead for $type $(where $($bounds)+)? {
+/// Implements tokio's `AsyncRead` by forwarding to the type's futures-io impl: `[generics] Type [where-bounds];`.
+macro_rules! tokio_read {
+    ($([$($generics:tt)*] $type:ty [$($bounds:tt)*];)*) => {$(
+        impl<$($generics)*> AsyncRead for $type where $($bounds)* {
             fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
                 poll_read_into(self, cx, buf)
             }
         }
+    )*};
+}
 
-        impl<$($generics)*> AsyncWrite for $type $(where $($bounds)+)? {
+/// Implements tokio's `AsyncWrite` by forwarding to the type's futures-io impl: `[generics] Type [where-bounds];`.
+macro_rules! tokio_write {
+    ($([$($generics:tt)*] $type:ty [$($bounds:tt)*];)*) => {$(
+        impl<$($generics)*> AsyncWrite for $type where $($bounds)* {
             fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
                 FuturesWrite::poll_write(self, cx, buf)
             }
@@ -82,73 +88,18 @@ macro_rules! tokio_traits {
     )*};
 }
 
-tokio_traits! {
-    [] TcpStream;
-    [] UnixStream;
-    [] File;
+tokio_read! {
+    [] TcpStream [];
+    [] UnixStream [];
+    [] File [];
+    [S] ReadHalf<'_, S> [for<'b> &'b S: FuturesRead];
+    [S: Stream] OwnedReadHalf<S> [for<'b> &'b S: FuturesRead];
 }
 
-impl<S> AsyncRead for ReadHalf<'_, S>
-where
-    for<'b> &'b S: FuturesRead,
-{
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        poll_read_into(self, cx, buf)
-    }
-}
-
-impl<S: crate::net::split::Stream> AsyncRead for OwnedReadHalf<S>
-where
-    for<'b> &'b S: FuturesRead,
-{
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        poll_read_into(self, cx, buf)
-    }
-}
-
-/// tokio's `AsyncWrite` for a write half, through its futures-io impl.
-macro_rules! tokio_write_half {
-    ($([$($generics:tt)*] $type:ty;)*) => {$(
-        impl<$($generics)*> AsyncWrite for $type
-        where
-            for<'b> &'b S: FuturesWrite,
-        {
-            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-                FuturesWrite::poll_write(self, cx, buf)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[io::IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                FuturesWrite::poll_write_vectored(self, cx, bufs)
-            }
-
-            fn is_write_vectored(&self) -> bool {
-                true
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                FuturesWrite::poll_flush(self, cx)
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                FuturesWrite::poll_close(self, cx)
-            }
-        }
-    )*};
-}
-
-tokio_write_half! {
-    [S: crate::net::split::Stream] WriteHalf<'_, S>;
-    [S: crate::net::split::Stream] OwnedWriteHalf<S>;
+tokio_write! {
+    [] TcpStream [];
+    [] UnixStream [];
+    [] File [];
+    [S: Stream] WriteHalf<'_, S> [for<'b> &'b S: FuturesWrite];
+    [S: Stream] OwnedWriteHalf<S> [for<'b> &'b S: FuturesWrite];
 }
