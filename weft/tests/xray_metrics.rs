@@ -110,3 +110,22 @@ fn metrics_can_be_read_from_another_thread() {
     let metrics = std::thread::spawn(move || handle.metrics()).join().unwrap();
     assert_eq!(metrics.tasks_spawned, 1);
 }
+
+#[test]
+fn an_idle_runtime_makes_no_periodic_wake_ups() {
+    let runtime = weft::Runtime::new().unwrap();
+    runtime.block_on(async {
+        // One task waits 300 ms: the loop should park once until the deadline, not tick meanwhile.
+        weft::spawn(async { weft::time::sleep(Duration::from_millis(300)).await })
+            .await
+            .unwrap();
+    });
+    let metrics = runtime.handle().metrics();
+    assert!(metrics.parked >= Duration::from_millis(250), "{metrics:?}");
+    // A 1 ms tick would make ~300 parks; a wake-up per timer slot cascade at most a handful.
+    assert!(
+        metrics.parks <= 4,
+        "an idle loop woke up {} times in 300 ms: {metrics:?}",
+        metrics.parks
+    );
+}

@@ -277,6 +277,7 @@ impl Core {
         let events = self.driver.park(timeout, &self.shared.eventfd);
         let parked = u64::try_from(parked_at.elapsed().as_nanos()).unwrap_or(u64::MAX);
         LoopCounters::add(&self.counters.parked_ns, parked);
+        LoopCounters::add(&self.counters.parks, 1);
         LoopCounters::add(&self.counters.io_events, events);
         self.publish_metrics();
         self.shared.metrics.awake();

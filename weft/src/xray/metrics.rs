@@ -31,6 +31,9 @@ pub struct Metrics {
     pub busy: Duration,
     /// Wall time the loop spent parked in the OS, waiting for I/O, timers or other threads.
     pub parked: Duration,
+    /// Times the loop parked in the OS. An idle loop parks once per wait and makes no periodic wake-ups, so
+    /// this grows with events, not with time.
+    pub parks: u64,
     /// Wakes of tasks from this loop's own thread (no lock, no syscall).
     pub local_wakes: u64,
     /// Wakes of tasks from other threads (through the remote queue).
@@ -58,6 +61,8 @@ pub(crate) struct LoopCounters {
     pub(crate) polls: Cell<u64>,
     /// See [`Metrics::parked`], in nanoseconds.
     pub(crate) parked_ns: Cell<u64>,
+    /// See [`Metrics::parks`].
+    pub(crate) parks: Cell<u64>,
     /// See [`Metrics::local_wakes`].
     pub(crate) local_wakes: Cell<u64>,
     /// See [`Metrics::remote_wakes`].
@@ -93,6 +98,8 @@ pub(crate) struct PublishedMetrics {
     polls: AtomicU64,
     /// See [`Metrics::parked`], in nanoseconds.
     parked_ns: AtomicU64,
+    /// See [`Metrics::parks`].
+    parks: AtomicU64,
     /// See [`Metrics::local_wakes`].
     local_wakes: AtomicU64,
     /// See [`Metrics::remote_wakes`].
@@ -115,6 +122,7 @@ impl PublishedMetrics {
             tasks_alive: AtomicU64::new(0),
             polls: AtomicU64::new(0),
             parked_ns: AtomicU64::new(0),
+            parks: AtomicU64::new(0),
             local_wakes: AtomicU64::new(0),
             remote_wakes: AtomicU64::new(0),
             timers_fired: AtomicU64::new(0),
@@ -142,6 +150,7 @@ impl PublishedMetrics {
         self.tasks_alive.store(alive as u64, Relaxed);
         self.polls.store(counters.polls.get(), Relaxed);
         self.parked_ns.store(counters.parked_ns.get(), Relaxed);
+        self.parks.store(counters.parks.get(), Relaxed);
         self.local_wakes.store(counters.local_wakes.get(), Relaxed);
         self.remote_wakes
             .store(counters.remote_wakes.get(), Relaxed);
@@ -169,6 +178,7 @@ impl PublishedMetrics {
             polls: self.polls.load(Relaxed),
             busy: Duration::from_nanos(elapsed - parked),
             parked: Duration::from_nanos(parked),
+            parks: self.parks.load(Relaxed),
             local_wakes: self.local_wakes.load(Relaxed),
             remote_wakes: self.remote_wakes.load(Relaxed),
             timers_fired: self.timers_fired.load(Relaxed),
