@@ -9,28 +9,8 @@ use std::time::Duration;
 
 use weft::{Builder, Runtime};
 
-/// Runs `f` on its own thread and fails (instead of hanging the suite) if it does not finish within `limit`.
-/// This is a deadlock detector with a generous bound, not a timing assertion.
-fn without_deadlock<T: Send + 'static>(
-    limit: Duration,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    let thread = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(value) => {
-            thread.join().unwrap();
-            value
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(payload) => std::panic::resume_unwind(payload),
-            Ok(()) => unreachable!("the thread ended without sending"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("deadlock: still running after {limit:?}"),
-    }
-}
+mod common;
+use common::without_deadlock;
 
 /// Tracks how many closures run at once, and the most ever seen.
 #[derive(Default)]

@@ -7,15 +7,8 @@ use std::net::SocketAddr;
 use weft::io::{copy, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use weft::net::{TcpListener, TcpSocket, TcpStream, UnixStream};
 
-/// Runs `body` on a fresh runtime. The 120 s bound only turns a hang (a lost wake-up) into a failure; no test
-/// asserts anything about time.
-fn run<F: std::future::Future>(body: F) -> F::Output {
-    weft::run(async {
-        weft::time::timeout(std::time::Duration::from_secs(120), body)
-            .await
-            .expect("hang guard: the test did not finish in 120 s")
-    })
-}
+mod common;
+use common::run;
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)

@@ -12,15 +12,8 @@ use std::task::{Poll, Waker};
 use weft::io::{AsyncReadExt, AsyncWriteExt};
 use weft::net::{TcpListener, TcpStream};
 
-/// Runs `body` on a fresh runtime. The 120 s bound only turns a hang (a lost wake-up) into a failure; no test
-/// asserts anything about time.
-fn run<F: std::future::Future>(body: F) -> F::Output {
-    weft::run(async {
-        weft::time::timeout(std::time::Duration::from_secs(120), body)
-            .await
-            .expect("hang guard: the test did not finish in 120 s")
-    })
-}
+mod common;
+use common::run;
 
 /// xorshift64: a small deterministic generator for message sizes and contents.
 struct XorShift(u64);

@@ -16,15 +16,8 @@ use weft::net::{TcpListener, TcpStream, UdpSocket};
 use weft::task::yield_now;
 use weft::time::{sleep, timeout};
 
-/// Runs `body` on a fresh runtime. The 120 s bound only turns a hang (a lost wake-up) into a failure; no test
-/// asserts anything about time.
-fn run<F: Future>(body: F) -> F::Output {
-    weft::run(async {
-        timeout(Duration::from_secs(120), body)
-            .await
-            .expect("hang guard: the test did not finish in 120 s")
-    })
-}
+mod common;
+use common::run;
 
 /// The environment variable that tells a re-executed test binary which test's child role to play.
 const CHILD_ROLE: &str = "WEFT_NET_FAULTS_CHILD_ROLE";

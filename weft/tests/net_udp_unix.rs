@@ -8,15 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use weft::io::{AsyncReadExt, AsyncWriteExt};
 use weft::net::{UdpSocket, UnixDatagram, UnixListener, UnixStream};
 
-/// Runs `body` on a fresh runtime. The 120 s bound only turns a hang (a lost wake-up) into a failure; no test
-/// asserts anything about time.
-fn run<F: std::future::Future>(body: F) -> F::Output {
-    weft::run(async {
-        weft::time::timeout(std::time::Duration::from_secs(120), body)
-            .await
-            .expect("hang guard: the test did not finish in 120 s")
-    })
-}
+mod common;
+use common::run;
 
 /// A fresh directory under the system temp dir, removed (with its sockets) when dropped.
 struct TempDir(PathBuf);

@@ -2,7 +2,6 @@
 //! hanging the shutdown, and no thread or file descriptor outlives the runtime.
 
 use std::future::{pending, poll_fn};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::task::{Poll, Waker};
@@ -11,67 +10,15 @@ use std::time::Duration;
 
 use weft::{Builder, Handle, JoinHandle, Runtime};
 
+mod common;
+use common::{isolated, without_deadlock};
+
 /// Counts how many times it is dropped.
 struct DropCounter(Arc<AtomicUsize>);
 
 impl Drop for DropCounter {
     fn drop(&mut self) {
         self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// Set in the child process that runs one test alone.
-const ISOLATED_ENV: &str = "WEFT_TEST_ISOLATED";
-
-/// Runs `body` in a child process of this test binary that runs only the test `name` (on one test thread), so
-/// that process-wide counts (threads, descriptors) are not disturbed by the other tests of this binary that run
-/// in parallel. In the child, runs `body` itself.
-fn isolated(name: &str, body: impl FnOnce()) {
-    if std::env::var(ISOLATED_ENV).as_deref() == Ok(name) {
-        body();
-        return;
-    }
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--test-threads=1", "--nocapture"])
-        .env(ISOLATED_ENV, name)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "isolated test {name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "isolated test {name} did not run in the child:\n{stdout}"
-    );
-}
-
-/// Runs `f` on its own thread and fails (instead of hanging the suite) if it does not finish within `limit`.
-/// This is a deadlock detector with a generous bound, not a timing assertion.
-fn without_deadlock<T: Send + 'static>(
-    limit: Duration,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    let thread = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(value) => {
-            thread.join().unwrap();
-            value
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            // The closure panicked: propagate its panic.
-            match thread.join() {
-                Err(payload) => std::panic::resume_unwind(payload),
-                Ok(()) => unreachable!("the thread ended without sending"),
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("deadlock: still running after {limit:?}"),
     }
 }
 

@@ -4,12 +4,14 @@
 use std::future::pending;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
-use std::thread;
+use std::sync::Arc;
 use std::time::Duration;
 
 use weft::task::yield_now;
 use weft::{Builder, JoinError, UnhandledPanic};
+
+mod common;
+use common::without_deadlock;
 
 /// Counts how many times it is dropped.
 struct DropCounter(Arc<AtomicUsize>);
@@ -37,29 +39,6 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         text.clone()
     } else {
         "<non-string panic payload>".to_string()
-    }
-}
-
-/// Runs `f` on its own thread and fails (instead of hanging the suite) if it does not finish within `limit`.
-/// This is a deadlock detector with a generous bound, not a timing assertion.
-fn without_deadlock<T: Send + 'static>(
-    limit: Duration,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    let thread = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(value) => {
-            thread.join().unwrap();
-            value
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
-            Err(payload) => resume_unwind(payload),
-            Ok(()) => unreachable!("the thread ended without sending"),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("deadlock: still running after {limit:?}"),
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::{pending, poll_fn};
-use std::process::Command;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -12,34 +11,8 @@ use std::thread;
 
 use weft::task::yield_now;
 
-/// Set in the child process that runs one test alone.
-const ISOLATED_ENV: &str = "WEFT_TEST_ISOLATED";
-
-/// Runs `body` in a child process of this test binary that runs only the test `name`, so that process-wide
-/// measurements (resident memory) are not disturbed by the other tests of this binary running in parallel. In
-/// the child, runs `body` itself.
-fn isolated(name: &str, body: impl FnOnce()) {
-    if std::env::var(ISOLATED_ENV).as_deref() == Ok(name) {
-        body();
-        return;
-    }
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--test-threads=1", "--nocapture"])
-        .env(ISOLATED_ENV, name)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "isolated test {name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "isolated test {name} did not run in the child:\n{stdout}"
-    );
-}
+mod common;
+use common::isolated;
 
 /// Resident memory of this process, in bytes.
 fn resident_bytes() -> u64 {
