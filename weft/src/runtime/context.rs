@@ -3,7 +3,10 @@
 use std::cell::Cell;
 use std::ptr;
 
+use std::sync::Arc;
+
 use super::event_loop::Core;
+use super::Shared;
 
 thread_local! {
     /// The loop running on this thread, or null.
@@ -16,6 +19,11 @@ pub(crate) fn with_core<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
     // SAFETY: runtime invariant 1: a non-null pointer is a loop whose block_on or shutdown is on this
     // thread's stack, so it outlives this call.
     f(unsafe { current.as_ref() })
+}
+
+/// Calls `f` with the loop running on this thread if it is the loop whose shared half is `shared`, else `None`.
+pub(crate) fn with_core_of<R>(shared: *const Shared, f: impl FnOnce(Option<&Core>) -> R) -> R {
+    with_core(|core| f(core.filter(|core| std::ptr::eq(Arc::as_ptr(core.shared()), shared))))
 }
 
 /// Restores the previous context when dropped.

@@ -158,13 +158,12 @@ impl Core {
     }
 
     /// Pushes a woken task on the run queue (we are on the loop's thread).
-    pub(crate) fn push_local(&self, task: TaskRef) -> Option<TaskRef> {
+    pub(crate) fn push_local(&self, task: TaskRef) {
         LoopCounters::add(&self.counters.local_wakes, 1);
         if let Some(trace) = &self.trace {
             trace.wake(task.header().id);
         }
         self.run_queue.borrow_mut().push_back(task);
-        None
     }
 
     /// Spawns a task on this loop (we are on its thread).
@@ -271,7 +270,7 @@ impl Core {
             return;
         }
         let trace_start = self.trace.as_ref().map(Trace::now);
-        self.publish_metrics();
+        self.publish_metrics(); // readers see fresh counters while the loop sleeps
         let parked_at = Instant::now();
         self.shared.metrics.parking(parked_at);
         let events = self.driver.park(timeout, &self.shared.eventfd);
@@ -279,7 +278,7 @@ impl Core {
         LoopCounters::add(&self.counters.parked_ns, parked);
         LoopCounters::add(&self.counters.parks, 1);
         LoopCounters::add(&self.counters.io_events, events);
-        self.publish_metrics();
+        // Published again at the end of the turn this park belongs to.
         self.shared.metrics.awake();
         if let (Some(trace), Some(start)) = (&self.trace, trace_start) {
             trace.loop_work(LoopWork::Park, start, events);

@@ -92,9 +92,7 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let location = Location::caller();
-        let on_this_loop = context::with_core(|core| {
-            core.is_some_and(|core| Arc::ptr_eq(core.shared(), &self.shared))
-        });
+        let on_this_loop = context::with_core_of(Arc::as_ptr(&self.shared), |core| core.is_some());
         if on_this_loop {
             context::with_core(|core| {
                 core.expect("checked above")

@@ -104,9 +104,12 @@ impl Shared {
     /// Once the task is handed over, `self` is touched only under the remote lock: the task may be the last
     /// thing keeping this `Shared` alive (task rule 7), and the loop cannot drop it before the lock is released.
     pub(crate) fn schedule(&self, task: TaskRef) {
-        let task = context::with_core(|core| match core {
-            Some(core) if std::ptr::eq(Arc::as_ptr(core.shared()), self) => core.push_local(task),
-            _ => Some(task),
+        let task = context::with_core_of(self, |core| match core {
+            Some(core) => {
+                core.push_local(task);
+                None
+            }
+            None => Some(task),
         });
         if let Some(task) = task {
             self.push_remote(|remote| remote.woken.push(task));

@@ -397,9 +397,8 @@ impl<F: Future> Cell<F> {
         unsafe { ptr::drop_in_place((*cell).header.join_waker.get()) };
         let layout = Layout::new::<Cell<F>>();
         if state & ARENA != 0 {
-            let on_owner_thread = crate::runtime::context::with_core(|core| {
-                core.is_some_and(|core| std::ptr::eq(Arc::as_ptr(core.shared()), owner))
-            });
+            let on_owner_thread =
+                crate::runtime::context::with_core_of(owner, |core| core.is_some());
             // SAFETY: ARENA cells have an owner, alive until `release_owner` below (rule 7); the slot came from
             // its arena with this layout and is no longer used; `on_owner_thread` was just checked.
             unsafe { (*owner).arena.free(ptr.cast(), layout, on_owner_thread) };
