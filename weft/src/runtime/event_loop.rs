@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::panic::Location;
@@ -23,7 +23,10 @@ use crate::task::error::panic_message;
 use crate::task::raw::{self, RunOutcome};
 use crate::task::{Id, JoinHandle, TaskRef};
 use crate::time::{Clock, Wheel};
-use crate::xray::{LoopCounters, LoopWork, PollWatch, SlowPoll, SlowPollHandler, Trace, Watchdog};
+use crate::xray::{
+    Bookmark, Dump, LoopCounters, LoopWork, PollWatch, SlowPoll, SlowPollHandler, TaskInfo,
+    TaskState, Trace, Unanswered, Watchdog,
+};
 
 /// A run queue longer than this is shrunk when it empties, so a burst does not pin memory.
 const RUN_QUEUE_KEEP: usize = 4096;
@@ -37,8 +40,12 @@ pub(crate) struct Core {
     run_queue: RefCell<VecDeque<TaskRef>>,
     /// Every live task (task rule 5).
     registry: RefCell<Registry>,
-    /// Names given with `task::Builder::name`, by task id (kept out of the task cell: most tasks have none).
-    names: RefCell<HashMap<Id, Arc<str>>>,
+    /// Live tasks with a name (in `Shared::names`); while zero, that map's lock is never taken.
+    named: Cell<usize>,
+    /// When the loop started: task statistics count milliseconds from here.
+    epoch: Instant,
+    /// Milliseconds since `epoch` at the start of the current turn (or poll, while polls are timed).
+    now_ms: Cell<u32>,
     /// The timer wheel.
     timers: RefCell<Wheel>,
     /// Real or virtual time.
@@ -94,6 +101,23 @@ impl Wake for MainWaker {
     }
 }
 
+/// Marks the loop as running (some thread is in its `block_on`) until dropped.
+struct Running<'a>(&'a Shared);
+
+impl<'a> Running<'a> {
+    /// The loop starts running.
+    fn new(shared: &'a Shared) -> Running<'a> {
+        shared.running.store(true, SeqCst);
+        Running(shared)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.store(false, SeqCst);
+    }
+}
+
 impl Core {
     /// A new loop configured by `builder`.
     pub(crate) fn new(builder: &Builder) -> io::Result<Core> {
@@ -101,11 +125,14 @@ impl Core {
         let driver = Driver::new(&eventfd)?;
         let pool = Pool::new(builder.max_blocking_threads, builder.blocking_keep_alive);
         let shared = Shared::new(eventfd, pool, builder.start_paused);
+        let poll_watch = shared.poll_watch.clone();
         Ok(Core {
             shared,
             run_queue: RefCell::new(VecDeque::new()),
             registry: RefCell::new(Registry::default()),
-            names: RefCell::new(HashMap::new()),
+            named: Cell::new(0),
+            epoch: Instant::now(),
+            now_ms: Cell::new(0),
             timers: RefCell::new(Wheel::new()),
             clock: Clock::new(builder.start_paused),
             driver,
@@ -120,7 +147,7 @@ impl Core {
                 .clone()
                 .map(|path| Trace::new(path, builder.trace_capacity)),
             slow_polls: builder.slow_polls.threshold.map(|threshold| {
-                let watch = Arc::new(PollWatch::new());
+                let watch = poll_watch;
                 let handler = builder.slow_polls.handler.clone();
                 SlowPolls {
                     threshold,
@@ -186,7 +213,8 @@ impl Core {
             return handle;
         }
         if let Some(name) = name {
-            self.names.borrow_mut().insert(id, name);
+            super::shared::lock(&self.shared.names).insert(id, name);
+            self.named.set(self.named.get() + 1);
         }
         LoopCounters::add(&self.counters.tasks_spawned, 1);
         if let Some(trace) = &self.trace {
@@ -199,12 +227,16 @@ impl Core {
 
     /// The name of a live task, if it has one.
     pub(crate) fn task_name(&self, id: Id) -> Option<Arc<str>> {
-        self.names.borrow().get(&id).cloned()
+        if self.named.get() == 0 {
+            return None;
+        }
+        super::shared::lock(&self.shared.names).get(&id).cloned()
     }
 
     /// Runs the loop until `future` completes.
     pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self, false);
+        let _running = Running::new(&self.shared);
         let main = Arc::new(MainWaker {
             woken: AtomicBool::new(true),
             shared: self.shared.clone(),
@@ -235,12 +267,14 @@ impl Core {
             trace.now(); // polls are timed from here on (the main future's poll is not a task's)
         }
         self.take_remote();
+        self.now_ms.set(self.ms_since_epoch(Instant::now()));
         for _ in 0..EVENT_INTERVAL {
             let Some(task) = self.run_queue.borrow_mut().pop_front() else {
                 break;
             };
             self.run_task(task);
         }
+        self.shared.polling.clear();
         if self.has_work(main_woken) {
             self.fire_timers();
             if self.driver.has_io_sources() {
@@ -292,13 +326,23 @@ impl Core {
             || self.shutdown_requested.get()
     }
 
+    /// Milliseconds from the loop's start to `instant`.
+    fn ms_since_epoch(&self, instant: Instant) -> u32 {
+        u32::try_from(instant.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u32::MAX)
+    }
+
     /// Polls one task and retires it if it completed.
     fn run_task(&self, task: TaskRef) {
+        let header = task.header();
+        self.shared.polling.set(header.id, header.spawned_at);
+        let previous = raw::set_polling(header);
         let outcome = if self.slow_polls.is_none() && self.trace.is_none() {
+            header.stats.start_poll(self.now_ms.get());
             task.run()
         } else {
             self.run_task_observed(task)
         };
+        raw::set_polling(previous);
         match outcome {
             RunOutcome::Stale => {}
             RunOutcome::Pending => LoopCounters::add(&self.counters.polls, 1),
@@ -316,31 +360,50 @@ impl Core {
 
     /// Polls one task under observation: publishes the poll for the slow-poll watchdog and reports it if it ran
     /// past the threshold; records it in the trace.
+    ///
+    /// The poll is timed: its duration is added to the task's busy time.
     fn run_task_observed(&self, task: TaskRef) -> RunOutcome {
-        let (id, spawned_at) = (task.header().id, task.header().spawned_at);
-        let name = if self.names.borrow().is_empty() {
-            None
-        } else {
-            self.task_name(id)
-        };
-        let watched = self.slow_polls.as_ref().map(|slow_polls| {
+        let header = task.header();
+        let (id, spawned_at) = (header.id, header.spawned_at);
+        let name = self.task_name(id);
+        let started = Instant::now();
+        self.now_ms.set(self.ms_since_epoch(started));
+        let resumed_from = header.stats.start_poll(self.now_ms.get());
+        let watched = self.slow_polls.as_ref().inspect(|slow_polls| {
             let sequence = self.counters.polls.get();
-            (
-                slow_polls,
-                slow_polls
-                    .watch
-                    .begin(sequence, id, spawned_at, name.clone()),
-            )
+            slow_polls.watch.begin(
+                sequence,
+                started,
+                id,
+                spawned_at,
+                name.clone(),
+                resumed_from,
+            );
         });
+        // The header is read before the run: it may free a stale cell. The registry keeps a polled task alive
+        // (task rule 5) until `retire`, after this function.
+        let stats: *const crate::xray::TaskStats = &header.stats;
         let outcome = task.run();
         let stale = matches!(outcome, RunOutcome::Stale);
-        if let Some((slow_polls, started)) = watched {
+        let duration = started.elapsed();
+        if !stale {
+            // SAFETY: not stale, so the task was polled and the registry still holds it (task rule 5); task
+            // rule 8: this is its owner loop's thread.
+            unsafe { &*stats }.add_busy(duration);
+        }
+        if let Some(slow_polls) = watched {
             slow_polls.watch.end();
-            let duration = started.elapsed();
             if duration >= slow_polls.threshold && !stale {
                 LoopCounters::add(&self.counters.slow_polls, 1);
                 let name = name.as_deref().map(str::to_owned);
-                let report = SlowPoll::new(id, name.clone(), spawned_at, duration, false);
+                let report = SlowPoll::new(
+                    id,
+                    name.clone(),
+                    spawned_at,
+                    resumed_from.map(|(location, label)| Bookmark::new(location, label)),
+                    duration,
+                    false,
+                );
                 (slow_polls.handler)(&report);
             }
         }
@@ -358,10 +421,14 @@ impl Core {
         spawned_at: &'static Location<'static>,
         unhandled_panic: Option<Box<dyn Any + Send>>,
     ) {
-        let name = if self.names.borrow().is_empty() {
+        let name = if self.named.get() == 0 {
             None
         } else {
-            self.names.borrow_mut().remove(&id)
+            let name = super::shared::lock(&self.shared.names).remove(&id);
+            if name.is_some() {
+                self.named.set(self.named.get() - 1);
+            }
+            name
         };
         if let Some(payload) = unhandled_panic {
             self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
@@ -400,8 +467,15 @@ impl Core {
             && batch.spawned.is_empty()
             && batch.orphan_timers.is_empty()
             && batch.orphan_sources.is_empty()
+            && batch.dumps.is_empty()
         {
             return;
+        }
+        if !batch.dumps.is_empty() {
+            let dump = self.dump();
+            for request in batch.dumps.drain(..) {
+                request.answer(dump.clone());
+            }
         }
         for key in batch.orphan_sources.drain(..) {
             self.driver.deregister(key);
@@ -499,6 +573,53 @@ impl Core {
         self.fire_timers();
     }
 
+    /// Every live task with its bookmark and statistics (on the loop's thread, between polls or from inside a
+    /// task's poll).
+    pub(crate) fn dump(&self) -> Dump {
+        let now = Instant::now();
+        let now_ms = self.ms_since_epoch(now);
+        let registry = self.registry.borrow();
+        let mut names = if self.named.get() == 0 {
+            None
+        } else {
+            Some(super::shared::lock(&self.shared.names))
+        };
+        let tasks = registry
+            .iter()
+            .filter(|task| task.header().state.load() & crate::task::state::COMPLETE == 0)
+            .map(|task| {
+                let header = task.header();
+                let stats = &header.stats;
+                let state = if raw::is_polling(header) {
+                    TaskState::Running
+                } else if header.state.load() & crate::task::state::SCHEDULED != 0 {
+                    TaskState::Ready
+                } else {
+                    TaskState::Parked
+                };
+                let idle_for = stats.last_ran_ms().map_or(Duration::ZERO, |ms| {
+                    Duration::from_millis(u64::from(now_ms.saturating_sub(ms)))
+                });
+                TaskInfo {
+                    id: header.id,
+                    name: names
+                        .as_mut()
+                        .and_then(|names| names.get(&header.id))
+                        .map(|name| name.to_string()),
+                    spawned_at: header.spawned_at,
+                    state,
+                    bookmark: stats
+                        .bookmark()
+                        .map(|(location, label)| Bookmark::new(location, label)),
+                    polls: stats.polls(),
+                    busy: stats.busy(),
+                    idle_for,
+                }
+            })
+            .collect();
+        Dump::new(tasks, self.slow_polls.is_some() || self.trace.is_some())
+    }
+
     /// Drops every task that is still alive (their destructors run on this thread), refuses further work, and
     /// stops the blocking pool.
     pub(crate) fn shutdown(&self) {
@@ -530,7 +651,11 @@ impl Core {
         }
         let woken = std::mem::take(&mut *self.run_queue.borrow_mut());
         drop(woken);
-        self.names.borrow_mut().clear();
+        super::shared::lock(&self.shared.names).clear();
+        self.named.set(0);
+        for request in remote.dumps {
+            request.answer(Dump::unanswered(Unanswered::ShutDown));
+        }
         self.shared.blocking.shutdown();
         let timers = std::mem::take(&mut *self.timers.borrow_mut());
         drop(timers);

@@ -52,6 +52,11 @@ impl Registry {
         Some(task)
     }
 
+    /// Every task in the registry.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &TaskRef> {
+        self.slots.iter().flatten()
+    }
+
     /// Tasks alive.
     pub(crate) fn len(&self) -> usize {
         self.len

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::context;
@@ -14,7 +14,7 @@ use crate::sys::EventFd;
 use crate::task::arena::Arena;
 use crate::task::raw::{self, TaskRef};
 use crate::task::{Id, JoinHandle};
-use crate::xray::PublishedMetrics;
+use crate::xray::{DumpRequest, PollWatch, PublishedMetrics};
 
 /// What other threads hand to the loop.
 #[derive(Debug, Default)]
@@ -27,6 +27,8 @@ pub(crate) struct Remote {
     pub(crate) orphan_timers: Vec<u32>,
     /// Registration keys of sockets dropped (or moved to another loop) on another thread.
     pub(crate) orphan_sources: Vec<u32>,
+    /// Task dumps asked for by other threads ([`Handle::dump`](super::Handle::dump)).
+    pub(crate) dumps: Vec<Arc<DumpRequest>>,
     /// Set at shutdown: nothing is accepted any more.
     pub(crate) closed: bool,
 }
@@ -52,6 +54,62 @@ pub(crate) struct Shared {
     pub(crate) metrics: PublishedMetrics,
     /// Where the cells of tasks spawned on the loop's thread live.
     pub(crate) arena: Arena,
+    /// The poll the loop is in, for a dump the loop cannot answer.
+    pub(crate) polling: PollingNow,
+    /// The poll in progress with its start time, published while slow-poll detection is on.
+    pub(crate) poll_watch: Arc<PollWatch>,
+    /// True while some thread runs the loop (is inside its `block_on`).
+    pub(crate) running: AtomicBool,
+    /// Names given with `task::Builder::name`, by task id (kept out of the task cell: most tasks have none;
+    /// here rather than in the loop so a dump that the loop cannot answer can still name the blocking task).
+    pub(crate) names: Mutex<HashMap<Id, Arc<str>>>,
+}
+
+/// The poll a loop is in, published so that [`Handle::dump`](super::Handle::dump) can name the task blocking
+/// a loop that does not answer: two relaxed stores per poll, cleared after each batch of polls.
+#[derive(Debug)]
+pub(crate) struct PollingNow {
+    /// The id of the task being polled, or 0.
+    id: AtomicU64,
+    /// Its spawn location (always stored from a `&'static Location`), or null.
+    spawned_at: AtomicPtr<Location<'static>>,
+}
+
+impl PollingNow {
+    /// Not polling.
+    fn new() -> PollingNow {
+        PollingNow {
+            id: AtomicU64::new(0),
+            spawned_at: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// The loop polls task `id`.
+    #[inline]
+    pub(crate) fn set(&self, id: Id, spawned_at: &'static Location<'static>) {
+        self.spawned_at
+            .store(std::ptr::from_ref(spawned_at).cast_mut(), Relaxed);
+        self.id.store(id.as_u64(), Relaxed);
+    }
+
+    /// The loop is between polls.
+    #[inline]
+    pub(crate) fn clear(&self) {
+        self.id.store(0, Relaxed);
+    }
+
+    /// The task being polled and its spawn location, if any; `None` also if the loop moved on while this
+    /// was read (the id is read on both sides of the location).
+    pub(crate) fn get(&self) -> Option<(u64, &'static Location<'static>)> {
+        let id = self.id.load(Relaxed);
+        let spawned_at = self.spawned_at.load(Relaxed);
+        if id == 0 || id != self.id.load(Relaxed) {
+            return None;
+        }
+        // SAFETY: `set` is the only writer and stores only `&'static Location`s, so a non-null pointer here
+        // is one, valid for the life of the program.
+        unsafe { spawned_at.as_ref() }.map(|location| (id, location))
+    }
 }
 
 /// The next loop id.
@@ -81,6 +139,10 @@ impl Shared {
             paused_clock,
             metrics: PublishedMetrics::new(),
             arena: Arena::new(),
+            polling: PollingNow::new(),
+            poll_watch: Arc::new(PollWatch::new()),
+            running: AtomicBool::new(false),
+            names: Mutex::new(HashMap::new()),
         });
         lock(&LOOPS)
             .get_or_insert_with(HashMap::new)
@@ -160,6 +222,7 @@ impl Shared {
         std::mem::swap(&mut remote.spawned, &mut into.spawned);
         std::mem::swap(&mut remote.orphan_timers, &mut into.orphan_timers);
         std::mem::swap(&mut remote.orphan_sources, &mut into.orphan_sources);
+        std::mem::swap(&mut remote.dumps, &mut into.dumps);
     }
 
     /// Closes the remote queue at shutdown and returns what was in it; from now on nothing is accepted.
@@ -170,6 +233,7 @@ impl Shared {
             spawned: std::mem::take(&mut remote.spawned),
             orphan_timers: std::mem::take(&mut remote.orphan_timers),
             orphan_sources: std::mem::take(&mut remote.orphan_sources),
+            dumps: std::mem::take(&mut remote.dumps),
             closed: true,
         };
         remote.closed = true;

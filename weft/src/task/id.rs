@@ -29,6 +29,11 @@ thread_local! {
 }
 
 impl Id {
+    /// The id with this number, if it is one (not zero).
+    pub(crate) fn from_u64(id: u64) -> Option<Id> {
+        NonZeroU64::new(id).map(Id)
+    }
+
     /// A fresh id.
     pub(crate) fn next() -> Id {
         let id = LOCAL

@@ -29,6 +29,9 @@
 //! 7. **The owner pointer** (`Header::owner`) holds one strong count of the loop's shared state for as long as
 //!    the cell lives, so waking a task after its runtime is gone touches only memory that is still valid; the
 //!    loop's queues refuse it once closed.
+//! 8. **The x-ray statistics** (`Header::stats`: bookmark, polls, busy time, last run) are read and written only
+//!    on the owner loop's thread: by the loop around a poll and in a dump, and by leaf futures during a poll
+//!    of the task (through the thread-local pointer to the task being polled, set only by the owner loop).
 //!
 //! References: the task state machine of tokio (`tokio/src/runtime/task/`), async-task's header layout.
 
@@ -52,4 +55,4 @@ pub use yield_now::{yield_now, YieldNow};
 #[doc(hidden)]
 pub use gather::__private;
 
-pub(crate) use raw::TaskRef;
+pub(crate) use raw::{bookmark, TaskRef};

@@ -23,6 +23,7 @@ use super::state::{
 };
 use super::JoinHandle;
 use crate::runtime::Shared;
+use crate::xray::{Label, TaskStats};
 
 /// The type-erased part of a task, at the start of every cell.
 #[repr(C)]
@@ -39,6 +40,40 @@ pub(crate) struct Header {
     pub(crate) spawned_at: &'static Location<'static>,
     /// The join side's waker (rule 3).
     join_waker: UnsafeCell<Option<Waker>>,
+    /// Bookmark and poll statistics (rule 8).
+    pub(crate) stats: TaskStats,
+}
+
+thread_local! {
+    /// The task being polled on this thread by its owner loop, or null.
+    static POLLING: std::cell::Cell<*const Header> = const { std::cell::Cell::new(ptr::null()) };
+}
+
+/// Makes `header` the task being polled on this thread (null: none) and returns the previous one. Called by the
+/// owner loop around a poll.
+#[inline]
+pub(crate) fn set_polling(header: *const Header) -> *const Header {
+    POLLING.with(|polling| polling.replace(header))
+}
+
+/// Whether `header` is the task being polled on this thread.
+pub(crate) fn is_polling(header: &Header) -> bool {
+    POLLING.with(|polling| ptr::eq(polling.get(), header))
+}
+
+/// Leaves a bookmark in the task being polled on this thread, if any: called by weft's leaf futures when they
+/// return `Pending`. Outside a task's poll (the `block_on` future, a blocking job, another runtime) it does
+/// nothing.
+#[inline]
+pub(crate) fn bookmark(location: &'static Location<'static>, label: Label) {
+    let polling = POLLING
+        .try_with(std::cell::Cell::get)
+        .unwrap_or(ptr::null());
+    // SAFETY: a non-null `POLLING` is the header of a task its owner loop is polling on this thread right now;
+    // the loop's registry keeps it alive (rule 5) and rule 8 lets this thread write its statistics.
+    if let Some(header) = unsafe { polling.as_ref() } {
+        header.stats.set_bookmark(location, label);
+    }
 }
 
 /// A whole task: header first (so a `*Header` is a `*Cell`), then the slot.
@@ -187,6 +222,7 @@ where
             id,
             spawned_at,
             join_waker: UnsafeCell::new(None),
+            stats: TaskStats::default(),
         },
         slot: UnsafeCell::new(Slot {
             future: ManuallyDrop::new(future),
@@ -667,16 +703,16 @@ mod tests {
     }
 
     #[test]
-    fn a_small_task_fits_in_72_bytes() {
-        // glibc hands out chunks in 16-byte steps with 8 bytes of overhead: 72 bytes is an 80-byte chunk.
-        assert_eq!(std::mem::size_of::<Header>(), 56);
+    fn a_small_task_fits_in_96_bytes() {
+        // 56 bytes of scheduling state and 24 of x-ray (bookmark and poll statistics).
+        assert_eq!(std::mem::size_of::<Header>(), 80);
         let captured = std::sync::Arc::new(());
         let parked = async move {
             drop(captured.clone());
             std::future::pending::<()>().await;
         };
-        assert!(size_of_cell(&parked) <= 72, "{}", size_of_cell(&parked));
+        assert!(size_of_cell(&parked) <= 96, "{}", size_of_cell(&parked));
         let index = 7usize;
-        assert!(size_of_cell(&async move { index }) <= 72);
+        assert!(size_of_cell(&async move { index }) <= 96);
     }
 }

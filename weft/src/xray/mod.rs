@@ -12,14 +12,27 @@
 //!   Chrome trace-event JSON for Perfetto — one slice per poll named after its task, slices for parking, timers and
 //!   I/O, and flow arrows from each wake to the poll it causes; see [`flush_trace`].
 //!
-//! Still to come (see the x-ray issue): every task's bookmark (where it is parked, captured by weft's leaf
-//! futures) and the task dump.
+//! - **Bookmarks** ([`Bookmark`]): every weft leaf future — sleep, timeout, interval, socket operations, channel
+//!   and lock operations, `JoinHandle`, `yield_now` — captures the line that created it (`#[track_caller]`) and,
+//!   when it returns `Pending`, leaves that line and a short label ("sleep 2.0s", "TcpStream::read fd 7") in its
+//!   task's header: two stores on the `Pending` path, nothing on the `Ready` path.
+//! - **Dump** ([`dump`], [`Handle::dump`](crate::Handle::dump)): every live task with its state, bookmark,
+//!   polls, busy time and time since it last ran — a walk over the loop's task list, no backtraces, no
+//!   re-polling. From another thread the loop answers between polls; a loop stuck in one poll for a second is
+//!   reported as such, naming the task that blocks it.
 
 #![forbid(unsafe_code)]
 
+mod bookmark;
+mod dump;
 mod metrics;
 mod slow_poll;
 mod trace;
+
+pub use bookmark::Bookmark;
+pub(crate) use bookmark::{Label, Op, TaskStats};
+pub(crate) use dump::{Blocking, DumpRequest, Unanswered};
+pub use dump::{Dump, TaskInfo, TaskState};
 
 pub use metrics::Metrics;
 pub(crate) use metrics::{LoopCounters, PublishedMetrics};
@@ -27,3 +40,31 @@ pub use slow_poll::SlowPoll;
 pub(crate) use slow_poll::{PollWatch, SlowPollConfig, SlowPollHandler, Watchdog};
 pub use trace::flush_trace;
 pub(crate) use trace::{LoopWork, Trace, DEFAULT_CAPACITY as DEFAULT_TRACE_CAPACITY};
+
+/// Every live task of the runtime running on this thread, with its bookmark: where it is parked.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+/// runtime.block_on(async {
+///     let sleeper = weft::spawn(async { weft::time::sleep(Duration::from_secs(2)).await });
+///     weft::task::yield_now().await;
+///     let dump = weft::xray::dump();
+///     println!("{dump}"); // an aligned table, longest-parked first
+///     assert_eq!(dump.tasks().len(), 1);
+///     assert_eq!(dump.tasks()[0].id, sleeper.id());
+///     assert_eq!(dump.tasks()[0].polls, 1);
+/// });
+/// ```
+///
+/// # Panics
+/// Outside a runtime; from another thread use [`Handle::dump`](crate::Handle::dump).
+pub fn dump() -> Dump {
+    crate::runtime::context::with_core(|core| {
+        core.expect(
+            "weft::xray::dump called outside a runtime: call it inside a task, or use Handle::dump",
+        )
+        .dump()
+    })
+}

@@ -11,6 +11,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::bookmark::{Bookmark, Label};
 use crate::task::Id;
 
 /// A poll that blocked the loop for longer than the slow-poll threshold.
@@ -50,6 +51,8 @@ pub struct SlowPoll {
     pub name: Option<String>,
     /// Where it was spawned.
     pub spawned_at: &'static Location<'static>,
+    /// The bookmark the poll resumed from (where the task was parked before this poll), if any.
+    pub bookmark: Option<Bookmark>,
     /// How long the poll has blocked the loop (so far, if `still_running`).
     pub duration: Duration,
     /// Reported by the watchdog while the poll is still running (the loop is stuck in it right now).
@@ -62,6 +65,7 @@ impl SlowPoll {
         id: Id,
         name: Option<String>,
         spawned_at: &'static Location<'static>,
+        bookmark: Option<Bookmark>,
         duration: Duration,
         still_running: bool,
     ) -> SlowPoll {
@@ -69,6 +73,7 @@ impl SlowPoll {
             id,
             name,
             spawned_at,
+            bookmark,
             duration,
             still_running,
         }
@@ -88,13 +93,17 @@ impl fmt::Display for SlowPoll {
                 f,
                 "task {}{name} (spawned at {}) has been blocking the loop for {ms:.1} ms and is still running",
                 self.id, self.spawned_at
-            )
+            )?;
         } else {
             write!(
                 f,
                 "task {}{name} (spawned at {}) blocked the loop for {ms:.1} ms",
                 self.id, self.spawned_at
-            )
+            )?;
+        }
+        match &self.bookmark {
+            Some(bookmark) => write!(f, "; it resumed from {bookmark}"),
+            None => Ok(()),
         }
     }
 }
@@ -184,6 +193,8 @@ struct Polled {
     spawned_at: &'static Location<'static>,
     /// Its name, if any.
     name: Option<Arc<str>>,
+    /// The bookmark it resumed from.
+    resumed_from: Option<(&'static Location<'static>, Label)>,
 }
 
 impl PollWatch {
@@ -196,15 +207,16 @@ impl PollWatch {
         }
     }
 
-    /// The loop starts polling `id` (the `sequence`-th poll); returns the start time.
+    /// The loop starts polling `id` (the `sequence`-th poll) at `started`.
     pub(crate) fn begin(
         &self,
         sequence: u64,
+        started: Instant,
         id: Id,
         spawned_at: &'static Location<'static>,
         name: Option<Arc<str>>,
-    ) -> Instant {
-        let started = Instant::now();
+        resumed_from: Option<(&'static Location<'static>, Label)>,
+    ) {
         *self
             .current
             .lock()
@@ -214,8 +226,25 @@ impl PollWatch {
             id,
             spawned_at,
             name,
+            resumed_from,
         });
-        started
+    }
+
+    /// The poll in progress: (task id, name, how long it has run, the bookmark it resumed from).
+    pub(crate) fn current(&self) -> Option<(Id, Option<String>, Duration, Option<Bookmark>)> {
+        let polled = self
+            .current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()?;
+        Some((
+            polled.id,
+            polled.name.as_deref().map(str::to_owned),
+            polled.started.elapsed(),
+            polled
+                .resumed_from
+                .map(|(location, label)| Bookmark::new(location, label)),
+        ))
     }
 
     /// The poll returned.
@@ -295,7 +324,10 @@ fn watch_loop(watch: &PollWatch, threshold: Duration, handler: &SlowPollHandler)
         }
         reported = polled.sequence;
         let name = polled.name.as_deref().map(str::to_owned);
-        let slow = SlowPoll::new(polled.id, name, polled.spawned_at, running, true);
+        let bookmark = polled
+            .resumed_from
+            .map(|(location, label)| Bookmark::new(location, label));
+        let slow = SlowPoll::new(polled.id, name, polled.spawned_at, bookmark, running, true);
         drop(stop);
         handler(&slow);
         stop = watch

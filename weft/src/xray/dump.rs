@@ -1,0 +1,369 @@
+//! The task dump: every live task of a loop with its bookmark and statistics.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::Bookmark;
+use crate::task::Id;
+
+/// What a task is doing at the moment of the dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskState {
+    /// Woken and waiting in the run queue for its next poll.
+    Ready,
+    /// Being polled right now: the task that asked for the dump.
+    Running,
+    /// Waiting for its bookmark's event (a timer, a socket, a channel, another task...).
+    Parked,
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            TaskState::Ready => "ready",
+            TaskState::Running => "running",
+            TaskState::Parked => "parked",
+        })
+    }
+}
+
+/// One live task in a [`Dump`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TaskInfo {
+    /// The task's id.
+    pub id: Id,
+    /// Its name, if it was given one with [`task::Builder::name`](crate::task::Builder::name).
+    pub name: Option<String>,
+    /// Where it was spawned.
+    pub spawned_at: &'static Location<'static>,
+    /// Ready, running or parked.
+    pub state: TaskState,
+    /// Where it is parked now: the weft leaf future its latest poll returned `Pending` from. `None` if it has
+    /// not run yet, or parked in a future weft does not know (a future of another library that did not reach
+    /// a weft operation).
+    pub bookmark: Option<Bookmark>,
+    /// Times it was polled.
+    pub polls: u64,
+    /// Time spent in its polls. Measured while the loop times its polls — slow-poll detection or the trace on
+    /// (the default in debug builds); zero otherwise, and [`Dump::busy_measured`] says which.
+    pub busy: Duration,
+    /// Time since its latest poll started (zero if it has not run yet), to the millisecond — at the resolution
+    /// of a loop turn unless the loop times its polls.
+    pub idle_for: Duration,
+}
+
+/// Every live task of one runtime, longest-parked first; prints as an aligned table.
+///
+/// Get one with [`xray::dump`](dump) on the loop's thread or [`Handle::dump`](crate::Handle::dump) from any
+/// thread. Tasks that finished or were aborted are not listed.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let runtime = weft::Builder::new().start_paused(true).build().unwrap();
+/// runtime.block_on(async {
+///     let (tx, mut rx) = weft::sync::mpsc::channel::<u32>(1);
+///     weft::task::Builder::new().name("consumer").spawn(async move { rx.recv().await });
+///     weft::spawn(async { weft::time::sleep(Duration::from_secs(5)).await });
+///     weft::time::sleep(Duration::from_millis(10)).await; // both tasks reach their bookmarks
+///
+///     let dump = weft::xray::dump();
+///     assert_eq!(dump.tasks().len(), 2);
+///     let consumer = dump.tasks().iter().find(|t| t.name.as_deref() == Some("consumer")).unwrap();
+///     assert_eq!(consumer.state, weft::xray::TaskState::Parked);
+///     assert_eq!(consumer.bookmark.as_ref().unwrap().label, "mpsc::recv");
+///     let table = dump.to_string();
+///     assert!(table.contains("consumer") && table.contains("sleep 5.0s"));
+///     drop(tx);
+/// });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dump {
+    /// The tasks, longest-parked first.
+    tasks: Vec<TaskInfo>,
+    /// Whether busy times were measured.
+    busy_measured: bool,
+    /// Set when the loop did not answer.
+    unanswered: Option<Unanswered>,
+}
+
+/// Why a dump has no tasks: the loop did not answer.
+#[derive(Debug, Clone)]
+pub(crate) enum Unanswered {
+    /// The runtime has shut down.
+    ShutDown,
+    /// No thread is running the loop (nobody is in its `block_on`).
+    NotRunning,
+    /// The loop was stuck for the whole wait.
+    Stuck {
+        /// How long the dump waited.
+        waited: Duration,
+        /// The task whose poll is blocking the loop, if the loop is in a poll.
+        blocking: Option<Blocking>,
+    },
+}
+
+/// The task blocking a loop that did not answer a dump.
+#[derive(Debug, Clone)]
+pub(crate) struct Blocking {
+    /// The task.
+    pub(crate) id: Id,
+    /// Its name.
+    pub(crate) name: Option<String>,
+    /// Where it was spawned.
+    pub(crate) spawned_at: &'static Location<'static>,
+    /// How long its poll has run, when the loop times its polls.
+    pub(crate) running_for: Option<Duration>,
+    /// The bookmark the poll resumed from, when known.
+    pub(crate) resumed_from: Option<Bookmark>,
+}
+
+impl Dump {
+    /// A dump of `tasks`, sorted here.
+    pub(crate) fn new(mut tasks: Vec<TaskInfo>, busy_measured: bool) -> Dump {
+        tasks.sort_by(|a, b| b.idle_for.cmp(&a.idle_for).then(a.id.cmp(&b.id)));
+        Dump {
+            tasks,
+            busy_measured,
+            unanswered: None,
+        }
+    }
+
+    /// A dump the loop did not answer.
+    pub(crate) fn unanswered(why: Unanswered) -> Dump {
+        Dump {
+            tasks: Vec::new(),
+            busy_measured: false,
+            unanswered: Some(why),
+        }
+    }
+
+    /// The live tasks, longest-parked first.
+    pub fn tasks(&self) -> &[TaskInfo] {
+        &self.tasks
+    }
+
+    /// Whether the loop timed its polls, so that [`TaskInfo::busy`] holds real figures.
+    ///
+    /// ```
+    /// let runtime = weft::Builder::new()
+    ///     .slow_poll_threshold(Some(std::time::Duration::from_millis(100)))
+    ///     .build()
+    ///     .unwrap();
+    /// runtime.block_on(async { assert!(weft::xray::dump().busy_measured()) });
+    /// ```
+    pub fn busy_measured(&self) -> bool {
+        self.busy_measured
+    }
+
+    /// False if the loop did not answer (it was stuck in one poll for the whole wait, or has shut down); the
+    /// dump then has no tasks and its text says why — naming the task that blocks the loop.
+    ///
+    /// ```
+    /// let runtime = weft::Runtime::new().unwrap();
+    /// let handle = runtime.handle();
+    /// assert!(std::thread::spawn(move || handle.dump().answered()).join().unwrap()); // a parked loop answers
+    /// drop(runtime);
+    /// ```
+    pub fn answered(&self) -> bool {
+        self.unanswered.is_none()
+    }
+
+    /// The id of the task whose poll blocked the loop when it did not answer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = weft::Runtime::new().unwrap();
+    /// let handle = runtime.handle();
+    /// let asker = std::thread::spawn(move || {
+    ///     std::thread::sleep(Duration::from_millis(100)); // the loop is stuck by then
+    ///     handle.dump()
+    /// });
+    /// runtime.block_on(async {
+    ///     let hog = weft::spawn(async { std::thread::sleep(Duration::from_millis(1500)) });
+    ///     let id = hog.id();
+    ///     hog.await.unwrap();
+    ///     let dump = asker.join().unwrap();
+    ///     assert!(!dump.answered());
+    ///     assert_eq!(dump.blocking_task(), Some(id));
+    /// });
+    /// ```
+    pub fn blocking_task(&self) -> Option<Id> {
+        match &self.unanswered {
+            Some(Unanswered::Stuck {
+                blocking: Some(blocking),
+                ..
+            }) => Some(blocking.id),
+            _ => None,
+        }
+    }
+}
+
+/// A duration the way the table shows it.
+fn short(duration: Duration) -> String {
+    let secs = duration.as_secs_f64();
+    if secs >= 1.0 {
+        format!("{secs:.1}s")
+    } else if secs >= 1e-3 {
+        format!("{:.1}ms", secs * 1e3)
+    } else {
+        format!("{}µs", duration.as_micros())
+    }
+}
+
+impl fmt::Display for Dump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.unanswered {
+            Some(Unanswered::ShutDown) => {
+                return write!(f, "weft dump: the runtime has shut down; no tasks")
+            }
+            Some(Unanswered::NotRunning) => {
+                return write!(
+                    f,
+                    "weft dump: no thread is running the runtime (nobody is in its block_on), so its loop cannot answer"
+                )
+            }
+            Some(Unanswered::Stuck { waited, blocking }) => {
+                write!(f, "weft dump: the loop did not answer within {}", short(*waited))?;
+                return match blocking {
+                    None => write!(
+                        f,
+                        "; it is busy outside any task's poll (its own work, a waker or a destructor)"
+                    ),
+                    Some(blocking) => {
+                        let name = blocking
+                            .name
+                            .as_deref()
+                            .map(|name| format!(" '{name}'"))
+                            .unwrap_or_default();
+                        write!(
+                            f,
+                            "; it is blocked in a poll of task {}{name} (spawned at {})",
+                            blocking.id, blocking.spawned_at
+                        )?;
+                        if let Some(running_for) = blocking.running_for {
+                            write!(f, ", running for {}", short(running_for))?;
+                        }
+                        if let Some(bookmark) = &blocking.resumed_from {
+                            write!(f, ", resumed from {bookmark}")?;
+                        }
+                        Ok(())
+                    }
+                };
+            }
+            None => {}
+        }
+        let tasks = self.tasks.len();
+        writeln!(
+            f,
+            "weft dump: {tasks} live task{}, longest-parked first",
+            if tasks == 1 { "" } else { "s" }
+        )?;
+        let rows: Vec<[String; 7]> = self
+            .tasks
+            .iter()
+            .map(|task| {
+                [
+                    task.id.to_string(),
+                    task.name.clone().unwrap_or_else(|| "-".into()),
+                    task.state.to_string(),
+                    short(task.idle_for),
+                    task.polls.to_string(),
+                    if self.busy_measured {
+                        short(task.busy)
+                    } else {
+                        "-".into()
+                    },
+                    task.bookmark
+                        .as_ref()
+                        .map_or_else(|| "-".into(), ToString::to_string),
+                ]
+            })
+            .collect();
+        let header = ["id", "name", "state", "idle", "polls", "busy", "bookmark"];
+        let mut widths = header.map(|title| title.chars().count());
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 7], last: &str| {
+            for (cell, width) in cells.iter().zip(widths) {
+                write!(f, "{cell:<width$}  ")?;
+            }
+            writeln!(f, "{last}")
+        };
+        line(f, header, "spawned at")?;
+        for (row, task) in rows.iter().zip(&self.tasks) {
+            let cells = [
+                row[0].as_str(),
+                &row[1],
+                &row[2],
+                &row[3],
+                &row[4],
+                &row[5],
+                &row[6],
+            ];
+            line(f, cells, &task.spawned_at.to_string())?;
+        }
+        if !self.busy_measured {
+            writeln!(
+                f,
+                "(busy: not measured; the loop times its polls when slow-poll detection or the trace is on)"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A dump request from another thread, answered by the loop between polls.
+#[derive(Debug)]
+pub(crate) struct DumpRequest {
+    /// The answer.
+    answer: Mutex<Option<Dump>>,
+    /// Signalled when answered.
+    answered: Condvar,
+}
+
+impl DumpRequest {
+    /// An unanswered request.
+    pub(crate) fn new() -> DumpRequest {
+        DumpRequest {
+            answer: Mutex::new(None),
+            answered: Condvar::new(),
+        }
+    }
+
+    /// The loop answers.
+    pub(crate) fn answer(&self, dump: Dump) {
+        *self
+            .answer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(dump);
+        self.answered.notify_all();
+    }
+
+    /// Waits until `deadline` for the answer.
+    pub(crate) fn wait(&self, deadline: Instant) -> Option<Dump> {
+        let mut answer = self
+            .answer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        loop {
+            if let Some(dump) = answer.take() {
+                return Some(dump);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            answer = self
+                .answered
+                .wait_timeout(answer, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+}
