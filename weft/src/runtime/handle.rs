@@ -189,7 +189,11 @@ impl Handle {
             .running
             .load(std::sync::atomic::Ordering::SeqCst)
         {
-            return Dump::unanswered(Unanswered::NotRunning);
+            return Dump::unanswered(if self.shared.is_closed() {
+                Unanswered::ShutDown
+            } else {
+                Unanswered::NotRunning
+            });
         }
         let request = Arc::new(DumpRequest::new());
         let asked = Instant::now();

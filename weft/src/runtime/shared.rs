@@ -194,6 +194,11 @@ impl Shared {
         true
     }
 
+    /// Whether the loop has shut down (its remote queue is closed).
+    pub(crate) fn is_closed(&self) -> bool {
+        lock(&self.remote).closed
+    }
+
     /// Wakes the loop if it is parked (runtime invariant 2).
     pub(crate) fn unpark(&self) {
         if !self.awake.swap(true, SeqCst) {

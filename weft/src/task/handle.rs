@@ -4,6 +4,8 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+
+use crate::xray::{Label, Op};
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
@@ -126,7 +128,19 @@ impl<T> Future for JoinHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: we are the unique join side and the output type is T (from_raw's contract).
-        unsafe { raw::join::poll(self.ptr, cx.waker()) }
+        let poll = unsafe { raw::join::poll(self.ptr, cx.waker()) };
+        if poll.is_pending() {
+            // The handle was created where the task was spawned: that line, and the task awaited.
+            // SAFETY: the handle holds a reference, so the header is alive; id, owner and spawned_at never change.
+            let header = unsafe { self.ptr.as_ref() };
+            let op = if header.is_blocking() {
+                Op::JoinBlocking
+            } else {
+                Op::Join
+            };
+            crate::task::bookmark(header.spawned_at, Label::task(op, header.id));
+        }
+        poll
     }
 }
 

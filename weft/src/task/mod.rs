@@ -55,4 +55,4 @@ pub use yield_now::{yield_now, YieldNow};
 #[doc(hidden)]
 pub use gather::__private;
 
-pub(crate) use raw::{bookmark, TaskRef};
+pub(crate) use raw::{bookmark, bookmark_if_none, TaskRef};

@@ -76,6 +76,18 @@ pub(crate) fn bookmark(location: &'static Location<'static>, label: Label) {
     }
 }
 
+/// Like [`bookmark`], unless the task's current poll already left one (a wrapper such as `timeout` defers to
+/// the bookmark of the future it wraps).
+pub(crate) fn bookmark_if_none(location: &'static Location<'static>, label: Label) {
+    let polling = POLLING.try_with(std::cell::Cell::get).unwrap_or(ptr::null());
+    // SAFETY: as in `bookmark`.
+    if let Some(header) = unsafe { polling.as_ref() } {
+        if header.stats.bookmark().is_none() {
+            header.stats.set_bookmark(location, label);
+        }
+    }
+}
+
 /// A whole task: header first (so a `*Header` is a `*Cell`), then the slot.
 #[repr(C)]
 struct Cell<F: Future> {
@@ -157,6 +169,11 @@ impl std::fmt::Debug for TaskRef {
 }
 
 impl Header {
+    /// Whether this is `spawn_blocking` work (it has no owner loop).
+    pub(crate) fn is_blocking(&self) -> bool {
+        self.owner.is_null()
+    }
+
     /// Records the task's index in its owner loop's registry.
     pub(crate) fn set_registry_slot(&self, slot: u32) {
         self.state.set_registry_slot(slot);

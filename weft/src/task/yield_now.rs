@@ -1,8 +1,11 @@
 //! [`yield_now`]: step aside once so other tasks can run.
 
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+use crate::xray::{Label, Op};
 
 /// Lets every other ready task run once before this one continues: the task wakes itself and returns
 /// `Pending`, so it goes to the back of the run queue.
@@ -22,8 +25,12 @@ use std::task::{Context, Poll};
 ///     other.await.unwrap();
 /// });
 /// ```
+#[track_caller]
 pub fn yield_now() -> YieldNow {
-    YieldNow { yielded: false }
+    YieldNow {
+        yielded: false,
+        location: Location::caller(),
+    }
 }
 
 /// The future returned by [`yield_now`]: `Pending` on its first poll (after waking its task), `Ready` on the
@@ -46,6 +53,8 @@ pub fn yield_now() -> YieldNow {
 pub struct YieldNow {
     /// Whether it has returned `Pending` once.
     yielded: bool,
+    /// The line that yielded: the task's bookmark until it runs again.
+    location: &'static Location<'static>,
 }
 
 impl Future for YieldNow {
@@ -57,6 +66,7 @@ impl Future for YieldNow {
         }
         self.yielded = true;
         cx.waker().wake_by_ref();
+        crate::task::bookmark(self.location, Label::plain(Op::YieldNow));
         Poll::Pending
     }
 }

@@ -1,11 +1,12 @@
 //! [`Interval`]: ticks at a fixed period.
 
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
+use std::panic::Location;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::{Instant, Sleep};
+use crate::xray::{Label, Op};
 
 /// What an [`Interval`] does when ticks were missed because the task was busy for longer than a period.
 ///
@@ -70,6 +71,7 @@ pub enum MissedTickBehavior {
 ///
 /// # Panics
 /// If `period` is zero.
+#[track_caller]
 pub fn interval(period: Duration) -> Interval {
     interval_at(Instant::now(), period)
 }
@@ -91,13 +93,18 @@ pub fn interval(period: Duration) -> Interval {
 ///
 /// # Panics
 /// If `period` is zero.
+#[track_caller]
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
     assert!(
         !period.is_zero(),
         "weft::time::interval needs a non-zero period"
     );
     Interval {
-        sleep: Sleep::new(start),
+        sleep: Sleep::new(
+            start,
+            Location::caller(),
+            Label::duration(Op::Interval, period),
+        ),
         period,
         missed_tick_behavior: MissedTickBehavior::Burst,
     }
@@ -148,8 +155,10 @@ impl Interval {
     ///     assert_eq!(ticks.tick().await, start + Duration::from_secs(1));
     /// });
     /// ```
+    #[track_caller]
     pub fn tick(&mut self) -> impl Future<Output = Instant> + '_ {
-        poll_fn(|cx| self.poll_tick(cx))
+        let location = Location::caller();
+        poll_fn(move |cx| self.poll_tick_at(cx, location))
     }
 
     /// Polls for the next tick: `Ready` with the tick's scheduled time once it is due, otherwise `Pending` (and
@@ -170,8 +179,15 @@ impl Interval {
     ///     assert!(!next_is_due); // the next tick is a second away
     /// });
     /// ```
+    #[track_caller]
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
-        if Pin::new(&mut self.sleep).poll(cx).is_pending() {
+        self.poll_tick_at(cx, Location::caller())
+    }
+
+    /// [`poll_tick`](Self::poll_tick), bookmarked at `location` while it waits.
+    fn poll_tick_at(&mut self, cx: &mut Context<'_>, location: &'static Location<'static>) -> Poll<Instant> {
+        if self.sleep.poll_quietly(cx).is_pending() {
+            crate::task::bookmark(location, Label::duration(Op::Interval, self.period));
             return Poll::Pending;
         }
         let scheduled = self.sleep.deadline();

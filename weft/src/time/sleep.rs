@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use super::Instant;
 use crate::runtime::context;
 use crate::runtime::Shared;
+use crate::xray::{Label, Op};
 
 /// Waits until `duration` has passed. A zero duration completes on the first poll.
 ///
@@ -27,8 +29,13 @@ use crate::runtime::Shared;
 ///
 /// # Panics
 /// When polled outside a runtime.
+#[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep::new(Instant::now().saturating_add(duration))
+    Sleep::new(
+        Instant::now().saturating_add(duration),
+        Location::caller(),
+        Label::duration(Op::Sleep, duration),
+    )
 }
 
 /// Waits until `deadline`. A deadline in the past completes on the first poll.
@@ -43,8 +50,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///     assert!(Instant::now() >= deadline);
 /// });
 /// ```
+#[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(deadline)
+    Sleep::new(deadline, Location::caller(), Sleep::label(Op::Sleep, deadline))
 }
 
 /// The future returned by [`sleep`] and [`sleep_until`]. Creating one starts no timer; the first poll does.
@@ -68,6 +76,10 @@ pub struct Sleep {
     deadline: Instant,
     /// Its entry in a loop's wheel, once polled.
     registration: Option<Registration>,
+    /// The line that created it: its task's bookmark while it waits.
+    location: &'static Location<'static>,
+    /// What the bookmark says ("sleep 2.0s").
+    label: Label,
 }
 
 /// A timer entry in a particular loop's wheel.
@@ -80,12 +92,76 @@ struct Registration {
 }
 
 impl Sleep {
-    /// A sleep until `deadline`, not yet registered.
-    pub(crate) fn new(deadline: Instant) -> Sleep {
+    /// A sleep until `deadline`, not yet registered, bookmarked at `location` with `label` while it waits.
+    pub(crate) fn new(deadline: Instant, location: &'static Location<'static>, label: Label) -> Sleep {
         Sleep {
             deadline,
             registration: None,
+            location,
+            label,
         }
+    }
+
+    /// A label for `op` waiting until `deadline`: the time left from now.
+    pub(crate) fn label(op: Op, deadline: Instant) -> Label {
+        Label::duration(op, deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Polls without leaving a bookmark (for the timers that leave their own: timeout, interval).
+    pub(crate) fn poll_quietly(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let registration = self.registration;
+        let outcome = context::with_core(|core| {
+            let core = core.expect(
+                "weft::time::Sleep polled outside a runtime: timers need a weft runtime \
+                 (weft::run, #[weft::main] or Runtime::block_on)",
+            );
+            match registration {
+                Some(registration) if registration.loop_id == core.shared().id() => {
+                    let mut timers = core.timers().borrow_mut();
+                    if timers.is_fired(registration.key) {
+                        timers.remove(registration.key);
+                        Some(Poll::Ready(()))
+                    } else {
+                        timers.set_waker(registration.key, cx.waker());
+                        Some(Poll::Pending)
+                    }
+                }
+                // Registered with another loop (the sleep moved): start over on this one.
+                Some(_) => None,
+                None => {
+                    let clock = core.clock();
+                    if self.deadline.into_std() <= clock.now() {
+                        return Some(Poll::Ready(()));
+                    }
+                    let deadline = clock.deadline_ms(self.deadline.into_std());
+                    let key = core
+                        .timers()
+                        .borrow_mut()
+                        .insert(deadline, cx.waker().clone());
+                    self.registration = Some(Registration {
+                        loop_id: core.shared().id(),
+                        key,
+                    });
+                    Some(Poll::Pending)
+                }
+            }
+        });
+        match outcome {
+            Some(Poll::Ready(())) => {
+                self.registration = None;
+                Poll::Ready(())
+            }
+            Some(Poll::Pending) => Poll::Pending,
+            None => {
+                self.deregister();
+                self.poll_quietly(cx)
+            }
+        }
+    }
+
+    /// Where it was created and what it waits for, for a bookmark left by whoever polls it.
+    pub(crate) fn bookmark(&self) -> (&'static Location<'static>, Label) {
+        (self.location, self.label)
     }
 
     /// When this sleep completes.
@@ -140,6 +216,7 @@ impl Sleep {
     pub fn reset(&mut self, deadline: Instant) {
         self.deregister();
         self.deadline = deadline;
+        self.label = Sleep::label(self.label.op(), deadline);
     }
 
     /// Takes the entry out of its wheel: directly on the owning loop's thread, otherwise by telling that loop.
@@ -171,55 +248,11 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        let registration = this.registration;
-        let outcome = context::with_core(|core| {
-            let core = core.expect(
-                "weft::time::Sleep polled outside a runtime: timers need a weft runtime \
-                 (weft::run, #[weft::main] or Runtime::block_on)",
-            );
-            match registration {
-                Some(registration) if registration.loop_id == core.shared().id() => {
-                    let mut timers = core.timers().borrow_mut();
-                    if timers.is_fired(registration.key) {
-                        timers.remove(registration.key);
-                        Some(Poll::Ready(()))
-                    } else {
-                        timers.set_waker(registration.key, cx.waker());
-                        Some(Poll::Pending)
-                    }
-                }
-                // Registered with another loop (the sleep moved): start over on this one.
-                Some(_) => None,
-                None => {
-                    let clock = core.clock();
-                    if this.deadline.into_std() <= clock.now() {
-                        return Some(Poll::Ready(()));
-                    }
-                    let deadline = clock.deadline_ms(this.deadline.into_std());
-                    let key = core
-                        .timers()
-                        .borrow_mut()
-                        .insert(deadline, cx.waker().clone());
-                    this.registration = Some(Registration {
-                        loop_id: core.shared().id(),
-                        key,
-                    });
-                    Some(Poll::Pending)
-                }
-            }
-        });
-        match outcome {
-            Some(Poll::Ready(())) => {
-                this.registration = None;
-                Poll::Ready(())
-            }
-            Some(Poll::Pending) => Poll::Pending,
-            None => {
-                this.deregister();
-                Pin::new(this).poll(cx)
-            }
+        let poll = self.poll_quietly(cx);
+        if poll.is_pending() {
+            crate::task::bookmark(self.location, self.label);
         }
+        poll
     }
 }
 

@@ -3,11 +3,13 @@
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::{Instant, Sleep};
+use crate::xray::{Label, Op};
 
 /// Runs `future` for at most `duration`: `Ok(output)` if it finishes in time, `Err(Elapsed)` otherwise, in
 /// which case the future is dropped at its bookmark (its destructors run). The future is polled before the
@@ -24,10 +26,15 @@ use super::{Instant, Sleep};
 ///     assert!(timeout(Duration::from_secs(1), slow).await.is_err());
 /// });
 /// ```
+#[track_caller]
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
         future,
-        sleep: Sleep::new(Instant::now().saturating_add(duration)),
+        sleep: Sleep::new(
+            Instant::now().saturating_add(duration),
+            Location::caller(),
+            Label::duration(Op::Timeout, duration),
+        ),
     }
 }
 
@@ -46,10 +53,11 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 ///     assert_eq!(timeout_at(deadline, async { "ready" }).await, Ok("ready"));
 /// });
 /// ```
+#[track_caller]
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
         future,
-        sleep: Sleep::new(deadline),
+        sleep: Sleep::new(deadline, Location::caller(), Sleep::label(Op::Timeout, deadline)),
     }
 }
 
@@ -134,9 +142,14 @@ impl<F: Future> Future for Timeout<F> {
         if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        match Pin::new(this.sleep).poll(cx) {
+        match this.sleep.poll_quietly(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                // The wrapped future's own bookmark, if it left one, says more than the time limit.
+                let (location, label) = this.sleep.bookmark();
+                crate::task::bookmark_if_none(location, label);
+                Poll::Pending
+            }
         }
     }
 }

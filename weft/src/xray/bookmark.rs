@@ -187,9 +187,6 @@ const SECONDS_FLAG: u32 = 1 << (ARG_BITS - 1);
 pub(crate) struct Label(u32);
 
 impl Label {
-    /// The empty label.
-    pub(crate) const NONE: Label = Label(0);
-
     /// An operation without an argument.
     pub(crate) const fn plain(op: Op) -> Label {
         Label((op as u32) << ARG_BITS)
