@@ -3,9 +3,11 @@
 //! ```sh
 //! cargo run --release --example xray
 //! ```
-//! It shows the three x-ray tools that exist today: slow polls caught and named **while** they block the loop
-//! (and again when they end), the loop's metrics read from another thread, and a trace of the loop written to
-//! `target/xray-trace.json` — open it at ui.perfetto.dev.
+//! It shows every x-ray tool: a **dump** of every task with its bookmark (the line it is parked at and what it
+//! waits for), taken inside the loop and from another thread — which, while the slow handler blocks the loop,
+//! gets no answer and names the task to blame; slow polls caught and named **while** they block the loop (and
+//! again when they end, with the bookmark they resumed from); the loop's metrics read from another thread; and
+//! a trace of the loop written to `target/xray-trace.json` — open it at ui.perfetto.dev.
 
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ async fn echo_once(stream: TcpStream) -> std::io::Result<()> {
     let read = stream.read(&mut buf).await?;
     if buf[..read].starts_with(b"slow") {
         let started = std::time::Instant::now();
-        while started.elapsed() < Duration::from_millis(300) {
+        while started.elapsed() < Duration::from_millis(1200) {
             std::hint::spin_loop(); // CPU-bound work that should have gone to spawn_blocking
         }
     }
@@ -33,6 +35,15 @@ fn main() -> std::io::Result<()> {
         .trace_path(trace)
         .build()?;
     let handle = runtime.handle();
+
+    // Another thread asks for a dump while the slow handler blocks the loop.
+    let monitor = std::thread::spawn({
+        let handle = handle.clone();
+        move || {
+            std::thread::sleep(Duration::from_millis(150));
+            handle.dump()
+        }
+    });
 
     runtime.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -53,6 +64,13 @@ fn main() -> std::io::Result<()> {
                         .spawn(echo_once(stream));
                 }
             });
+        weft::task::Builder::new().name("inspector").spawn(async {
+            weft::time::sleep(Duration::from_millis(22)).await;
+            println!(
+                "\nxray::dump() from inside the loop, 22 ms in:\n{}",
+                weft::xray::dump()
+            );
+        });
         let clients: Vec<_> = (0..20)
             .map(|i| {
                 weft::spawn(async move {
@@ -71,6 +89,9 @@ fn main() -> std::io::Result<()> {
         server.await.unwrap();
         Ok::<_, std::io::Error>(())
     })?;
+
+    let stuck = monitor.join().unwrap();
+    println!("\nHandle::dump() from another thread, 150 ms in:\n  {stuck}");
 
     let metrics = std::thread::spawn(move || handle.metrics()).join().unwrap();
     println!("\nmetrics, read from another thread:");

@@ -267,7 +267,9 @@ impl Core {
             trace.now(); // polls are timed from here on (the main future's poll is not a task's)
         }
         self.take_remote();
-        self.now_ms.set(self.ms_since_epoch(Instant::now()));
+        if !cfg!(weft_no_xray) {
+            self.now_ms.set(self.ms_since_epoch(Instant::now()));
+        }
         for _ in 0..EVENT_INTERVAL {
             let Some(task) = self.run_queue.borrow_mut().pop_front() else {
                 break;
@@ -332,7 +334,22 @@ impl Core {
     }
 
     /// Polls one task and retires it if it completed.
+    ///
+    /// Bookmarks and poll statistics are always on; building with `RUSTFLAGS="--cfg weft_no_xray"` turns them
+    /// off, only to measure what they cost (weft-bench, see the x-ray issue's note).
     fn run_task(&self, task: TaskRef) {
+        if cfg!(weft_no_xray) && self.slow_polls.is_none() && self.trace.is_none() {
+            if let RunOutcome::Completed {
+                id,
+                registry_slot,
+                spawned_at,
+                unhandled_panic,
+            } = task.run()
+            {
+                self.retire(id, registry_slot, spawned_at, unhandled_panic);
+            }
+            return;
+        }
         let header = task.header();
         self.shared.polling.set(header.id, header.spawned_at);
         let previous = raw::set_polling(header);

@@ -66,6 +66,9 @@ pub(crate) fn is_polling(header: &Header) -> bool {
 /// nothing.
 #[inline]
 pub(crate) fn bookmark(location: &'static Location<'static>, label: Label) {
+    if cfg!(weft_no_xray) {
+        return; // only for measuring what bookmarks cost; see `Core::run_task`
+    }
     let polling = POLLING
         .try_with(std::cell::Cell::get)
         .unwrap_or(ptr::null());
@@ -79,7 +82,12 @@ pub(crate) fn bookmark(location: &'static Location<'static>, label: Label) {
 /// Like [`bookmark`], unless the task's current poll already left one (a wrapper such as `timeout` defers to
 /// the bookmark of the future it wraps).
 pub(crate) fn bookmark_if_none(location: &'static Location<'static>, label: Label) {
-    let polling = POLLING.try_with(std::cell::Cell::get).unwrap_or(ptr::null());
+    if cfg!(weft_no_xray) {
+        return;
+    }
+    let polling = POLLING
+        .try_with(std::cell::Cell::get)
+        .unwrap_or(ptr::null());
     // SAFETY: as in `bookmark`.
     if let Some(header) = unsafe { polling.as_ref() } {
         if header.stats.bookmark().is_none() {

@@ -166,8 +166,17 @@ impl Dump {
     /// ```
     /// let runtime = weft::Runtime::new().unwrap();
     /// let handle = runtime.handle();
-    /// assert!(std::thread::spawn(move || handle.dump().answered()).join().unwrap()); // a parked loop answers
-    /// drop(runtime);
+    /// let idle = std::thread::spawn({
+    ///     let handle = handle.clone();
+    ///     move || handle.dump()
+    /// });
+    /// assert!(!idle.join().unwrap().answered()); // nobody is running the loop: it cannot answer
+    /// runtime.block_on(async {
+    ///     // The loop parks in the join below and answers the asking thread.
+    ///     let asker = std::thread::spawn(move || handle.dump());
+    ///     let dump = weft::spawn_blocking(move || asker.join().unwrap()).await.unwrap();
+    ///     assert!(dump.answered());
+    /// });
     /// ```
     pub fn answered(&self) -> bool {
         self.unanswered.is_none()
