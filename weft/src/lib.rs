@@ -44,7 +44,8 @@
 //! - [`fs`]: files and directories on the blocking pool: [`fs::read`], [`fs::write`], [`fs::File`] with the
 //!   `futures-io` traits, [`fs::read_dir`].
 //! - [`net`] and [`io`]: TCP, UDP and Unix sockets on the loop's epoll reactor, with the `futures-io` traits.
-//! - [`xray`]: see inside — [`Handle::metrics`], slow polls caught and named while they block the loop.
+//! - [`xray`]: see inside — every task's bookmark in a [dump](xray::dump) (also [`Handle::dump`] from any
+//!   thread), [`Handle::metrics`], slow polls caught and named while they block the loop, a trace of the loop.
 //! - [`compat`]: hyper 1.x on weft (feature `hyper`).
 //! - [`sync`]: channels ([`mpsc`](sync::mpsc), [`oneshot`](sync::oneshot), [`watch`](sync::watch),
 //!   [`broadcast`](sync::broadcast)) and locks ([`Mutex`](sync::Mutex), [`Semaphore`](sync::Semaphore), ...)

@@ -60,7 +60,8 @@ fn sleep_bookmarks_name_the_duration_and_the_awaiting_line() {
         });
         let short = weft::spawn(async { sleep(Duration::from_millis(250)).await });
         let short_line = line!() - 1;
-        let until = weft::spawn(async { sleep_until(Instant::now() + Duration::from_secs(90)).await });
+        let until =
+            weft::spawn(async { sleep_until(Instant::now() + Duration::from_secs(90)).await });
         let until_line = line!() - 1;
         settle().await;
         let dump = weft::xray::dump();
@@ -68,8 +69,14 @@ fn sleep_bookmarks_name_the_duration_and_the_awaiting_line() {
             bookmark(&dump, sleeper.id()),
             ("sleep 2.0s".into(), *line.lock().unwrap())
         );
-        assert_eq!(bookmark(&dump, short.id()), ("sleep 250ms".into(), short_line));
-        assert_eq!(bookmark(&dump, until.id()), ("sleep 90.0s".into(), until_line));
+        assert_eq!(
+            bookmark(&dump, short.id()),
+            ("sleep 250ms".into(), short_line)
+        );
+        assert_eq!(
+            bookmark(&dump, until.id()),
+            ("sleep 90.0s".into(), until_line)
+        );
         assert_eq!(task(&dump, sleeper.id()).state, TaskState::Parked);
         until.abort();
         sleeper.await.unwrap();
@@ -89,8 +96,14 @@ fn a_timeout_defers_to_the_bookmark_of_the_future_it_wraps() {
         settle().await;
         let dump = weft::xray::dump();
         // The inner sleep is the more precise answer; a future weft does not know leaves the timeout's own.
-        assert_eq!(bookmark(&dump, wrapped.id()), ("sleep 60.0s".into(), wrapped_line));
-        assert_eq!(bookmark(&dump, foreign.id()), ("timeout 5.0s".into(), foreign_line));
+        assert_eq!(
+            bookmark(&dump, wrapped.id()),
+            ("sleep 60.0s".into(), wrapped_line)
+        );
+        assert_eq!(
+            bookmark(&dump, foreign.id()),
+            ("timeout 5.0s".into(), foreign_line)
+        );
         assert!(wrapped.await.unwrap().is_err());
         assert!(foreign.await.unwrap().is_err());
     });
@@ -108,7 +121,10 @@ fn interval_ticks_bookmark_the_tick_line_with_the_period() {
         let tick_line = line!() - 3;
         settle().await;
         let dump = weft::xray::dump();
-        assert_eq!(bookmark(&dump, ticker.id()), ("Interval::tick 1.5s".into(), tick_line));
+        assert_eq!(
+            bookmark(&dump, ticker.id()),
+            ("Interval::tick 1.5s".into(), tick_line)
+        );
         ticker.abort();
     });
 }
@@ -242,11 +258,26 @@ fn the_table_shows_names_states_bookmarks_and_spawn_lines_longest_parked_first()
         let table = dump.to_string();
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines[0].contains("2 live tasks"), "{table}");
-        for word in ["id", "name", "state", "idle", "polls", "busy", "bookmark", "spawned at"] {
+        for word in [
+            "id",
+            "name",
+            "state",
+            "idle",
+            "polls",
+            "busy",
+            "bookmark",
+            "spawned at",
+        ] {
             assert!(lines[1].contains(word), "{table}");
         }
-        assert!(lines[2].contains("early") && lines[2].contains("parked"), "{table}");
-        assert!(lines[2].contains("sleep 60.0s at ") && lines[2].contains("xray_dump.rs"), "{table}");
+        assert!(
+            lines[2].contains("early") && lines[2].contains("parked"),
+            "{table}"
+        );
+        assert!(
+            lines[2].contains("sleep 60.0s at ") && lines[2].contains("xray_dump.rs"),
+            "{table}"
+        );
         assert!(lines[3].contains("late"), "{table}");
         // Columns line up: every row puts its state where the header puts "state".
         let column = lines[1].find("state").unwrap();
@@ -271,7 +302,10 @@ fn busy_time_is_measured_while_polls_are_timed() {
         weft::task::yield_now().await;
         let dump = weft::xray::dump();
         assert!(dump.busy_measured());
-        assert!(task(&dump, worker.id()).busy >= Duration::from_millis(20), "{dump}");
+        assert!(
+            task(&dump, worker.id()).busy >= Duration::from_millis(20),
+            "{dump}"
+        );
         worker.abort();
     });
     // Without slow-poll detection or the trace, the release default, busy is not measured and says so.
@@ -315,7 +349,10 @@ fn a_slow_poll_report_names_the_bookmark_it_resumed_from() {
     let bookmark = after.bookmark.as_ref().expect("resumed from the sleep");
     assert_eq!(bookmark.label, "sleep 5ms");
     assert_eq!(bookmark.location.line(), sleep_line);
-    assert!(after.to_string().contains("resumed from sleep 5ms at "), "{after}");
+    assert!(
+        after.to_string().contains("resumed from sleep 5ms at "),
+        "{after}"
+    );
 }
 
 #[test]

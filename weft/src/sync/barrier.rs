@@ -10,11 +10,14 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::panic::Location;
 use std::task::{Context, Poll};
 
+use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::{lock, Mutex};
+use crate::xray::Op;
 
 /// Makes `n` tasks meet: each calls [`wait`](Barrier::wait), and all return once the `n`-th arrives. The
 /// barrier can be reused for the next round straight away.
@@ -79,12 +82,14 @@ impl Barrier {
     ///     assert!(barrier.wait().await.is_leader());
     /// });
     /// ```
-    pub async fn wait(&self) -> BarrierWaitResult {
+    #[track_caller]
+    pub fn wait(&self) -> impl Future<Output = BarrierWaitResult> + '_ {
+        let location = Location::caller();
         let mut wait = Wait {
             barrier: self,
             waiter: None,
         };
-        poll_fn(|cx| wait.poll_wait(cx)).await
+        poll_fn(move |cx| parked(wait.poll_wait(cx), location, Op::BarrierWait))
     }
 }
 

@@ -18,11 +18,14 @@
 use std::collections::VecDeque;
 use std::error::Error;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::panic::Location;
 use std::task::{Context, Poll};
 
+use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::{lock, Arc, Mutex};
+use crate::xray::Op;
 
 /// A broadcast channel keeping the last `capacity` messages; `T: Clone` because each receiver gets its own copy.
 ///
@@ -234,13 +237,15 @@ impl<T: Clone> Receiver<T> {
     ///     assert_eq!(rx.recv().await, Err(RecvError::Closed));
     /// });
     /// ```
-    pub async fn recv(&mut self) -> Result<T, RecvError> {
+    #[track_caller]
+    pub fn recv(&mut self) -> impl Future<Output = Result<T, RecvError>> + '_ {
+        let location = Location::caller();
         let mut waiter = RecvWaiter {
             shared: &self.shared,
             key: None,
         };
         let next = &mut self.next;
-        poll_fn(|cx| waiter.poll_recv(next, cx)).await
+        poll_fn(move |cx| parked(waiter.poll_recv(next, cx), location, Op::BroadcastRecv))
     }
 
     /// Takes the next message if there is one, without waiting.

@@ -22,6 +22,13 @@
 //! message is either delivered or dropped with the future; `reserve` then `Permit::send` keeps it); dropping a
 //! `recv` never loses a message; dropping a `lock` or `acquire` never leaks a permit nor blocks the queue (a
 //! permit handed to a waiter that is then dropped goes to the next one).
+//!
+//! # Bookmarks
+//!
+//! Every waiting operation leaves an x-ray [`Bookmark`](crate::xray::Bookmark) in its task when it returns
+//! `Pending` ("mpsc::recv", "Mutex::lock", ...), at the line that created its future: the line of `rx.recv()`,
+//! `mutex.lock()`, `notify.notified()`; for a [`oneshot::Receiver`], which is its own future, the line of
+//! [`oneshot::channel`]. The `poll_*` methods bookmark the line that called them.
 
 mod barrier;
 pub mod broadcast;
@@ -35,6 +42,11 @@ mod semaphore;
 mod wait_list;
 pub mod watch;
 
+use std::panic::Location;
+use std::task::Poll;
+
+use crate::xray::{Label, Op};
+
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
@@ -42,3 +54,13 @@ pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };
+
+/// Passes `poll` through; if it is `Pending`, first leaves the bookmark `op` at `location` (the user's line that
+/// created the waiting future) in the task being polled. Nothing happens on the `Ready` path.
+#[inline]
+fn parked<T>(poll: Poll<T>, location: &'static Location<'static>, op: Op) -> Poll<T> {
+    if poll.is_pending() {
+        crate::task::bookmark(location, Label::plain(op));
+    }
+    poll
+}

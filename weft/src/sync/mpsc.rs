@@ -62,13 +62,16 @@
 use std::collections::VecDeque;
 use std::error::Error;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{lock, Arc, Mutex, MutexGuard};
+use crate::xray::Op;
 
 /// A bounded channel of `capacity` messages: [`Sender::send`] waits while the buffer is full.
 ///
@@ -491,16 +494,20 @@ impl<T> Sender<T> {
     ///     assert_eq!(tx.send("anyone?").await.unwrap_err().0, "anyone?");
     /// });
     /// ```
-    pub async fn send(&self, message: T) -> Result<(), SendError<T>> {
-        let mut acquire = Acquire::new(&self.chan);
-        match poll_fn(|cx| acquire.poll_acquire(cx)).await {
-            // Granted a permit while waiting, but the receiver has gone since: give the message back.
-            Ok(state) if state.receiver_dropped => Err(SendError(message)),
-            Ok(state) => {
-                self.chan.push(state, message);
-                Ok(())
+    #[track_caller]
+    pub fn send(&self, message: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
+        let location = Location::caller();
+        async move {
+            let mut acquire = Acquire::new(&self.chan);
+            match poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::MpscSend)).await {
+                // Granted a permit while waiting, but the receiver has gone since: give the message back.
+                Ok(state) if state.receiver_dropped => Err(SendError(message)),
+                Ok(state) => {
+                    self.chan.push(state, message);
+                    Ok(())
+                }
+                Err(Closed) => Err(SendError(message)),
             }
-            Err(Closed) => Err(SendError(message)),
         }
     }
 
@@ -545,14 +552,18 @@ impl<T> Sender<T> {
     ///     assert_eq!(rx.recv().await, Some(42));
     /// });
     /// ```
-    pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
-        let mut acquire = Acquire::new(&self.chan);
-        match poll_fn(|cx| acquire.poll_acquire(cx)).await {
-            Ok(state) => {
-                drop(state);
-                Ok(Permit { sender: self })
+    #[track_caller]
+    pub fn reserve(&self) -> impl Future<Output = Result<Permit<'_, T>, SendError<()>>> + '_ {
+        let location = Location::caller();
+        async move {
+            let mut acquire = Acquire::new(&self.chan);
+            match poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::MpscSend)).await {
+                Ok(state) => {
+                    drop(state);
+                    Ok(Permit { sender: self })
+                }
+                Err(Closed) => Err(SendError(())),
             }
-            Err(Closed) => Err(SendError(())),
         }
     }
 
@@ -597,14 +608,24 @@ impl<T> Sender<T> {
     ///     assert_eq!(rx.recv().await, Some("from the task"));
     /// });
     /// ```
-    pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<Sender<T>>> {
-        let result = {
-            let mut acquire = Acquire::new(&self.chan);
-            poll_fn(|cx| acquire.poll_acquire(cx).map(|result| result.map(drop))).await
-        };
-        match result {
-            Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
-            Err(Closed) => Err(SendError(self)),
+    #[track_caller]
+    pub fn reserve_owned(
+        self,
+    ) -> impl Future<Output = Result<OwnedPermit<T>, SendError<Sender<T>>>> {
+        let location = Location::caller();
+        async move {
+            let result = {
+                let mut acquire = Acquire::new(&self.chan);
+                poll_fn(|cx| {
+                    let poll = acquire.poll_acquire(cx).map(|result| result.map(drop));
+                    parked(poll, location, Op::MpscSend)
+                })
+                .await
+            };
+            match result {
+                Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
+                Err(Closed) => Err(SendError(self)),
+            }
         }
     }
 
@@ -623,12 +644,23 @@ impl<T> Sender<T> {
     ///     assert!(tx.is_closed());
     /// });
     /// ```
-    pub async fn closed(&self) {
-        let mut closed = ClosedWait {
-            chan: &self.chan,
-            waiter: None,
-        };
-        poll_fn(|cx| self.chan.poll_closed(&mut closed.waiter, cx)).await;
+    #[track_caller]
+    pub fn closed(&self) -> impl Future<Output = ()> + '_ {
+        let location = Location::caller();
+        async move {
+            let mut closed = ClosedWait {
+                chan: &self.chan,
+                waiter: None,
+            };
+            poll_fn(|cx| {
+                parked(
+                    self.chan.poll_closed(&mut closed.waiter, cx),
+                    location,
+                    Op::MpscClosed,
+                )
+            })
+            .await;
+        }
     }
 
     /// The receiver is gone or closed the channel.
@@ -846,8 +878,16 @@ impl<T> Receiver<T> {
     ///     assert_eq!(rx.recv().await, None);
     /// });
     /// ```
-    pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| self.chan.poll_recv(&mut self.armed, cx)).await
+    #[track_caller]
+    pub fn recv(&mut self) -> impl Future<Output = Option<T>> + '_ {
+        let location = Location::caller();
+        poll_fn(move |cx| {
+            parked(
+                self.chan.poll_recv(&mut self.armed, cx),
+                location,
+                Op::MpscRecv,
+            )
+        })
     }
 
     /// Takes a message if one is waiting, without waiting.
@@ -879,8 +919,13 @@ impl<T> Receiver<T> {
     ///     assert_eq!(poll_fn(|cx| rx.poll_recv(cx)).await, Some('x'));
     /// });
     /// ```
+    #[track_caller]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.chan.poll_recv(&mut self.armed, cx)
+        parked(
+            self.chan.poll_recv(&mut self.armed, cx),
+            Location::caller(),
+            Op::MpscRecv,
+        )
     }
 
     /// Closes the channel: senders can no longer send (waiting ones fail at once), while messages already sent,
@@ -998,12 +1043,23 @@ impl<T> UnboundedSender<T> {
     ///     tx.closed().await;
     /// });
     /// ```
-    pub async fn closed(&self) {
-        let mut closed = ClosedWait {
-            chan: &self.chan,
-            waiter: None,
-        };
-        poll_fn(|cx| self.chan.poll_closed(&mut closed.waiter, cx)).await;
+    #[track_caller]
+    pub fn closed(&self) -> impl Future<Output = ()> + '_ {
+        let location = Location::caller();
+        async move {
+            let mut closed = ClosedWait {
+                chan: &self.chan,
+                waiter: None,
+            };
+            poll_fn(|cx| {
+                parked(
+                    self.chan.poll_closed(&mut closed.waiter, cx),
+                    location,
+                    Op::MpscClosed,
+                )
+            })
+            .await;
+        }
     }
 
     /// The receiver is gone or closed the channel.
@@ -1070,8 +1126,9 @@ impl<T> UnboundedReceiver<T> {
     ///     assert_eq!(rx.recv().await, None);
     /// });
     /// ```
-    pub async fn recv(&mut self) -> Option<T> {
-        self.inner.recv().await
+    #[track_caller]
+    pub fn recv(&mut self) -> impl Future<Output = Option<T>> + '_ {
+        self.inner.recv()
     }
 
     /// Takes a message if one is waiting.
@@ -1096,6 +1153,7 @@ impl<T> UnboundedReceiver<T> {
     ///     assert_eq!(poll_fn(|cx| rx.poll_recv(cx)).await, Some(1));
     /// });
     /// ```
+    #[track_caller]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.inner.poll_recv(cx)
     }

@@ -12,12 +12,15 @@
 use std::cell::UnsafeCell;
 use std::error::Error;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::panic::Location;
 use std::sync::Arc;
 
+use super::parked;
 use super::permits::Permits;
+use crate::xray::Op;
 
 /// An async mutual-exclusion lock for data shared between tasks, which may be held across `.await`.
 ///
@@ -100,13 +103,17 @@ impl<T: ?Sized> Mutex<T> {
     ///     assert_eq!(*counter.lock().await, 1);
     /// });
     /// ```
-    pub async fn lock(&self) -> MutexGuard<'_, T> {
-        let mut acquire = self.permit.acquire(1);
-        // A mutex is never closed, so the acquire cannot fail.
-        let _ = poll_fn(|cx| acquire.poll_acquire(cx)).await;
-        MutexGuard {
-            mutex: self,
-            _not_shared_unless_sync: PhantomData,
+    #[track_caller]
+    pub fn lock(&self) -> impl Future<Output = MutexGuard<'_, T>> + '_ {
+        let location = Location::caller();
+        async move {
+            let mut acquire = self.permit.acquire(1);
+            // A mutex is never closed, so the acquire cannot fail.
+            let _ = poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::MutexLock)).await;
+            MutexGuard {
+                mutex: self,
+                _not_shared_unless_sync: PhantomData,
+            }
         }
     }
 
@@ -145,14 +152,19 @@ impl<T: ?Sized> Mutex<T> {
     ///     assert_eq!(*mutex.lock().await, 7);
     /// });
     /// ```
-    pub async fn lock_owned(self: Arc<Self>) -> OwnedMutexGuard<T> {
-        {
-            let mut acquire = self.permit.acquire(1);
-            let _ = poll_fn(|cx| acquire.poll_acquire(cx)).await;
-        }
-        OwnedMutexGuard {
-            mutex: self,
-            _not_shared_unless_sync: PhantomData,
+    #[track_caller]
+    pub fn lock_owned(self: Arc<Self>) -> impl Future<Output = OwnedMutexGuard<T>> {
+        let location = Location::caller();
+        async move {
+            {
+                let mut acquire = self.permit.acquire(1);
+                let _ =
+                    poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::MutexLock)).await;
+            }
+            OwnedMutexGuard {
+                mutex: self,
+                _not_shared_unless_sync: PhantomData,
+            }
         }
     }
 

@@ -13,12 +13,15 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{lock, Mutex};
+use crate::xray::Op;
 
 /// Wakes tasks without passing data: a building block for your own synchronization ("something changed, look
 /// again").
@@ -102,12 +105,14 @@ impl Notify {
     ///     notified.await;
     /// });
     /// ```
+    #[track_caller]
     pub fn notified(&self) -> Notified<'_> {
         Notified {
             notify: self,
             generation: self.generation.load(Ordering::Acquire),
             waiter: None,
             done: false,
+            location: Location::caller(),
         }
     }
 
@@ -193,6 +198,8 @@ pub struct Notified<'a> {
     waiter: Option<WaitKey>,
     /// Completed.
     done: bool,
+    /// Where [`Notify::notified`] was called: the task's bookmark while this waits.
+    location: &'static Location<'static>,
 }
 
 impl Future for Notified<'_> {
@@ -228,7 +235,8 @@ impl Future for Notified<'_> {
             this.done = true;
             Poll::Ready(())
         } else {
-            Poll::Pending
+            drop(state);
+            parked(Poll::Pending, this.location, Op::Notified)
         }
     }
 }

@@ -41,15 +41,18 @@
 use std::error::Error;
 use std::fmt;
 use std::future::{poll_fn, Future};
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+use super::parked;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{
     AtomicUsize,
     Ordering::{AcqRel, Acquire},
 };
 use crate::loom::sync::Arc;
+use crate::xray::Op;
 
 /// The sender is done: it sent or was dropped (rule 1).
 const COMPLETE: usize = 0b0_0001;
@@ -64,6 +67,9 @@ const TX_WAKER: usize = 0b1_0000;
 
 /// A channel for one value.
 ///
+/// The receiver, being its own future, is created here: a task parked awaiting it has its x-ray
+/// [`Bookmark`](crate::xray::Bookmark) at the line that called `channel`.
+///
 /// ```
 /// use weft::sync::oneshot;
 ///
@@ -73,6 +79,7 @@ const TX_WAKER: usize = 0b1_0000;
 ///     assert!(rx.await.is_err());
 /// });
 /// ```
+#[track_caller]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let inner = Arc::new(Inner {
         state: AtomicUsize::new(0),
@@ -84,7 +91,10 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         Sender {
             inner: Some(inner.clone()),
         },
-        Receiver { inner },
+        Receiver {
+            inner,
+            location: Location::caller(),
+        },
     )
 }
 
@@ -261,8 +271,10 @@ impl<T> Sender<T> {
     ///     tx.closed().await; // the requester gave up
     /// });
     /// ```
-    pub async fn closed(&mut self) {
-        poll_fn(|cx| self.poll_closed(cx)).await
+    #[track_caller]
+    pub fn closed(&mut self) -> impl Future<Output = ()> + '_ {
+        let location = Location::caller();
+        poll_fn(move |cx| parked(self.poll_closed_inner(cx), location, Op::OneshotClosed))
     }
 
     /// Polls for the receiver being gone; only the waker of the most recent call is woken.
@@ -276,7 +288,17 @@ impl<T> Sender<T> {
     ///     poll_fn(|cx| tx.poll_closed(cx)).await;
     /// });
     /// ```
+    #[track_caller]
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        parked(
+            self.poll_closed_inner(cx),
+            Location::caller(),
+            Op::OneshotClosed,
+        )
+    }
+
+    /// [`poll_closed`](Sender::poll_closed) without the bookmark.
+    fn poll_closed_inner(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(inner) = &self.inner else {
             return Poll::Ready(());
         };
@@ -316,6 +338,8 @@ impl<T> fmt::Debug for Sender<T> {
 pub struct Receiver<T> {
     /// The channel.
     inner: Arc<Inner<T>>,
+    /// Where [`channel`] was called: the bookmark of a task parked awaiting this receiver.
+    location: &'static Location<'static>,
 }
 
 impl<T> Receiver<T> {
@@ -365,7 +389,7 @@ impl<T> Future for Receiver<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
         match self.inner.register(Side::Receiver, cx.waker()) {
-            None => Poll::Pending,
+            None => parked(Poll::Pending, self.location, Op::OneshotRecv),
             Some(state) if state & COMPLETE != 0 => Poll::Ready(self.inner.take_value(state)),
             // Closed by this receiver, and nothing was sent before.
             Some(_) => Poll::Ready(Err(RecvError(()))),

@@ -12,12 +12,14 @@
 
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::panic::Location;
 
 use super::permits::Permits;
-use super::TryLockError;
+use super::{parked, TryLockError};
+use crate::xray::Op;
 
 /// How many read guards may exist at once.
 const MAX_READERS: usize = (u32::MAX >> 3) as usize;
@@ -89,13 +91,17 @@ impl<T: ?Sized> RwLock<T> {
     ///     assert_eq!(*lock.read().await, 3);
     /// });
     /// ```
-    pub async fn read(&self) -> RwLockReadGuard<'_, T> {
-        let mut acquire = self.permits.acquire(1);
-        // The pool is never closed, so the acquire cannot fail.
-        let _ = poll_fn(|cx| acquire.poll_acquire(cx)).await;
-        RwLockReadGuard {
-            lock: self,
-            _shares: PhantomData,
+    #[track_caller]
+    pub fn read(&self) -> impl Future<Output = RwLockReadGuard<'_, T>> + '_ {
+        let location = Location::caller();
+        async move {
+            let mut acquire = self.permits.acquire(1);
+            // The pool is never closed, so the acquire cannot fail.
+            let _ = poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::RwLockRead)).await;
+            RwLockReadGuard {
+                lock: self,
+                _shares: PhantomData,
+            }
         }
     }
 
@@ -112,12 +118,16 @@ impl<T: ?Sized> RwLock<T> {
     ///     assert_eq!(*lock.read().await, 4);
     /// });
     /// ```
-    pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
-        let mut acquire = self.permits.acquire(MAX_READERS);
-        let _ = poll_fn(|cx| acquire.poll_acquire(cx)).await;
-        RwLockWriteGuard {
-            lock: self,
-            _unique: PhantomData,
+    #[track_caller]
+    pub fn write(&self) -> impl Future<Output = RwLockWriteGuard<'_, T>> + '_ {
+        let location = Location::caller();
+        async move {
+            let mut acquire = self.permits.acquire(MAX_READERS);
+            let _ = poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::RwLockWrite)).await;
+            RwLockWriteGuard {
+                lock: self,
+                _unique: PhantomData,
+            }
         }
     }
 

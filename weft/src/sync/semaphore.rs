@@ -4,10 +4,13 @@
 
 use std::error::Error;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::panic::Location;
 use std::sync::Arc;
 
+use super::parked;
 use super::permits::{Permits, TryAcquire, MAX_PERMITS};
+use crate::xray::Op;
 
 /// A fair, async counting semaphore: limits how many tasks do something at once (connections, requests to a
 /// backend, memory in flight).
@@ -110,8 +113,9 @@ impl Semaphore {
     ///     assert_eq!(semaphore.available_permits(), 1);
     /// });
     /// ```
-    pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
-        self.acquire_many(1).await
+    #[track_caller]
+    pub fn acquire(&self) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
+        self.acquire_many(1)
     }
 
     /// Waits for `n` permits at once; fails once the semaphore is closed.
@@ -127,14 +131,23 @@ impl Semaphore {
     ///     assert_eq!(semaphore.available_permits(), 2);
     /// });
     /// ```
-    pub async fn acquire_many(&self, n: u32) -> Result<SemaphorePermit<'_>, AcquireError> {
-        let mut acquire = self.permits.acquire(n as usize);
-        match poll_fn(|cx| acquire.poll_acquire(cx)).await {
-            Ok(()) => Ok(SemaphorePermit {
-                semaphore: self,
-                permits: n,
-            }),
-            Err(()) => Err(AcquireError(())),
+    #[track_caller]
+    pub fn acquire_many(
+        &self,
+        n: u32,
+    ) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
+        let location = Location::caller();
+        async move {
+            let mut acquire = self.permits.acquire(n as usize);
+            match poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::SemaphoreAcquire))
+                .await
+            {
+                Ok(()) => Ok(SemaphorePermit {
+                    semaphore: self,
+                    permits: n,
+                }),
+                Err(()) => Err(AcquireError(())),
+            }
         }
     }
 
@@ -189,8 +202,11 @@ impl Semaphore {
     ///     assert_eq!(semaphore.available_permits(), 1);
     /// });
     /// ```
-    pub async fn acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
-        self.acquire_many_owned(1).await
+    #[track_caller]
+    pub fn acquire_owned(
+        self: Arc<Self>,
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
+        self.acquire_many_owned(1)
     }
 
     /// Like [`acquire_many`](Semaphore::acquire_many), with an owned permit.
@@ -207,20 +223,24 @@ impl Semaphore {
     ///     assert_eq!(permits.num_permits(), 4);
     /// });
     /// ```
-    pub async fn acquire_many_owned(
+    #[track_caller]
+    pub fn acquire_many_owned(
         self: Arc<Self>,
         n: u32,
-    ) -> Result<OwnedSemaphorePermit, AcquireError> {
-        let result = {
-            let mut acquire = self.permits.acquire(n as usize);
-            poll_fn(|cx| acquire.poll_acquire(cx)).await
-        };
-        match result {
-            Ok(()) => Ok(OwnedSemaphorePermit {
-                semaphore: self,
-                permits: n,
-            }),
-            Err(()) => Err(AcquireError(())),
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
+        let location = Location::caller();
+        async move {
+            let result = {
+                let mut acquire = self.permits.acquire(n as usize);
+                poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::SemaphoreAcquire)).await
+            };
+            match result {
+                Ok(()) => Ok(OwnedSemaphorePermit {
+                    semaphore: self,
+                    permits: n,
+                }),
+                Err(()) => Err(AcquireError(())),
+            }
         }
     }
 

@@ -15,13 +15,16 @@
 
 use std::error::Error;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::ops::Deref;
+use std::panic::Location;
 use std::task::Poll;
 
+use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{lock, Arc, Mutex, RwLock, RwLockReadGuard};
+use crate::xray::Op;
 
 /// A watch channel holding `initial`. Receivers see `initial` as already seen: [`Receiver::changed`] waits
 /// for the first [`send`](Sender::send).
@@ -242,7 +245,14 @@ impl<T> Sender<T> {
     ///     tx.closed().await;
     /// });
     /// ```
-    pub async fn closed(&self) {
+    #[track_caller]
+    pub fn closed(&self) -> impl Future<Output = ()> + '_ {
+        let location = Location::caller();
+        self.closed_at(location)
+    }
+
+    /// [`closed`](Self::closed), bookmarked at `location`.
+    async fn closed_at(&self, location: &'static Location<'static>) {
         let mut waiter = Waiter {
             state: &self.shared.state,
             key: None,
@@ -264,7 +274,7 @@ impl<T> Sender<T> {
                 }
                 None => waiter.key = Some(state.closed_waiters.push_back((), cx.waker())),
             }
-            Poll::Pending
+            parked(Poll::Pending, location, Op::WatchClosed)
         })
         .await
     }
@@ -376,37 +386,42 @@ impl<T> Receiver<T> {
     ///     assert!(rx.changed().await.is_err());
     /// });
     /// ```
-    pub async fn changed(&mut self) -> Result<(), RecvError> {
-        let mut waiter = Waiter {
-            state: &self.shared.state,
-            key: None,
-            closed_list: false,
-        };
-        let shared = &self.shared;
-        let seen = &mut self.seen;
-        poll_fn(|cx| {
-            let mut state = lock(&shared.state);
-            let version = shared.version.load(Ordering::Acquire);
-            if version != *seen {
-                *seen = version;
-                return Poll::Ready(Ok(()));
-            }
-            if state.sender_gone {
-                return Poll::Ready(Err(RecvError(())));
-            }
-            match waiter.key {
-                Some(key) if state.waiters.is_queued(key) => {
-                    state.waiters.register(key, cx.waker())
+    #[track_caller]
+    pub fn changed(&mut self) -> impl Future<Output = Result<(), RecvError>> + '_ {
+        let location = Location::caller();
+        async move {
+            let mut waiter = Waiter {
+                state: &self.shared.state,
+                key: None,
+                closed_list: false,
+            };
+            let shared = &self.shared;
+            let seen = &mut self.seen;
+            poll_fn(|cx| {
+                let mut state = lock(&shared.state);
+                let version = shared.version.load(Ordering::Acquire);
+                if version != *seen {
+                    *seen = version;
+                    return Poll::Ready(Ok(()));
                 }
-                Some(key) => {
-                    state.waiters.remove(key);
-                    waiter.key = Some(state.waiters.push_back((), cx.waker()));
+                if state.sender_gone {
+                    return Poll::Ready(Err(RecvError(())));
                 }
-                None => waiter.key = Some(state.waiters.push_back((), cx.waker())),
-            }
-            Poll::Pending
-        })
-        .await
+                match waiter.key {
+                    Some(key) if state.waiters.is_queued(key) => {
+                        state.waiters.register(key, cx.waker())
+                    }
+                    Some(key) => {
+                        state.waiters.remove(key);
+                        waiter.key = Some(state.waiters.push_back((), cx.waker()));
+                    }
+                    None => waiter.key = Some(state.waiters.push_back((), cx.waker())),
+                }
+                drop(state);
+                parked(Poll::Pending, location, Op::WatchChanged)
+            })
+            .await
+        }
     }
 
     /// Both receivers watch the same channel.

@@ -185,7 +185,11 @@ impl Interval {
     }
 
     /// [`poll_tick`](Self::poll_tick), bookmarked at `location` while it waits.
-    fn poll_tick_at(&mut self, cx: &mut Context<'_>, location: &'static Location<'static>) -> Poll<Instant> {
+    fn poll_tick_at(
+        &mut self,
+        cx: &mut Context<'_>,
+        location: &'static Location<'static>,
+    ) -> Poll<Instant> {
         if self.sleep.poll_quietly(cx).is_pending() {
             crate::task::bookmark(location, Label::duration(Op::Interval, self.period));
             return Poll::Pending;

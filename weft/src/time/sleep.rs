@@ -52,7 +52,11 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// ```
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(deadline, Location::caller(), Sleep::label(Op::Sleep, deadline))
+    Sleep::new(
+        deadline,
+        Location::caller(),
+        Sleep::label(Op::Sleep, deadline),
+    )
 }
 
 /// The future returned by [`sleep`] and [`sleep_until`]. Creating one starts no timer; the first poll does.
@@ -93,7 +97,11 @@ struct Registration {
 
 impl Sleep {
     /// A sleep until `deadline`, not yet registered, bookmarked at `location` with `label` while it waits.
-    pub(crate) fn new(deadline: Instant, location: &'static Location<'static>, label: Label) -> Sleep {
+    pub(crate) fn new(
+        deadline: Instant,
+        location: &'static Location<'static>,
+        label: Label,
+    ) -> Sleep {
         Sleep {
             deadline,
             registration: None,

@@ -57,7 +57,11 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     Timeout {
         future,
-        sleep: Sleep::new(deadline, Location::caller(), Sleep::label(Op::Timeout, deadline)),
+        sleep: Sleep::new(
+            deadline,
+            Location::caller(),
+            Sleep::label(Op::Timeout, deadline),
+        ),
     }
 }
 

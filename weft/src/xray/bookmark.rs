@@ -64,6 +64,10 @@ pub(crate) enum Op {
     OneshotRecv,
     /// `oneshot::Sender::closed`.
     OneshotClosed,
+    /// `mpsc::Sender::closed` (also the unbounded sender's).
+    MpscClosed,
+    /// `watch::Sender::closed`.
+    WatchClosed,
     /// `watch::Receiver::changed`.
     WatchChanged,
     /// `broadcast::Receiver::recv`.
@@ -99,7 +103,7 @@ enum Arg {
 
 impl Op {
     /// Every operation, by its number.
-    const ALL: [Op; 33] = [
+    const ALL: [Op; 35] = [
         Op::None,
         Op::Sleep,
         Op::Timeout,
@@ -124,6 +128,8 @@ impl Op {
         Op::MpscRecv,
         Op::OneshotRecv,
         Op::OneshotClosed,
+        Op::MpscClosed,
+        Op::WatchClosed,
         Op::WatchChanged,
         Op::BroadcastRecv,
         Op::MutexLock,
@@ -162,6 +168,8 @@ impl Op {
             Op::MpscRecv => ("mpsc::recv", Arg::None),
             Op::OneshotRecv => ("oneshot::recv", Arg::None),
             Op::OneshotClosed => ("oneshot::closed", Arg::None),
+            Op::MpscClosed => ("mpsc::closed", Arg::None),
+            Op::WatchClosed => ("watch::closed", Arg::None),
             Op::WatchChanged => ("watch::changed", Arg::None),
             Op::BroadcastRecv => ("broadcast::recv", Arg::None),
             Op::MutexLock => ("Mutex::lock", Arg::None),

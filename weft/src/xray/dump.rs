@@ -58,8 +58,8 @@ pub struct TaskInfo {
 
 /// Every live task of one runtime, longest-parked first; prints as an aligned table.
 ///
-/// Get one with [`xray::dump`](dump) on the loop's thread or [`Handle::dump`](crate::Handle::dump) from any
-/// thread. Tasks that finished or were aborted are not listed.
+/// Get one with [`xray::dump`](crate::xray::dump) on the loop's thread or
+/// [`Handle::dump`](crate::Handle::dump) from any thread. Tasks that finished or were aborted are not listed.
 ///
 /// ```
 /// use std::time::Duration;
