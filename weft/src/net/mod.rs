@@ -9,6 +9,11 @@
 //! kernel for the next call); dropping a `write` future means nothing, or part of the buffer, was written —
 //! `write` returns how much, and `write_all` resumes only if you keep its future.
 //!
+//! X-ray: a task waiting in a socket operation shows it as its [bookmark](crate::xray::Bookmark) — the operation
+//! and descriptor ("TcpStream::read fd 7") and the line that awaited it. Through the `AsyncRead`/`AsyncWrite`
+//! traits (a split half, `weft::io::copy`, hyper) the caller's line is unknown: the bookmark shows weft's own line
+//! and the label still names the operation.
+//!
 //! Host names given to `bind` and `connect` are resolved with the system resolver, which blocks the loop; pass IP
 //! addresses, or resolve on the blocking pool first (`weft::spawn_blocking(|| addr.to_socket_addrs())`).
 
@@ -104,9 +109,13 @@ macro_rules! impl_stream_traits {
 }
 pub(crate) use impl_stream_traits;
 
-/// The inherent async methods every stream type offers, written once.
+/// The inherent async methods every stream type offers, written once: `impl_stream_methods!(Type, ReadOp,
+/// WriteOp)`, with the [`Op`](crate::xray::Op)s that name a read and a write in a bookmark.
+///
+/// Each method is `#[track_caller]` and captures its caller's line when the future is made: the line that awaits
+/// it, which a task parked in it shows as its bookmark.
 macro_rules! impl_stream_methods {
-    ($stream:ty) => {
+    ($stream:ty, $read_op:ident, $write_op:ident) => {
         impl $stream {
             /// Reads into `buf`, waiting until some data is available; `Ok(0)` means the peer closed its side.
             /// Cancel-safe: if the future is dropped, no data was taken.
@@ -125,8 +134,13 @@ macro_rules! impl_stream_methods {
             ///     assert_eq!(b.read(&mut buf).await.unwrap(), 0); // end of stream
             /// });
             /// ```
-            pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-                std::future::poll_fn(|cx| self.poll_read_ref(cx, buf)).await
+            #[track_caller]
+            pub fn read<'a>(
+                &'a self,
+                buf: &'a mut [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+                let wait = $crate::net::source::Wait::here($crate::xray::Op::$read_op);
+                std::future::poll_fn(move |cx| self.poll_read_with(cx, buf, wait))
             }
 
             /// Reads exactly `buf.len()` bytes; `UnexpectedEof` if the peer closes first. Not cancel-safe: bytes
@@ -147,15 +161,26 @@ macro_rules! impl_stream_methods {
             ///     assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
             /// });
             /// ```
-            pub async fn read_exact(&self, buf: &mut [u8]) -> std::io::Result<()> {
-                let mut filled = 0;
-                while filled < buf.len() {
-                    match self.read(&mut buf[filled..]).await? {
-                        0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-                        read => filled += read,
+            #[track_caller]
+            pub fn read_exact<'a>(
+                &'a self,
+                buf: &'a mut [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
+                let wait = $crate::net::source::Wait::here($crate::xray::Op::$read_op);
+                async move {
+                    let mut filled = 0;
+                    while filled < buf.len() {
+                        let read = std::future::poll_fn(|cx| {
+                            self.poll_read_with(cx, &mut buf[filled..], wait)
+                        })
+                        .await?;
+                        match read {
+                            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                            read => filled += read,
+                        }
                     }
+                    Ok(())
                 }
-                Ok(())
             }
 
             /// Writes some of `buf`, waiting until the socket can take data; returns how much was written.
@@ -174,8 +199,13 @@ macro_rules! impl_stream_methods {
             ///     assert_eq!(&buf[..written], &b"some bytes"[..written]);
             /// });
             /// ```
-            pub async fn write(&self, buf: &[u8]) -> std::io::Result<usize> {
-                std::future::poll_fn(|cx| self.poll_write_ref(cx, buf)).await
+            #[track_caller]
+            pub fn write<'a>(
+                &'a self,
+                buf: &'a [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+                let wait = $crate::net::source::Wait::here($crate::xray::Op::$write_op);
+                std::future::poll_fn(move |cx| self.poll_write_with(cx, buf, wait))
             }
 
             /// Writes several buffers in one system call where possible; returns how much was written.
@@ -195,11 +225,13 @@ macro_rules! impl_stream_methods {
             ///     assert_eq!(&buf, b"header|body");
             /// });
             /// ```
-            pub async fn write_vectored(
-                &self,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::io::Result<usize> {
-                std::future::poll_fn(|cx| self.poll_write_vectored_ref(cx, bufs)).await
+            #[track_caller]
+            pub fn write_vectored<'a>(
+                &'a self,
+                bufs: &'a [std::io::IoSlice<'a>],
+            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+                let wait = $crate::net::source::Wait::here($crate::xray::Op::$write_op);
+                std::future::poll_fn(move |cx| self.poll_write_vectored_with(cx, bufs, wait))
             }
 
             /// Writes all of `buf`. A closed peer gives `BrokenPipe` (never `SIGPIPE`). Not cancel-safe: part of
@@ -225,14 +257,24 @@ macro_rules! impl_stream_methods {
             ///     assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
             /// });
             /// ```
-            pub async fn write_all(&self, mut buf: &[u8]) -> std::io::Result<()> {
-                while !buf.is_empty() {
-                    match self.write(buf).await? {
-                        0 => return Err(std::io::ErrorKind::WriteZero.into()),
-                        written => buf = &buf[written..],
+            #[track_caller]
+            pub fn write_all<'a>(
+                &'a self,
+                buf: &'a [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
+                let wait = $crate::net::source::Wait::here($crate::xray::Op::$write_op);
+                async move {
+                    let mut buf = buf;
+                    while !buf.is_empty() {
+                        let written =
+                            std::future::poll_fn(|cx| self.poll_write_with(cx, buf, wait)).await?;
+                        match written {
+                            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                            written => buf = &buf[written..],
+                        }
                     }
+                    Ok(())
                 }
-                Ok(())
             }
 
             /// Reads into `buf` without removing the data from the socket.
@@ -252,54 +294,102 @@ macro_rules! impl_stream_methods {
             ///     assert_eq!(&all, b"GET /");
             /// });
             /// ```
-            pub async fn peek(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-                std::future::poll_fn(|cx| {
+            #[track_caller]
+            pub fn peek<'a>(
+                &'a self,
+                buf: &'a mut [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+                let wait = $crate::net::source::Wait::here($crate::xray::Op::$read_op);
+                std::future::poll_fn(move |cx| {
                     self.source
-                        .poll_io(cx, $crate::driver::Direction::Read, |socket| {
+                        .poll_io(cx, $crate::driver::Direction::Read, wait, |socket| {
                             $crate::sys::socket::peek(std::os::fd::AsFd::as_fd(socket), buf)
                         })
                 })
-                .await
             }
 
-            /// Polls a read through a shared reference (what the `AsyncRead` impls call).
+            /// Polls a read through a shared reference (what the `AsyncRead` impls call). The caller's line is
+            /// not known on this path: the bookmark shows this line, and the label names the read.
             fn poll_read_ref(
                 &self,
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let want = buf.len();
-                self.source
-                    .poll_transfer(cx, $crate::driver::Direction::Read, want, |socket| {
-                        $crate::sys::socket::read(std::os::fd::AsFd::as_fd(socket), buf)
-                    })
+                let wait = $crate::net::source::Wait::here($crate::xray::Op::$read_op);
+                self.poll_read_with(cx, buf, wait)
             }
 
-            /// Polls a write through a shared reference.
+            /// Polls a write through a shared reference (what the `AsyncWrite` impls call); bookmarks as
+            /// [`poll_read_ref`](Self::poll_read_ref) does.
             fn poll_write_ref(
                 &self,
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.source.poll_transfer(
-                    cx,
-                    $crate::driver::Direction::Write,
-                    buf.len(),
-                    |socket| $crate::sys::socket::send(std::os::fd::AsFd::as_fd(socket), buf),
-                )
+                let wait = $crate::net::source::Wait::here($crate::xray::Op::$write_op);
+                self.poll_write_with(cx, buf, wait)
             }
 
-            /// Polls a vectored write through a shared reference.
+            /// Polls a vectored write through a shared reference (what the `AsyncWrite` impls call).
             fn poll_write_vectored_ref(
                 &self,
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
+                let wait = $crate::net::source::Wait::here($crate::xray::Op::$write_op);
+                self.poll_write_vectored_with(cx, bufs, wait)
+            }
+
+            /// Polls a read, bookmarking `wait` while it waits.
+            fn poll_read_with(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+                wait: $crate::net::source::Wait,
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let want = buf.len();
+                self.source.poll_transfer(
+                    cx,
+                    $crate::driver::Direction::Read,
+                    want,
+                    wait,
+                    |socket| $crate::sys::socket::read(std::os::fd::AsFd::as_fd(socket), buf),
+                )
+            }
+
+            /// Polls a write, bookmarking `wait` while it waits.
+            fn poll_write_with(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+                wait: $crate::net::source::Wait,
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.source.poll_transfer(
+                    cx,
+                    $crate::driver::Direction::Write,
+                    buf.len(),
+                    wait,
+                    |socket| $crate::sys::socket::send(std::os::fd::AsFd::as_fd(socket), buf),
+                )
+            }
+
+            /// Polls a vectored write, bookmarking `wait` while it waits.
+            fn poll_write_vectored_with(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+                wait: $crate::net::source::Wait,
+            ) -> std::task::Poll<std::io::Result<usize>> {
                 let want = bufs.iter().map(|buf| buf.len()).sum();
-                self.source
-                    .poll_transfer(cx, $crate::driver::Direction::Write, want, |socket| {
+                self.source.poll_transfer(
+                    cx,
+                    $crate::driver::Direction::Write,
+                    want,
+                    wait,
+                    |socket| {
                         $crate::sys::socket::send_vectored(std::os::fd::AsFd::as_fd(socket), bufs)
-                    })
+                    },
+                )
             }
         }
     };

@@ -8,12 +8,38 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
+use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use crate::driver::Direction;
 use crate::runtime::context;
 use crate::runtime::Shared;
+use crate::xray::{Label, Op};
+
+/// What a waiting operation leaves as its task's bookmark when it returns `Pending`: the line that awaited
+/// (captured with `#[track_caller]` where the future was made) and the operation. The descriptor is added from
+/// the source.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wait {
+    /// The line that awaited.
+    location: &'static Location<'static>,
+    /// What it waits on.
+    op: Op,
+}
+
+impl Wait {
+    /// A wait for `op` at `location`.
+    pub(crate) const fn new(location: &'static Location<'static>, op: Op) -> Wait {
+        Wait { location, op }
+    }
+
+    /// A wait for `op` at the caller's line (or, through `#[track_caller]` functions, at their caller's).
+    #[track_caller]
+    pub(crate) fn here(op: Op) -> Wait {
+        Wait::new(Location::caller(), op)
+    }
+}
 
 /// No registration yet.
 const UNREGISTERED: u64 = u64::MAX;
@@ -48,11 +74,13 @@ impl<T: AsFd> Source<T> {
         &self.io
     }
 
-    /// Runs `op` when the socket is ready in `direction`, waiting as long as it says `WouldBlock`.
+    /// Runs `op` when the socket is ready in `direction`, waiting as long as it says `WouldBlock`. While it
+    /// waits, the task's bookmark is `wait` on this descriptor.
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
+        wait: Wait,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         context::with_core(|core| {
@@ -66,6 +94,10 @@ impl<T: AsFd> Source<T> {
             let driver = core.driver();
             loop {
                 if driver.poll_ready(key, direction, cx).is_pending() {
+                    crate::task::bookmark(
+                        wait.location,
+                        Label::fd(wait.op, self.io.as_fd().as_raw_fd()),
+                    );
                     return Poll::Pending;
                 }
                 match op(&self.io) {
@@ -88,9 +120,10 @@ impl<T: AsFd> Source<T> {
         cx: &mut Context<'_>,
         direction: Direction,
         want: usize,
+        wait: Wait,
         op: impl FnMut(&T) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        let result = self.poll_io(cx, direction, op);
+        let result = self.poll_io(cx, direction, wait, op);
         if let Poll::Ready(Ok(done)) = result {
             if done > 0 && done < want {
                 self.clear_ready_after_short_transfer(direction);

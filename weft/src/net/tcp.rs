@@ -1,7 +1,7 @@
 //! TCP: [`TcpListener`], [`TcpStream`] and [`TcpSocket`] (socket options before bind or connect).
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use super::source::Source;
+use super::source::{Source, Wait};
 use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::{each_addr, impl_stream_methods, impl_stream_traits};
 use crate::driver::Direction;
 use crate::sys;
+use crate::xray::Op;
 
 /// The backlog of listeners made by [`TcpListener::bind`].
 const DEFAULT_BACKLOG: i32 = 1024;
@@ -105,8 +106,10 @@ impl TcpListener {
     ///     assert_eq!(server.local_addr().unwrap(), listener.local_addr().unwrap());
     /// });
     /// ```
-    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+    #[track_caller]
+    pub fn accept(&self) -> impl Future<Output = io::Result<(TcpStream, SocketAddr)>> + '_ {
+        let wait = Wait::here(Op::TcpAccept);
+        poll_fn(move |cx| self.poll_accept_with(cx, wait))
     }
 
     /// Polls for a connection: `Ready` with the stream and the peer's address, or `Pending` (and the task is
@@ -126,11 +129,21 @@ impl TcpListener {
     ///     assert_eq!(peer, client.local_addr().unwrap());
     /// });
     /// ```
+    #[track_caller]
     pub fn poll_accept(
         &self,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<(TcpStream, SocketAddr)>> {
-        self.source.poll_io(cx, Direction::Read, |listener| {
+        self.poll_accept_with(cx, Wait::here(Op::TcpAccept))
+    }
+
+    /// Polls for a connection, bookmarking `wait` while it waits.
+    fn poll_accept_with(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        wait: Wait,
+    ) -> std::task::Poll<io::Result<(TcpStream, SocketAddr)>> {
+        self.source.poll_io(cx, Direction::Read, wait, |listener| {
             let (socket, address) = sys::socket::accept(listener.as_fd())?;
             let address = address
                 .as_socket()
@@ -246,11 +259,14 @@ impl TcpStream {
     ///     assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
     /// });
     /// ```
-    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        each_addr(addr, |address| async move {
-            TcpSocket::for_addr(address)?.connect(address).await
+    #[track_caller]
+    pub fn connect(addr: impl ToSocketAddrs) -> impl Future<Output = io::Result<TcpStream>> {
+        let wait = Wait::here(Op::TcpConnect);
+        each_addr(addr, move |address| async move {
+            TcpSocket::for_addr(address)?
+                .connect_with(address, wait)
+                .await
         })
-        .await
     }
 
     /// Wraps a connected socket.
@@ -284,10 +300,10 @@ impl TcpStream {
         })
     }
 
-    /// Waits until a non-blocking connect finishes, and reports its outcome.
-    async fn finish_connect(self) -> io::Result<TcpStream> {
+    /// Waits until a non-blocking connect finishes, and reports its outcome; bookmarks `wait` while it waits.
+    async fn finish_connect(self, wait: Wait) -> io::Result<TcpStream> {
         poll_fn(|cx| {
-            self.source.poll_io(cx, Direction::Write, |stream| {
+            self.source.poll_io(cx, Direction::Write, wait, |stream| {
                 if let Some(error) = stream.take_error()? {
                     return Err(error);
                 }
@@ -514,7 +530,7 @@ impl TcpStream {
     }
 }
 
-impl_stream_methods!(TcpStream);
+impl_stream_methods!(TcpStream, TcpRead, TcpWrite);
 impl_stream_traits!(TcpStream);
 
 impl super::split::Stream for TcpStream {
@@ -777,13 +793,21 @@ impl TcpSocket {
     ///     assert_eq!(stream.peer_addr().unwrap(), address);
     /// });
     /// ```
-    pub async fn connect(self, address: SocketAddr) -> io::Result<TcpStream> {
+    #[track_caller]
+    pub fn connect(self, address: SocketAddr) -> impl Future<Output = io::Result<TcpStream>> {
+        self.connect_with(address, Wait::here(Op::TcpConnect))
+    }
+
+    /// Connects to `address`, bookmarking `wait` while the connection is being made.
+    async fn connect_with(self, address: SocketAddr, wait: Wait) -> io::Result<TcpStream> {
         match self.socket.connect(&address.into()) {
             Ok(()) => {}
             Err(error) if error.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(error) => return Err(error),
         }
-        TcpStream::from_socket(self.socket).finish_connect().await
+        TcpStream::from_socket(self.socket)
+            .finish_connect(wait)
+            .await
     }
 }
 

@@ -1,7 +1,7 @@
 //! UDP: [`UdpSocket`].
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -9,8 +9,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::each_addr;
-use super::source::Source;
+use super::source::{Source, Wait};
 use crate::driver::Direction;
+use crate::xray::Op;
 
 /// A UDP socket.
 ///
@@ -154,12 +155,13 @@ impl UdpSocket {
     ///     assert_eq!((&buf[..len], from), (&b"hello"[..], a.local_addr().unwrap()));
     /// });
     /// ```
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| {
+    #[track_caller]
+    pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
+        let wait = Wait::here(Op::UdpSend);
+        poll_fn(move |cx| {
             self.source
-                .poll_io(cx, Direction::Write, |socket| socket.send(buf))
+                .poll_io(cx, Direction::Write, wait, |socket| socket.send(buf))
         })
-        .await
     }
 
     /// Receives a datagram from the connected peer; a datagram longer than `buf` is truncated. Cancel-safe.
@@ -177,12 +179,13 @@ impl UdpSocket {
     ///     assert_eq!(&small, b"0123");
     /// });
     /// ```
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| {
+    #[track_caller]
+    pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
+        let wait = Wait::here(Op::UdpRecv);
+        poll_fn(move |cx| {
             self.source
-                .poll_io(cx, Direction::Read, |socket| socket.recv(buf))
+                .poll_io(cx, Direction::Read, wait, |socket| socket.recv(buf))
         })
-        .await
     }
 
     /// Sends a datagram to `target`; returns its length.
@@ -199,14 +202,20 @@ impl UdpSocket {
     ///     assert_eq!(&buf[..len], b"ping");
     /// });
     /// ```
-    pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
-        each_addr(target, |address| {
+    #[track_caller]
+    pub fn send_to<'a>(
+        &'a self,
+        buf: &'a [u8],
+        target: impl ToSocketAddrs + 'a,
+    ) -> impl Future<Output = io::Result<usize>> + 'a {
+        let wait = Wait::here(Op::UdpSend);
+        each_addr(target, move |address| {
             poll_fn(move |cx| {
-                self.source
-                    .poll_io(cx, Direction::Write, |socket| socket.send_to(buf, address))
+                self.source.poll_io(cx, Direction::Write, wait, |socket| {
+                    socket.send_to(buf, address)
+                })
             })
         })
-        .await
     }
 
     /// Receives a datagram and its sender's address; a datagram longer than `buf` is truncated. Cancel-safe.
@@ -225,12 +234,16 @@ impl UdpSocket {
     ///     assert_eq!(client.recv_from(&mut buf).await.unwrap().0, 4);
     /// });
     /// ```
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| {
+    #[track_caller]
+    pub fn recv_from<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
+        let wait = Wait::here(Op::UdpRecv);
+        poll_fn(move |cx| {
             self.source
-                .poll_io(cx, Direction::Read, |socket| socket.recv_from(buf))
+                .poll_io(cx, Direction::Read, wait, |socket| socket.recv_from(buf))
         })
-        .await
     }
 
     /// Receives a datagram without removing it from the queue.
@@ -249,12 +262,16 @@ impl UdpSocket {
     ///     assert_eq!(&buf[..received.0], b"still there");
     /// });
     /// ```
-    pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| {
+    #[track_caller]
+    pub fn peek_from<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
+        let wait = Wait::here(Op::UdpRecv);
+        poll_fn(move |cx| {
             self.source
-                .poll_io(cx, Direction::Read, |socket| socket.peek_from(buf))
+                .poll_io(cx, Direction::Read, wait, |socket| socket.peek_from(buf))
         })
-        .await
     }
 
     /// Allows sending to broadcast addresses.

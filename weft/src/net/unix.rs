@@ -1,7 +1,7 @@
 //! Unix-domain sockets: [`UnixListener`], [`UnixStream`], [`UnixDatagram`].
 
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -11,11 +11,12 @@ use std::sync::Arc;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::source::Source;
+use super::source::{Source, Wait};
 use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::{impl_stream_methods, impl_stream_traits};
 use crate::driver::Direction;
 use crate::sys;
+use crate::xray::Op;
 
 /// A Unix-domain stream server.
 ///
@@ -114,9 +115,11 @@ impl UnixListener {
     /// });
     /// std::fs::remove_file(&path).unwrap();
     /// ```
-    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        poll_fn(|cx| {
-            self.source.poll_io(cx, Direction::Read, |listener| {
+    #[track_caller]
+    pub fn accept(&self) -> impl Future<Output = io::Result<(UnixStream, SocketAddr)>> + '_ {
+        let wait = Wait::here(Op::UnixAccept);
+        poll_fn(move |cx| {
+            self.source.poll_io(cx, Direction::Read, wait, |listener| {
                 let (socket, _) = sys::socket::accept(listener.as_fd())?;
                 let stream = std_unix::UnixStream::from(std::os::fd::OwnedFd::from(socket));
                 let address = stream.peer_addr()?;
@@ -128,7 +131,6 @@ impl UnixListener {
                 ))
             })
         })
-        .await
     }
 
     /// The address it listens on.
@@ -205,7 +207,13 @@ impl UnixStream {
     /// });
     /// std::fs::remove_file(&path).unwrap();
     /// ```
-    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+    #[track_caller]
+    pub fn connect(path: impl AsRef<Path>) -> impl Future<Output = io::Result<UnixStream>> {
+        UnixStream::connect_with(path, Wait::here(Op::UnixConnect))
+    }
+
+    /// Connects to `path`, bookmarking `wait` while the connection is being made.
+    async fn connect_with(path: impl AsRef<Path>, wait: Wait) -> io::Result<UnixStream> {
         let socket = Socket::new(Domain::UNIX, Type::STREAM.nonblocking().cloexec(), None)?;
         match socket.connect(&SockAddr::unix(path)?) {
             Ok(()) => {}
@@ -219,7 +227,7 @@ impl UnixStream {
             ))),
         };
         poll_fn(|cx| {
-            stream.source.poll_io(cx, Direction::Write, |stream| {
+            stream.source.poll_io(cx, Direction::Write, wait, |stream| {
                 match stream.take_error()? {
                     Some(error) => Err(error),
                     None => stream.peer_addr().map(|_| ()),
@@ -380,7 +388,7 @@ impl UnixStream {
     }
 }
 
-impl_stream_methods!(UnixStream);
+impl_stream_methods!(UnixStream, UnixRead, UnixWrite);
 impl_stream_traits!(UnixStream);
 
 impl super::split::Stream for UnixStream {
@@ -544,12 +552,13 @@ impl UnixDatagram {
     ///     assert_eq!(&buf[..len], b"hello");
     /// });
     /// ```
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| {
+    #[track_caller]
+    pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
+        let wait = Wait::here(Op::UnixDatagramSend);
+        poll_fn(move |cx| {
             self.source
-                .poll_io(cx, Direction::Write, |socket| socket.send(buf))
+                .poll_io(cx, Direction::Write, wait, |socket| socket.send(buf))
         })
-        .await
     }
 
     /// Receives from the connected peer. Cancel-safe. Each call returns one datagram; one longer than `buf` is
@@ -569,12 +578,13 @@ impl UnixDatagram {
     ///     assert_eq!(&buf[..len], b"second");
     /// });
     /// ```
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| {
+    #[track_caller]
+    pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
+        let wait = Wait::here(Op::UnixDatagramRecv);
+        poll_fn(move |cx| {
             self.source
-                .poll_io(cx, Direction::Read, |socket| socket.recv(buf))
+                .poll_io(cx, Direction::Read, wait, |socket| socket.recv(buf))
         })
-        .await
     }
 
     /// Sends to `path`; returns the datagram's length.
@@ -593,13 +603,22 @@ impl UnixDatagram {
     /// });
     /// std::fs::remove_file(&path).unwrap();
     /// ```
-    pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
-        let path = path.as_ref();
-        poll_fn(|cx| {
-            self.source
-                .poll_io(cx, Direction::Write, |socket| socket.send_to(buf, path))
-        })
-        .await
+    #[track_caller]
+    pub fn send_to<'a>(
+        &'a self,
+        buf: &'a [u8],
+        path: impl AsRef<Path> + 'a,
+    ) -> impl Future<Output = io::Result<usize>> + 'a {
+        let wait = Wait::here(Op::UnixDatagramSend);
+        async move {
+            let path = path.as_ref();
+            poll_fn(|cx| {
+                self.source.poll_io(cx, Direction::Write, wait, |socket| {
+                    socket.send_to(buf, path)
+                })
+            })
+            .await
+        }
     }
 
     /// Receives a datagram and its sender's address. Cancel-safe.
@@ -625,12 +644,16 @@ impl UnixDatagram {
     /// std::fs::remove_file(&server_path).unwrap();
     /// std::fs::remove_file(&client_path).unwrap();
     /// ```
-    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| {
+    #[track_caller]
+    pub fn recv_from<'a>(
+        &'a self,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
+        let wait = Wait::here(Op::UnixDatagramRecv);
+        poll_fn(move |cx| {
             self.source
-                .poll_io(cx, Direction::Read, |socket| socket.recv_from(buf))
+                .poll_io(cx, Direction::Read, wait, |socket| socket.recv_from(buf))
         })
-        .await
     }
 
     /// The local address.
