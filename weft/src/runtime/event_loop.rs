@@ -383,10 +383,15 @@ impl Core {
         let header = task.header();
         let (id, spawned_at) = (header.id, header.spawned_at);
         let name = self.task_name(id);
-        let started = Instant::now();
-        self.now_ms.set(self.ms_since_epoch(started));
+        // Slow-poll detection times every poll (two clock reads), which also gives the task's busy time; the
+        // trace alone keeps to its one cheap stamp per poll.
+        let watched = self.slow_polls.as_ref().map(|slow_polls| {
+            let started = Instant::now();
+            self.now_ms.set(self.ms_since_epoch(started));
+            (slow_polls, started)
+        });
         let resumed_from = header.stats.start_poll(self.now_ms.get());
-        let watched = self.slow_polls.as_ref().inspect(|slow_polls| {
+        if let Some((slow_polls, started)) = watched {
             let sequence = self.counters.polls.get();
             slow_polls.watch.begin(
                 sequence,
@@ -396,20 +401,20 @@ impl Core {
                 name.clone(),
                 resumed_from,
             );
-        });
+        }
         // The header is read before the run: it may free a stale cell. The registry keeps a polled task alive
         // (task rule 5) until `retire`, after this function.
         let stats: *const crate::xray::TaskStats = &header.stats;
         let outcome = task.run();
         let stale = matches!(outcome, RunOutcome::Stale);
-        let duration = started.elapsed();
-        if !stale {
-            // SAFETY: not stale, so the task was polled and the registry still holds it (task rule 5); task
-            // rule 8: this is its owner loop's thread.
-            unsafe { &*stats }.add_busy(duration);
-        }
-        if let Some(slow_polls) = watched {
+        if let Some((slow_polls, started)) = watched {
             slow_polls.watch.end();
+            let duration = started.elapsed();
+            if !stale {
+                // SAFETY: not stale, so the task was polled and the registry still holds it (task rule 5);
+                // task rule 8: this is its owner loop's thread.
+                unsafe { &*stats }.add_busy(duration);
+            }
             if duration >= slow_polls.threshold && !stale {
                 LoopCounters::add(&self.counters.slow_polls, 1);
                 let name = name.as_deref().map(str::to_owned);
@@ -634,7 +639,7 @@ impl Core {
                 }
             })
             .collect();
-        Dump::new(tasks, self.slow_polls.is_some() || self.trace.is_some())
+        Dump::new(tasks, self.slow_polls.is_some())
     }
 
     /// Drops every task that is still alive (their destructors run on this thread), refuses further work, and

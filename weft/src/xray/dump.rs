@@ -48,8 +48,9 @@ pub struct TaskInfo {
     pub bookmark: Option<Bookmark>,
     /// Times it was polled.
     pub polls: u64,
-    /// Time spent in its polls. Measured while the loop times its polls — slow-poll detection or the trace on
-    /// (the default in debug builds); zero otherwise, and [`Dump::busy_measured`] says which.
+    /// Time spent in its polls. Measured while the loop times its polls — while slow-poll detection is on (the
+    /// default in debug builds; `WEFT_SLOW_POLL` turns it on in release); zero otherwise, and
+    /// [`Dump::busy_measured`] says which.
     pub busy: Duration,
     /// Time since its latest poll started (zero if it has not run yet), to the millisecond — at the resolution
     /// of a loop turn unless the loop times its polls.
@@ -323,7 +324,7 @@ impl fmt::Display for Dump {
         if !self.busy_measured {
             writeln!(
                 f,
-                "(busy: not measured; the loop times its polls when slow-poll detection or the trace is on)"
+                "(busy: not measured; the loop times its polls while slow-poll detection is on: WEFT_SLOW_POLL=100ms)"
             )?;
         }
         Ok(())
