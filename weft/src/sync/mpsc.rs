@@ -353,6 +353,22 @@ impl<T> Chan<T> {
         }
     }
 
+    /// Waits until the receiver is gone or closed the channel, bookmarked at `location` meanwhile.
+    async fn closed(&self, location: &'static Location<'static>) {
+        let mut closed = ClosedWait {
+            chan: self,
+            waiter: None,
+        };
+        poll_fn(|cx| {
+            parked(
+                self.poll_closed(&mut closed.waiter, cx),
+                location,
+                Op::MpscClosed,
+            )
+        })
+        .await;
+    }
+
     /// Polls [`Sender::closed`].
     fn poll_closed(&self, waiter: &mut Option<WaitKey>, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = lock(&self.state);
@@ -646,21 +662,7 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn closed(&self) -> impl Future<Output = ()> + '_ {
-        let location = Location::caller();
-        async move {
-            let mut closed = ClosedWait {
-                chan: &self.chan,
-                waiter: None,
-            };
-            poll_fn(|cx| {
-                parked(
-                    self.chan.poll_closed(&mut closed.waiter, cx),
-                    location,
-                    Op::MpscClosed,
-                )
-            })
-            .await;
-        }
+        self.chan.closed(Location::caller())
     }
 
     /// The receiver is gone or closed the channel.
@@ -1045,21 +1047,7 @@ impl<T> UnboundedSender<T> {
     /// ```
     #[track_caller]
     pub fn closed(&self) -> impl Future<Output = ()> + '_ {
-        let location = Location::caller();
-        async move {
-            let mut closed = ClosedWait {
-                chan: &self.chan,
-                waiter: None,
-            };
-            poll_fn(|cx| {
-                parked(
-                    self.chan.poll_closed(&mut closed.waiter, cx),
-                    location,
-                    Op::MpscClosed,
-                )
-            })
-            .await;
-        }
+        self.chan.closed(Location::caller())
     }
 
     /// The receiver is gone or closed the channel.
