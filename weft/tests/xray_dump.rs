@@ -386,15 +386,24 @@ fn handle_dump_names_the_task_blocking_a_stuck_loop() {
             .unwrap();
         let handle = runtime.handle();
         let (started_tx, started_rx) = std::sync::mpsc::channel();
-        let asker = std::thread::spawn(move || {
-            started_rx.recv().unwrap(); // the hog is in its poll
-            handle.dump()
+        let asking = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let asker = std::thread::spawn({
+            let asking = asking.clone();
+            move || {
+                started_rx.recv().unwrap(); // the hog is in its poll
+                asking.store(true, std::sync::atomic::Ordering::SeqCst);
+                handle.dump()
+            }
         });
         let (hog_id, dump) = runtime.block_on(async move {
             let hog = weft::task::Builder::new().name("hog").spawn(async move {
                 sleep(Duration::from_millis(1)).await;
                 started_tx.send(()).unwrap();
-                std::thread::sleep(Duration::from_millis(1500)); // longer than the dump waits
+                while !asking.load(std::sync::atomic::Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+                // Blocks the loop for longer than the dump waits, from before the request was made.
+                std::thread::sleep(Duration::from_millis(1500));
             });
             let id = hog.id();
             hog.await.unwrap();

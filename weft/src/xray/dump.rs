@@ -190,12 +190,19 @@ impl Dump {
     ///
     /// let runtime = weft::Runtime::new().unwrap();
     /// let handle = runtime.handle();
+    /// let (stuck_tx, stuck_rx) = std::sync::mpsc::channel();
+    /// let (asked_tx, asked_rx) = std::sync::mpsc::channel();
     /// let asker = std::thread::spawn(move || {
-    ///     std::thread::sleep(Duration::from_millis(100)); // the loop is stuck by then
+    ///     stuck_rx.recv().unwrap(); // the loop is stuck by then
+    ///     asked_tx.send(()).unwrap();
     ///     handle.dump()
     /// });
-    /// runtime.block_on(async {
-    ///     let hog = weft::spawn(async { std::thread::sleep(Duration::from_millis(1500)) });
+    /// runtime.block_on(async move {
+    ///     let hog = weft::spawn(async move {
+    ///         stuck_tx.send(()).unwrap();
+    ///         asked_rx.recv().unwrap();
+    ///         std::thread::sleep(Duration::from_millis(1500)); // blocks the loop longer than a dump waits
+    ///     });
     ///     let id = hog.id();
     ///     hog.await.unwrap();
     ///     let dump = asker.join().unwrap();
