@@ -140,6 +140,15 @@ fn main() {
             }
         });
         weft::task::yield_now().await; // let it reach its bookmark
+        let dump = weft::xray::dump();
+        if let Some(bookmark) = dump
+            .tasks()
+            .iter()
+            .find(|t| t.id == task.id())
+            .and_then(|t| t.bookmark.as_ref())
+        {
+            println!("   the task is parked at its bookmark: {bookmark}");
+        }
         task.abort();
         weft::task::yield_now().await; // by the loop's next turn the destructors have run
         let outcome = task.await;
@@ -168,6 +177,32 @@ fn main() {
             "   the same work in spawn_blocking:          sleeper late by {:>6.1} ms  (the loop stays free)\n",
             late.as_secs_f64() * 1e3
         );
+
+        println!("7. X-ray: every task's bookmark, on demand — where each one is parked and what it waits for.");
+        let (tx, mut rx) = weft::sync::mpsc::channel::<&str>(1);
+        let lock = Rc::new(weft::sync::Mutex::new(0));
+        let held = lock.lock().await;
+        let consumer = weft::task::Builder::new()
+            .name("consumer")
+            .spawn(async move { rx.recv().await });
+        let locker = weft::task::Builder::new().name("locker").spawn({
+            let lock = lock.clone();
+            async move { *lock.lock().await += 1 }
+        });
+        let napper = weft::task::Builder::new()
+            .name("napper")
+            .spawn(async { sleep(Duration::from_millis(200)).await });
+        let waiter = weft::task::Builder::new()
+            .name("waiter")
+            .spawn(async move { napper.await.unwrap() });
+        sleep(Duration::from_millis(20)).await; // everyone reaches a bookmark
+        for line in weft::xray::dump().to_string().lines() {
+            println!("   {line}");
+        }
+        tx.send("hello").await.unwrap();
+        drop(held);
+        let _ = (consumer.await, locker.await, waiter.await);
+        println!();
     });
     println!(
         "tour finished in {:.2} s",
