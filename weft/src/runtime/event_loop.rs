@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::panic::Location;
@@ -46,6 +46,9 @@ pub(crate) struct Core {
     epoch: Instant,
     /// Milliseconds since `epoch` at the start of the current turn (or poll, while polls are timed).
     now_ms: Cell<u32>,
+    /// Time spent in the polls of each live task, while polls are timed (slow-poll detection on); kept out of
+    /// the task header, which has room only for what is always on.
+    busy: RefCell<HashMap<Id, Duration>>,
     /// The timer wheel.
     timers: RefCell<Wheel>,
     /// Real or virtual time.
@@ -133,6 +136,7 @@ impl Core {
             named: Cell::new(0),
             epoch: Instant::now(),
             now_ms: Cell::new(0),
+            busy: RefCell::new(HashMap::new()),
             timers: RefCell::new(Wheel::new()),
             clock: Clock::new(builder.start_paused),
             driver,
@@ -402,18 +406,13 @@ impl Core {
                 resumed_from,
             );
         }
-        // The header is read before the run: it may free a stale cell. The registry keeps a polled task alive
-        // (task rule 5) until `retire`, after this function.
-        let stats: *const crate::xray::TaskStats = &header.stats;
         let outcome = task.run();
         let stale = matches!(outcome, RunOutcome::Stale);
         if let Some((slow_polls, started)) = watched {
             slow_polls.watch.end();
             let duration = started.elapsed();
             if !stale {
-                // SAFETY: not stale, so the task was polled and the registry still holds it (task rule 5);
-                // task rule 8: this is its owner loop's thread.
-                unsafe { &*stats }.add_busy(duration);
+                *self.busy.borrow_mut().entry(id).or_default() += duration;
             }
             if duration >= slow_polls.threshold && !stale {
                 LoopCounters::add(&self.counters.slow_polls, 1);
@@ -454,6 +453,9 @@ impl Core {
         };
         if let Some(payload) = unhandled_panic {
             self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
+        }
+        if self.slow_polls.is_some() {
+            self.busy.borrow_mut().remove(&id);
         }
         let task = self.registry.borrow_mut().remove_at(registry_slot);
         drop(task);
@@ -601,6 +603,7 @@ impl Core {
         let now = Instant::now();
         let now_ms = self.ms_since_epoch(now);
         let registry = self.registry.borrow();
+        let busy = self.busy.borrow();
         let mut names = if self.named.get() == 0 {
             None
         } else {
@@ -634,7 +637,7 @@ impl Core {
                         .bookmark()
                         .map(|(location, label)| Bookmark::new(location, label)),
                     polls: stats.polls(),
-                    busy: stats.busy(),
+                    busy: busy.get(&header.id).copied().unwrap_or_default(),
                     idle_for,
                 }
             })

@@ -29,7 +29,7 @@
 //! 7. **The owner pointer** (`Header::owner`) holds one strong count of the loop's shared state for as long as
 //!    the cell lives, so waking a task after its runtime is gone touches only memory that is still valid; the
 //!    loop's queues refuse it once closed.
-//! 8. **The x-ray statistics** (`Header::stats`: bookmark, polls, busy time, last run) are read and written only
+//! 8. **The x-ray statistics** (`Header::stats`: bookmark, polls, last run) are read and written only
 //!    on the owner loop's thread: by the loop around a poll and in a dump, and by leaf futures during a poll
 //!    of the task (through the thread-local pointer to the task being polled, set only by the owner loop).
 //!
@@ -43,6 +43,7 @@ mod handle;
 mod id;
 pub(crate) mod raw;
 pub(crate) mod state;
+mod stats;
 mod yield_now;
 
 pub use builder::Builder;

@@ -1,13 +1,12 @@
-//! Bookmarks: where a task is parked, and the per-task statistics kept next to them in the task header.
+//! Bookmarks: where a task is parked.
 //!
 //! A weft leaf future (sleep, a socket read, a channel receive, a lock, ...) captures `Location::caller()` when
 //! it is created and, when it returns `Pending`, writes that location and a packed [`Label`] (an operation and a
-//! small argument: a file descriptor, a duration, a task id) into the header of the task being polled — two
-//! stores on the `Pending` path, nothing on the `Ready` path. Labels are formatted only when somebody reads
+//! small argument: a file descriptor, a duration, a task id) into the header of the task being polled
+//! (`task::stats`) — two stores on the `Pending` path, nothing on the `Ready` path. Labels are formatted only when somebody reads
 //! them (a dump, a slow-poll report), so the hot path never builds a string.
 
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::fmt;
 use std::panic::Location;
 use std::time::Duration;
@@ -325,90 +324,6 @@ impl fmt::Display for Bookmark {
     }
 }
 
-/// In [`TaskStats::busy`]: the rest counts milliseconds, not microseconds.
-const BUSY_MS_FLAG: u32 = 1 << 31;
-
-/// The x-ray part of a task header: its bookmark and poll statistics, 24 bytes.
-///
-/// Task rule 8: read and written only on the owner loop's thread.
-#[derive(Debug, Default)]
-pub(crate) struct TaskStats {
-    /// Where the task last parked in a weft leaf future.
-    location: Cell<Option<&'static Location<'static>>>,
-    /// What it waits on there ([`Label`] bits).
-    label: Cell<u32>,
-    /// Polls so far (saturating).
-    polls: Cell<u32>,
-    /// When its latest poll started, in milliseconds since the loop started, plus one (0: never polled).
-    last_ran: Cell<u32>,
-    /// Time spent in its polls while the loop times them: microseconds, or milliseconds with
-    /// `BUSY_MS_FLAG` (saturating at about 24 days).
-    busy: Cell<u32>,
-}
-
-impl TaskStats {
-    /// Records a bookmark.
-    #[inline]
-    pub(crate) fn set_bookmark(&self, location: &'static Location<'static>, label: Label) {
-        self.location.set(Some(location));
-        self.label.set(label.to_bits());
-    }
-
-    /// The bookmark, if the task is parked in a weft leaf future.
-    pub(crate) fn bookmark(&self) -> Option<(&'static Location<'static>, Label)> {
-        self.location
-            .get()
-            .map(|location| (location, Label::from_bits(self.label.get())))
-    }
-
-    /// A poll starts at `now_ms` (milliseconds since the loop started): counts it and forgets the bookmark,
-    /// which the poll leaves anew if it parks in a weft leaf future. Returns the bookmark it resumes from.
-    #[inline]
-    pub(crate) fn start_poll(&self, now_ms: u32) -> Option<(&'static Location<'static>, Label)> {
-        self.polls.set(self.polls.get().saturating_add(1));
-        self.last_ran.set(now_ms.saturating_add(1));
-        self.location
-            .take()
-            .map(|location| (location, Label::from_bits(self.label.get())))
-    }
-
-    /// Polls so far.
-    pub(crate) fn polls(&self) -> u64 {
-        u64::from(self.polls.get())
-    }
-
-    /// When the latest poll started (milliseconds since the loop started), if it ever ran.
-    pub(crate) fn last_ran_ms(&self) -> Option<u32> {
-        self.last_ran.get().checked_sub(1)
-    }
-
-    /// Adds the time of one poll.
-    pub(crate) fn add_busy(&self, duration: Duration) {
-        let busy = self.busy();
-        let total = busy.saturating_add(duration);
-        let micros = total.as_micros();
-        let bits = if micros < u128::from(BUSY_MS_FLAG) {
-            micros as u32
-        } else {
-            BUSY_MS_FLAG
-                | u32::try_from(total.as_millis())
-                    .unwrap_or(u32::MAX)
-                    .min(BUSY_MS_FLAG - 1)
-        };
-        self.busy.set(bits);
-    }
-
-    /// Time spent in its polls (while the loop timed them).
-    pub(crate) fn busy(&self) -> Duration {
-        let bits = self.busy.get();
-        if bits & BUSY_MS_FLAG != 0 {
-            Duration::from_millis(u64::from(bits & !BUSY_MS_FLAG))
-        } else {
-            Duration::from_micros(u64::from(bits))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,24 +360,5 @@ mod tests {
         for (number, op) in Op::ALL.iter().enumerate() {
             assert_eq!(*op as usize, number, "Op::ALL is in declaration order");
         }
-    }
-
-    #[test]
-    fn stats_count_polls_and_keep_busy_time_over_a_wide_range() {
-        let stats = TaskStats::default();
-        assert_eq!(stats.last_ran_ms(), None);
-        assert_eq!(stats.start_poll(0), None);
-        stats.set_bookmark(Location::caller(), Label::plain(Op::YieldNow));
-        assert!(
-            stats.start_poll(5).is_some(),
-            "a poll resumes from the bookmark"
-        );
-        assert_eq!(stats.bookmark(), None, "and forgets it");
-        assert_eq!((stats.polls(), stats.last_ran_ms()), (2, Some(5)));
-        stats.add_busy(Duration::from_micros(1500));
-        assert_eq!(stats.busy(), Duration::from_micros(1500));
-        stats.add_busy(Duration::from_secs(3600)); // past what microseconds in 31 bits hold
-        assert_eq!(stats.busy(), Duration::from_millis(3_600_001));
-        assert_eq!(std::mem::size_of::<TaskStats>(), 24);
     }
 }

@@ -30,7 +30,7 @@ mod slow_poll;
 mod trace;
 
 pub use bookmark::Bookmark;
-pub(crate) use bookmark::{Label, Op, TaskStats};
+pub(crate) use bookmark::{Label, Op};
 pub(crate) use dump::{Blocking, DumpRequest, Unanswered};
 pub use dump::{Dump, TaskInfo, TaskState};
 

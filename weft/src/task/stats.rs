@@ -1,0 +1,176 @@
+//! The x-ray part of a task header: the task's bookmark and poll statistics, in 16 bytes (task rule 8).
+//!
+//! A bookmark's location is a `&'static Location`, 8 bytes as a pointer; here it is packed into 32 bits as its
+//! distance from an anchor in this program's static data (every `Location` the compiler emits for the program's
+//! own code lies within a few GiB of it), or, for a location too far away (code in a shared library loaded
+//! elsewhere), as an index into a small table of such locations. The pointer's provenance is exposed by the
+//! `as usize` cast when packing and taken up again by the `as *const` cast when unpacking (`as` casts are
+//! `expose_provenance` / `with_exposed_provenance`, which this crate's MSRV predates).
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::panic::Location;
+use std::sync::Mutex;
+
+use crate::xray::Label;
+
+/// Task statistics and bookmark; see the module docs. Read and written only on the owner loop's thread (rule 8).
+#[derive(Debug, Default)]
+pub(crate) struct TaskStats {
+    /// Where the task last parked in a weft leaf future ([`PackedLocation`] bits; 0: no bookmark).
+    location: Cell<u32>,
+    /// What it waits on there ([`Label`] bits).
+    label: Cell<u32>,
+    /// Polls so far (saturating).
+    polls: Cell<u32>,
+    /// When its latest poll started, in milliseconds since the loop started, plus one (0: never polled).
+    last_ran: Cell<u32>,
+}
+
+impl TaskStats {
+    /// Records a bookmark.
+    #[inline]
+    pub(crate) fn set_bookmark(&self, location: &'static Location<'static>, label: Label) {
+        self.location.set(pack(location));
+        self.label.set(label.to_bits());
+    }
+
+    /// Whether the task has a bookmark.
+    #[inline]
+    pub(crate) fn has_bookmark(&self) -> bool {
+        self.location.get() != 0
+    }
+
+    /// The bookmark, if the task is parked in a weft leaf future.
+    pub(crate) fn bookmark(&self) -> Option<(&'static Location<'static>, Label)> {
+        unpack(self.location.get()).map(|location| (location, Label::from_bits(self.label.get())))
+    }
+
+    /// A poll starts at `now_ms` (milliseconds since the loop started): counts it and forgets the bookmark,
+    /// which the poll leaves anew if it parks in a weft leaf future. Returns the bookmark it resumes from.
+    #[inline]
+    pub(crate) fn start_poll(&self, now_ms: u32) -> Option<(&'static Location<'static>, Label)> {
+        self.polls.set(self.polls.get().saturating_add(1));
+        self.last_ran.set(now_ms.saturating_add(1));
+        let bookmark = self.location.replace(0);
+        if bookmark == 0 {
+            return None;
+        }
+        unpack(bookmark).map(|location| (location, Label::from_bits(self.label.get())))
+    }
+
+    /// Polls so far.
+    pub(crate) fn polls(&self) -> u64 {
+        u64::from(self.polls.get())
+    }
+
+    /// When the latest poll started (milliseconds since the loop started), if it ever ran.
+    pub(crate) fn last_ran_ms(&self) -> Option<u32> {
+        self.last_ran.get().checked_sub(1)
+    }
+}
+
+/// Packed-location tags (the low two bits).
+const TAG_OFFSET: u32 = 0b01;
+/// See [`TAG_OFFSET`]: the rest is an index into [`FAR`].
+const TAG_INDEX: u32 = 0b10;
+
+/// The anchor locations are measured from: a static of this crate, 8-aligned like `Location`.
+static ANCHOR: u64 = 0;
+
+/// Locations too far from the anchor to pack as a distance, and their indices.
+static FAR: Mutex<Option<FarLocations>> = Mutex::new(None);
+
+/// The far locations by index, and the index of each by address.
+type FarLocations = (Vec<&'static Location<'static>>, HashMap<usize, u32>);
+
+/// The anchor's address.
+fn anchor() -> usize {
+    std::ptr::from_ref(&ANCHOR) as usize
+}
+
+/// Packs a location into 32 bits (never 0).
+#[inline]
+fn pack(location: &'static Location<'static>) -> u32 {
+    let address = std::ptr::from_ref(location) as usize; // exposes the provenance
+    let distance = address.wrapping_sub(anchor()) as isize;
+    // A distance in 8-byte steps that fits in 30 bits (±4 GiB) keeps the pointer; see `unpack`.
+    if distance % 8 == 0 {
+        if let Ok(steps) = i32::try_from(distance / 8) {
+            if (-(1 << 29)..(1 << 29)).contains(&steps) {
+                return ((steps as u32) << 2) | TAG_OFFSET;
+            }
+        }
+    }
+    pack_far(location)
+}
+
+/// The slow path of [`pack`]: an index into the table of far locations.
+#[cold]
+fn pack_far(location: &'static Location<'static>) -> u32 {
+    let mut far = FAR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (list, index_of) = far.get_or_insert_with(Default::default);
+    let address = std::ptr::from_ref(location) as usize;
+    let index = *index_of.entry(address).or_insert_with(|| {
+        list.push(location);
+        u32::try_from(list.len() - 1).unwrap_or(u32::MAX)
+    });
+    // Past 2^30 distinct far locations (never, in practice) the bookmark points at the last one.
+    (index.min((1 << 30) - 1) << 2) | TAG_INDEX
+}
+
+/// Unpacks what [`pack`] made; `None` for 0.
+fn unpack(packed: u32) -> Option<&'static Location<'static>> {
+    match packed & 0b11 {
+        TAG_OFFSET => {
+            let steps = (packed as i32) >> 2;
+            let address = anchor().wrapping_add((steps as isize * 8) as usize);
+            let pointer = address as *const Location<'static>; // takes up the exposed provenance
+                                                               // SAFETY: `pack` made `steps` from the address of a `&'static Location` whose provenance it exposed,
+                                                               // so `pointer` is that reference again, valid for the life of the program.
+            Some(unsafe { &*pointer })
+        }
+        TAG_INDEX => {
+            let far = FAR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            far.as_ref()?.0.get((packed >> 2) as usize).copied()
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xray::Op;
+
+    #[test]
+    fn stats_count_polls_and_keep_the_bookmark_in_16_bytes() {
+        assert_eq!(std::mem::size_of::<TaskStats>(), 16);
+        let stats = TaskStats::default();
+        assert_eq!(stats.last_ran_ms(), None);
+        assert_eq!(stats.start_poll(0), None);
+        let here = Location::caller();
+        stats.set_bookmark(here, Label::plain(Op::YieldNow));
+        assert!(stats.has_bookmark());
+        let (location, label) = stats.bookmark().unwrap();
+        assert!(std::ptr::eq(location, here), "the same location comes back");
+        assert_eq!(label, Label::plain(Op::YieldNow));
+        assert_eq!(
+            stats.start_poll(5).map(|(location, _)| location.line()),
+            Some(here.line()),
+            "a poll resumes from the bookmark"
+        );
+        assert_eq!(stats.bookmark(), None, "and forgets it");
+        assert_eq!((stats.polls(), stats.last_ran_ms()), (2, Some(5)));
+    }
+
+    #[test]
+    fn far_locations_are_kept_in_a_table() {
+        let leaked: &'static Location<'static> = Box::leak(Box::new(*Location::caller()));
+        let packed = pack_far(leaked);
+        assert_eq!(packed & 0b11, TAG_INDEX);
+        assert!(std::ptr::eq(unpack(packed).unwrap(), leaked));
+        assert_eq!(pack_far(leaked), packed, "one entry per location");
+        assert_eq!(unpack(0), None);
+    }
+}
