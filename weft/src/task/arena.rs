@@ -7,20 +7,37 @@
 //! its local list runs dry. Pages live as long as the loop's `Shared`, which task rule 7 keeps alive until the last
 //! cell is freed; they are returned when it drops.
 //!
+//! Pages are aligned to their size and start with a header naming the owner loop, so a cell finds its loop from
+//! its own address ([`Arena::owner_of`]) instead of keeping an 8-byte pointer in every task header.
+//!
 //! # Invariants
 //!
 //! 1. `local` and `pages` are touched only on the owner loop's thread (callers check the thread-local context), or
 //!    in `Drop`, which has exclusive access.
 //! 2. A pointer on a free list (local or remote) is a slot of this arena's class, not in use by any cell.
+//! 3. Every page starts with a [`PageHeader`] written when the page was taken and never changed; every slot lies
+//!    in a page, past its header.
 
 use std::alloc::{self, Layout};
 use std::cell::UnsafeCell;
 use std::ptr::{self, NonNull};
+
+use crate::runtime::Shared;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-/// Bytes per page.
+/// Bytes per page, which is also the pages' alignment.
 const PAGE: usize = 64 * 1024;
+
+/// The start of every page (invariant 3).
+#[repr(C)]
+struct PageHeader {
+    /// The loop whose arena this is.
+    owner: *const Shared,
+}
+
+/// Bytes taken by the page header (a multiple of `GRAIN`, so slots stay aligned).
+const PAGE_HEADER: usize = std::mem::size_of::<PageHeader>();
 /// The largest cell the arena serves; larger ones use the global allocator.
 const MAX_CELL: usize = 512;
 /// Size classes are multiples of this, which is also the most alignment the arena gives.
@@ -38,10 +55,10 @@ struct FreeSlot {
 struct Local {
     /// Free slots (intrusive list).
     free: *mut FreeSlot,
-    /// Next unused byte of the current page.
+    /// The current page (null before the first), the pointer every slot in it is derived from.
+    page: *mut u8,
+    /// Offset of the next unused byte in the current page (`PAGE`: full, or no page yet).
     bump: usize,
-    /// End of the current page.
-    end: usize,
 }
 
 /// One size class.
@@ -58,8 +75,47 @@ struct Class {
 pub(crate) struct Arena {
     /// The classes, by `size / GRAIN - 1`.
     classes: Box<[Class]>,
-    /// Every page, for `Drop` (loop thread only, invariant 1).
-    pages: UnsafeCell<Vec<NonNull<u8>>>,
+    /// Where pages come from (loop thread only, invariant 1).
+    pages: UnsafeCell<Pages>,
+}
+
+/// Pages are taken from the global allocator in chunks of this many: an aligned allocation costs the allocator
+/// some slack (glibc touches a 4 KiB page in front of it), paid once per chunk instead of once per page.
+const PAGES_PER_CHUNK: usize = 16;
+
+/// The chunks pages are carved from.
+#[derive(Default)]
+struct Pages {
+    /// Every chunk, for `Drop`.
+    chunks: Vec<NonNull<u8>>,
+    /// Pages of the newest chunk handed out so far.
+    used: usize,
+}
+
+/// The chunk layout: `PAGES_PER_CHUNK` pages, aligned to a page.
+fn chunk_layout() -> Layout {
+    Layout::from_size_align(PAGE * PAGES_PER_CHUNK, PAGE).expect("a valid chunk layout")
+}
+
+impl Pages {
+    /// A fresh page, aligned to `PAGE`.
+    fn take(&mut self) -> NonNull<u8> {
+        if self.chunks.is_empty() || self.used == PAGES_PER_CHUNK {
+            // SAFETY: the chunk layout has a non-zero size.
+            let chunk = unsafe { alloc::alloc(chunk_layout()) };
+            let Some(chunk) = NonNull::new(chunk) else {
+                alloc::handle_alloc_error(chunk_layout())
+            };
+            self.chunks.push(chunk);
+            self.used = 0;
+        }
+        let chunk = *self.chunks.last().expect("a chunk was just ensured");
+        // SAFETY: `used < PAGES_PER_CHUNK`, so the page lies inside the chunk.
+        let page = unsafe { chunk.as_ptr().add(self.used * PAGE) };
+        self.used += 1;
+        // SAFETY: derived from a non-null chunk pointer, in bounds.
+        unsafe { NonNull::new_unchecked(page) }
+    }
 }
 
 // SAFETY: the thread-unsafe parts (`local`, `pages`) are only touched on the owner loop's thread (invariant 1);
@@ -82,11 +138,6 @@ fn class_of(layout: Layout) -> Option<usize> {
     Some(layout.size().div_ceil(GRAIN) - 1)
 }
 
-/// The page layout.
-fn page_layout() -> Layout {
-    Layout::from_size_align(PAGE, 16).expect("a valid page layout")
-}
-
 impl Arena {
     /// An empty arena (pages are taken on demand).
     pub(crate) fn new() -> Arena {
@@ -94,8 +145,8 @@ impl Arena {
             .map(|_| Class {
                 local: UnsafeCell::new(Local {
                     free: ptr::null_mut(),
-                    bump: 0,
-                    end: 0,
+                    page: ptr::null_mut(),
+                    bump: PAGE,
                 }),
                 remote: Mutex::new(Vec::new()),
                 remote_pending: AtomicBool::new(false),
@@ -103,7 +154,7 @@ impl Arena {
             .collect();
         Arena {
             classes,
-            pages: UnsafeCell::new(Vec::new()),
+            pages: UnsafeCell::new(Pages::default()),
         }
     }
 
@@ -112,11 +163,12 @@ impl Arena {
         class_of(layout).is_some()
     }
 
-    /// A slot for a cell of `layout` (which [`serves`](Self::serves) accepts).
+    /// A slot for a cell of `layout` (which [`serves`](Self::serves) accepts). `owner` is the loop this arena
+    /// belongs to, recorded in new pages for [`owner_of`](Self::owner_of).
     ///
     /// # Safety
     /// Called on the owner loop's thread (invariant 1).
-    pub(crate) unsafe fn allocate(&self, layout: Layout) -> NonNull<u8> {
+    pub(crate) unsafe fn allocate(&self, layout: Layout, owner: *const Shared) -> NonNull<u8> {
         let index = class_of(layout).expect("checked by Arena::serves");
         let class = &self.classes[index];
         // SAFETY: invariant 1: we are on the owner loop's thread, the only one touching `local`.
@@ -142,21 +194,37 @@ impl Arena {
             return slot.cast();
         }
         let size = (index + 1) * GRAIN;
-        if local.bump + size > local.end {
-            // SAFETY: the page layout has a non-zero size.
-            let page = unsafe { alloc::alloc(page_layout()) };
-            let Some(page) = NonNull::new(page) else {
-                alloc::handle_alloc_error(page_layout())
-            };
+        if local.bump + size > PAGE {
             // SAFETY: invariant 1, as above.
-            unsafe { (*self.pages.get()).push(page) };
-            local.bump = page.as_ptr() as usize;
-            local.end = local.bump + PAGE;
+            let page = unsafe { (*self.pages.get()).take() };
+            // SAFETY: the page is fresh, aligned and large enough for its header (invariant 3).
+            unsafe {
+                page.as_ptr()
+                    .cast::<PageHeader>()
+                    .write(PageHeader { owner })
+            };
+            local.page = page.as_ptr();
+            local.bump = PAGE_HEADER;
         }
-        let slot = local.bump as *mut u8;
+        // Derived from the page's pointer, the slot keeps the page's provenance, so `owner_of` may step back to
+        // the page header.
+        // SAFETY: the slot lies inside the current page, past its header, and we just checked it has room.
+        let slot = unsafe { local.page.add(local.bump) };
         local.bump += size;
-        // SAFETY: the slot lies inside a page we just checked has room.
+        // SAFETY: derived from a non-null page pointer with an in-bounds offset.
         unsafe { NonNull::new_unchecked(slot) }
+    }
+
+    /// The owner recorded in the page of `slot`.
+    ///
+    /// # Safety
+    /// `slot` came from [`allocate`](Self::allocate) of a live arena and is derived from that allocation (its
+    /// provenance covers the page).
+    pub(crate) unsafe fn owner_of(slot: NonNull<u8>) -> *const Shared {
+        let offset = slot.as_ptr() as usize & (PAGE - 1);
+        // SAFETY: pages are PAGE-aligned (chunks are, and pages are whole multiples into them) and start with their
+        // header (invariant 3); stepping back by the offset stays inside the page.
+        unsafe { slot.as_ptr().sub(offset).cast::<PageHeader>().read().owner }
     }
 
     /// Returns a slot. `on_owner_thread` says whether the caller is the owner loop's thread.
@@ -187,10 +255,10 @@ impl Arena {
 
 impl Drop for Arena {
     fn drop(&mut self) {
-        for page in self.pages.get_mut().drain(..) {
-            // SAFETY: each page was allocated with `page_layout` and no cell lives on (the arena's owner is dropped
-            // only after the last cell is freed, task rule 7).
-            unsafe { alloc::dealloc(page.as_ptr(), page_layout()) };
+        for chunk in self.pages.get_mut().chunks.drain(..) {
+            // SAFETY: each chunk was allocated with `chunk_layout` and no cell lives on (the arena's owner is
+            // dropped only after the last cell is freed, task rule 7).
+            unsafe { alloc::dealloc(chunk.as_ptr(), chunk_layout()) };
         }
     }
 }
@@ -208,23 +276,33 @@ mod tests {
         assert!(!Arena::serves(Layout::from_size_align(64, 32).unwrap()));
         // SAFETY: this test's thread plays the owner loop's thread throughout.
         unsafe {
-            let a = arena.allocate(layout);
-            let b = arena.allocate(layout);
+            let a = arena.allocate(layout, ptr::null());
+            let b = arena.allocate(layout, ptr::null());
             assert_eq!(
                 b.as_ptr() as usize - a.as_ptr() as usize,
                 72,
                 "exact-size slots, back to back"
             );
+            assert!(
+                Arena::owner_of(a).is_null(),
+                "the owner recorded in the page"
+            );
             arena.free(a, layout, true);
-            assert_eq!(arena.allocate(layout), a, "a local free is reused first");
+            assert_eq!(
+                arena.allocate(layout, ptr::null()),
+                a,
+                "a local free is reused first"
+            );
             arena.free(b, layout, false);
             assert_eq!(
-                arena.allocate(layout),
+                arena.allocate(layout, ptr::null()),
                 b,
                 "a remote free is reused once the local list is empty"
             );
             // Fill more than one page.
-            let many: Vec<_> = (0..2000).map(|_| arena.allocate(layout)).collect();
+            let many: Vec<_> = (0..2000)
+                .map(|_| arena.allocate(layout, ptr::null()))
+                .collect();
             let mut sorted: Vec<usize> = many.iter().map(|slot| slot.as_ptr() as usize).collect();
             sorted.sort_unstable();
             sorted.dedup();

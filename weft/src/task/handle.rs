@@ -133,7 +133,7 @@ impl<T> Future for JoinHandle<T> {
             // The handle was created where the task was spawned: that line, and the task awaited.
             // SAFETY: the handle holds a reference, so the header is alive; id, owner and spawned_at never change.
             let header = unsafe { self.ptr.as_ref() };
-            let op = if header.is_blocking() {
+            let op = if raw::is_blocking(self.ptr) {
                 Op::JoinBlocking
             } else {
                 Op::Join

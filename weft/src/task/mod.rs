@@ -1,7 +1,8 @@
 //! Tasks: a future handed to the runtime, with a handle to await its result or cancel it.
 //!
-//! A task lives in **one allocation**: a `Header` (state word, vtable, owner loop, id, spawn
-//! location, join waker) followed by its *stage*, which holds the future while it runs and then its output.
+//! A task lives in **one allocation**: a `Header` (state word, vtable, id, spawn location, join waker, bookmark
+//! and poll statistics) followed by its *stage*, which holds the future while it runs and then its output. The
+//! owner loop is found from the cell's address (rule 7), not stored in every header.
 //! The loop polls the task when it is scheduled; a [`Waker`](std::task::Waker) for a task is a pointer to its
 //! header, so waking from the same thread pushes it on the loop's run queue without a lock, and waking from
 //! another thread goes through the loop's remote queue.
@@ -26,8 +27,9 @@
 //! 6. **The cell is freed when the reference count reaches zero.** By then its stage holds nothing tied to a
 //!    thread (rules 1 and 2 guarantee the future is gone, and a leftover output is `Send` or was dropped by its
 //!    non-`Send` handle's thread), so the last reference may be dropped on any thread.
-//! 7. **The owner pointer** (`Header::owner`) holds one strong count of the loop's shared state for as long as
-//!    the cell lives, so waking a task after its runtime is gone touches only memory that is still valid; the
+//! 7. **The owner pointer** (found by `raw::owner_of`: in the arena page's header for a cell from the loop's
+//!    arena, in the 8 bytes before the header for any other cell) holds one strong count of the loop's shared
+//!    state for as long as the cell lives, so waking a task after its runtime is gone touches only memory that is still valid; the
 //!    loop's queues refuse it once closed.
 //! 8. **The x-ray statistics** (`Header::stats`: bookmark, polls, last run) are read and written only
 //!    on the owner loop's thread: by the loop around a poll and in a dump, and by leaf futures during a poll

@@ -33,8 +33,6 @@ pub(crate) struct Header {
     pub(crate) state: State,
     /// Functions that know the future's type.
     vtable: &'static Vtable,
-    /// The loop that polls this task, holding one strong count (rule 7); null for a blocking task.
-    owner: *const Shared,
     /// The task's id, unique in the process.
     pub(crate) id: Id,
     /// Where the task was spawned.
@@ -178,11 +176,6 @@ impl std::fmt::Debug for TaskRef {
 }
 
 impl Header {
-    /// Whether this is `spawn_blocking` work (it has no owner loop).
-    pub(crate) fn is_blocking(&self) -> bool {
-        self.owner.is_null()
-    }
-
     /// Records the task's index in its owner loop's registry.
     pub(crate) fn set_registry_slot(&self, slot: u32) {
         self.state.set_registry_slot(slot);
@@ -244,7 +237,6 @@ where
         header: Header {
             state: State::new(if in_arena { flags | ARENA } else { flags }, refs),
             vtable: &Cell::<F>::VTABLE,
-            owner,
             id,
             spawned_at,
             join_waker: UnsafeCell::new(None),
@@ -255,18 +247,62 @@ where
         }),
     };
     if !in_arena {
-        return NonNull::from(Box::leak(Box::new(cell))).cast();
+        let (layout, offset) = Cell::<F>::boxed_layout();
+        // SAFETY: the layout has a non-zero size (it holds the owner pointer).
+        let base = unsafe { alloc::alloc(layout) };
+        let Some(base) = NonNull::new(base) else {
+            alloc::handle_alloc_error(layout)
+        };
+        // SAFETY: `offset` is where `extend` put the cell, at least 8 bytes in and aligned for it; the 8 bytes
+        // before it lie inside the allocation and are 8-aligned (the cell's alignment is at least 8: its header
+        // starts with an atomic word). The owner's strong count moves into the cell (rule 7).
+        unsafe {
+            let cell_ptr = base.as_ptr().add(offset).cast::<Cell<F>>();
+            cell_ptr.cast::<*const Shared>().sub(1).write(owner);
+            cell_ptr.write(cell);
+            return NonNull::new_unchecked(cell_ptr).cast();
+        }
     }
-    // SAFETY: `in_arena` implies a non-null owner, which the cell now holds a strong count of (rule 7); the caller
-    // is the owner loop's thread (arena invariant 1) and the arena serves this layout.
-    let slot = unsafe { (*owner).arena.allocate(layout) }.cast::<Cell<F>>();
+    // SAFETY: `in_arena` implies a non-null owner, which the cell now holds a strong count of (rule 7; the arena
+    // records it in the page's header); the caller is the owner loop's thread (arena invariant 1) and the arena
+    // serves this layout.
+    let slot = unsafe { (*owner).arena.allocate(layout, owner) }.cast::<Cell<F>>();
     // SAFETY: the slot is fresh, sized and aligned for a Cell<F> (the arena serves alignments up to 8 and this
     // layout passed `serves`).
     unsafe { slot.as_ptr().write(cell) };
     slot.cast()
 }
 
+/// The loop that polls the task at `ptr`, whose strong count the cell holds (rule 7); null for a blocking task.
+///
+/// An arena cell finds it in its page's header; any other cell keeps it in the 8 bytes before its header.
+fn owner_of(ptr: NonNull<Header>) -> *const Shared {
+    // SAFETY: `ptr` is a live cell (the caller holds a reference or is freeing it); ARENA never changes.
+    let in_arena = unsafe { ptr.as_ref() }.state.load() & ARENA != 0;
+    if in_arena {
+        // SAFETY: ARENA cells come from `Arena::allocate`, whose pages record the owner.
+        unsafe { Arena::owner_of(ptr.cast()) }
+    } else {
+        // SAFETY: other cells were allocated by `allocate` with the owner in the 8 bytes before the header; the
+        // pointer derives from that allocation, so stepping back stays inside it.
+        unsafe { ptr.as_ptr().cast::<*const Shared>().sub(1).read() }
+    }
+}
+
+/// Whether the task at `ptr` is `spawn_blocking` work (it has no owner loop).
+pub(crate) fn is_blocking(ptr: NonNull<Header>) -> bool {
+    owner_of(ptr).is_null()
+}
+
 impl<F: Future> Cell<F> {
+    /// The layout of a cell from the global allocator — the owner pointer, then the cell — and the cell's offset.
+    fn boxed_layout() -> (Layout, usize) {
+        let (layout, offset) = Layout::new::<*const Shared>()
+            .extend(Layout::new::<Cell<F>>())
+            .expect("a task cell's layout fits in memory");
+        (layout.pad_to_align(), offset)
+    }
+
     /// The vtable for this future type.
     const VTABLE: Vtable = Vtable {
         poll: Self::poll,
@@ -437,13 +473,8 @@ impl<F: Future> Cell<F> {
     unsafe fn dealloc(ptr: NonNull<Header>) {
         let cell = ptr.cast::<Cell<F>>().as_ptr();
         // SAFETY: rule 6: the last reference; nobody else reads or writes the cell any more.
-        let (state, id, owner) = unsafe {
-            (
-                (*cell).header.state.load(),
-                (*cell).header.id,
-                (*cell).header.owner,
-            )
-        };
+        let (state, id) = unsafe { ((*cell).header.state.load(), (*cell).header.id) };
+        let owner = owner_of(ptr);
         debug_assert!(state & COMPLETE != 0, "a task freed before it completed");
         if state & CONSUMED == 0 {
             if state & OUTPUT != 0 {
@@ -465,9 +496,10 @@ impl<F: Future> Cell<F> {
             // its arena with this layout and is no longer used; `on_owner_thread` was just checked.
             unsafe { (*owner).arena.free(ptr.cast(), layout, on_owner_thread) };
         } else {
-            // SAFETY: the cell was allocated by Box::new (the global allocator with this layout) in `allocate`;
+            let (layout, offset) = Self::boxed_layout();
+            // SAFETY: the cell was allocated in `allocate` with this layout, `offset` bytes into the allocation;
             // its fields were dropped above or need no drop (the slot union is ManuallyDrop).
-            unsafe { alloc::dealloc(ptr.as_ptr().cast(), layout) };
+            unsafe { alloc::dealloc(ptr.as_ptr().cast::<u8>().sub(offset), layout) };
         }
         release_owner(owner);
     }
@@ -577,7 +609,7 @@ pub(crate) fn drop_reference(ptr: NonNull<Header>) {
 
 /// Hands a scheduled task (holding the queue's reference) to its owner loop.
 fn push_to_owner(task: TaskRef) {
-    let owner = task.header().owner;
+    let owner = owner_of(task.ptr);
     // SAFETY: rule 7: the cell holds a strong count of its owner while it lives, and `task` keeps the cell alive
     // until `schedule` hands it over; `schedule` touches the owner after that only under the remote queue's
     // lock, which keeps the task (and so the owner) from being dropped meanwhile.
@@ -729,16 +761,17 @@ mod tests {
     }
 
     #[test]
-    fn a_small_task_fits_in_88_bytes() {
-        // 56 bytes of scheduling state and 16 of x-ray (bookmark and poll statistics).
-        assert_eq!(std::mem::size_of::<Header>(), 72);
+    fn a_small_task_fits_in_80_bytes() {
+        // 48 bytes of scheduling state and 16 of x-ray (bookmark and poll statistics). The owner loop is found
+        // from the arena page (or the 8 bytes before a cell from the global allocator), not stored in the header.
+        assert_eq!(std::mem::size_of::<Header>(), 64);
         let captured = std::sync::Arc::new(());
         let parked = async move {
             drop(captured.clone());
             std::future::pending::<()>().await;
         };
-        assert!(size_of_cell(&parked) <= 88, "{}", size_of_cell(&parked));
+        assert!(size_of_cell(&parked) <= 80, "{}", size_of_cell(&parked));
         let index = 7usize;
-        assert!(size_of_cell(&async move { index }) <= 88);
+        assert!(size_of_cell(&async move { index }) <= 80);
     }
 }
