@@ -409,7 +409,7 @@ fn owned_split_halves_in_two_spawned_tasks() {
     run(async {
         let (address, _server) = echo_server().await;
         let stream = TcpStream::connect(address).await.unwrap();
-        let (mut read_half, mut write_half) = stream.into_split();
+        let (mut read_half, write_half) = stream.into_split();
 
         const MESSAGES: u32 = 500;
         let writer = weft::spawn(async move {
@@ -458,7 +458,7 @@ fn dropping_owned_write_half_gives_peer_eof_while_read_half_still_works() {
         });
 
         let stream = TcpStream::connect(address).await.unwrap();
-        let (mut read_half, mut write_half) = stream.into_split();
+        let (mut read_half, write_half) = stream.into_split();
         write_half.write_all(b"last words").await.unwrap();
         drop(write_half);
         // The read half still reads: the drop shut down writing, it did not close the socket.

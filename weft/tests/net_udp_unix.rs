@@ -228,7 +228,7 @@ fn unix_stream_pair_round_trip() {
 
         // Owned halves of a Unix stream work like TCP's.
         let (c, mut d) = UnixStream::pair().unwrap();
-        let (mut c_read, mut c_write) = c.into_split();
+        let (mut c_read, c_write) = c.into_split();
         c_write.write_all(b"ping").await.unwrap();
         drop(c_write);
         let mut got = Vec::new();

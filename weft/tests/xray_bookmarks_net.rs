@@ -3,7 +3,8 @@
 //! can go on, the task finishes and leaves the dump.
 //!
 //! Real sockets on 127.0.0.1 and in a temporary directory. Each parked task returns `line!()` written on the line
-//! of its awaiting call, so the bookmark's line is checked against the line the compiler saw.
+//! of its awaiting call, so the bookmark's line is checked against the line the compiler saw. A split half
+//! awaited through its inherent methods shows the same: the stream's operation, at the test's line.
 
 use std::os::fd::AsRawFd;
 use std::panic::Location;
@@ -12,7 +13,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use weft::io::AsyncReadExt;
 use weft::net::{
     TcpListener, TcpSocket, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream,
 };
@@ -96,6 +96,33 @@ async fn tcp_pair() -> (TcpStream, TcpStream) {
         .unwrap();
     let (server, _) = listener.accept().await.unwrap();
     (client, server)
+}
+
+/// A connected TCP pair on 127.0.0.1 whose buffers are small (the client's send buffer, the server's receive
+/// buffer): (client, server). While the server does not read, a large write from the client parks.
+async fn tcp_pair_with_small_buffers() -> (TcpStream, TcpStream) {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(16).unwrap();
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(4096).unwrap();
+    let client = socket
+        .connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    (client, server)
+}
+
+/// Far more than the buffers of [`tcp_pair_with_small_buffers`] hold.
+const LARGE_WRITE: usize = 8 << 20;
+
+/// Reads [`LARGE_WRITE`] bytes of sevens from `server`: what unblocks a writer parked on a full socket.
+async fn drain_large_write(server: &TcpStream) {
+    let mut all = vec![0; LARGE_WRITE];
+    server.read_exact(&mut all).await.unwrap();
+    assert!(all.iter().all(|&byte| byte == 7));
 }
 
 #[test]
@@ -182,30 +209,17 @@ fn tcp_read_bookmarks_the_stream() {
 fn tcp_write_bookmarks_the_stream_once_the_buffers_are_full() {
     run(async {
         // Small buffers on both ends, and the peer does not read: the write parks.
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let listener = socket.listen(16).unwrap();
-        let socket = TcpSocket::new_v4().unwrap();
-        socket.set_send_buffer_size(4096).unwrap();
-        let client = socket
-            .connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
+        let (client, server) = tcp_pair_with_small_buffers().await;
         let fd = client.as_raw_fd();
 
-        const TOTAL: usize = 8 << 20; // far more than the two buffers hold
         let writer = weft::spawn(async move {
-            let data = vec![7u8; TOTAL];
+            let data = vec![7u8; LARGE_WRITE];
             (client.write_all(&data).await, line!())
         });
         let id = writer.id();
         let bookmark = parked(id).await;
 
-        let mut all = vec![0; TOTAL];
-        server.read_exact(&mut all).await.unwrap();
-        assert!(all.iter().all(|&byte| byte == 7));
+        drain_large_write(&server).await;
         let (written, line) = writer.await.unwrap();
         written.unwrap();
         assert_bookmark(&bookmark, &format!("TcpStream::write fd {fd}"), line);
@@ -218,19 +232,61 @@ fn owned_read_half_bookmarks_the_stream_read() {
     run(async {
         let (client, server) = tcp_pair().await;
         let fd = server.as_raw_fd();
-        let (mut read_half, _write_half) = server.into_split();
+        let (read_half, _write_half) = server.into_split();
         let reader = weft::spawn(async move {
             let mut buf = [0; 16];
-            read_half.read(&mut buf).await
+            (read_half.read(&mut buf).await, line!())
         });
         let id = reader.id();
         let bookmark = parked(id).await;
-        // A half reads through `AsyncRead`, which does not know the awaiting line: the bookmark names weft's
-        // own line, and the label still says what the task waits on.
-        assert_eq!(bookmark.label, format!("TcpStream::read fd {fd}"));
 
         client.write_all(b"half").await.unwrap();
-        assert_eq!(reader.await.unwrap().unwrap(), 4);
+        let (read, line) = reader.await.unwrap();
+        assert_eq!(read.unwrap(), 4);
+        // The half's inherent `read` passes the awaiting line on to the stream's.
+        assert_bookmark(&bookmark, &format!("TcpStream::read fd {fd}"), line);
+        assert_gone(id);
+    });
+}
+
+#[test]
+fn borrowed_read_half_bookmarks_the_stream_read() {
+    run(async {
+        let (client, mut server) = tcp_pair().await;
+        let fd = server.as_raw_fd();
+        let reader = weft::spawn(async move {
+            let (read_half, _write_half) = TcpStream::split(&mut server);
+            let mut buf = [0; 16];
+            (read_half.read(&mut buf).await, line!())
+        });
+        let id = reader.id();
+        let bookmark = parked(id).await;
+
+        client.write_all(b"borrowed").await.unwrap();
+        let (read, line) = reader.await.unwrap();
+        assert_eq!(read.unwrap(), 8);
+        assert_bookmark(&bookmark, &format!("TcpStream::read fd {fd}"), line);
+        assert_gone(id);
+    });
+}
+
+#[test]
+fn owned_write_half_bookmarks_the_stream_write_all() {
+    run(async {
+        let (client, server) = tcp_pair_with_small_buffers().await;
+        let fd = client.as_raw_fd();
+        let (_read_half, write_half) = client.into_split();
+        let writer = weft::spawn(async move {
+            let data = vec![7u8; LARGE_WRITE];
+            (write_half.write_all(&data).await, line!())
+        });
+        let id = writer.id();
+        let bookmark = parked(id).await;
+
+        drain_large_write(&server).await;
+        let (written, line) = writer.await.unwrap();
+        written.unwrap();
+        assert_bookmark(&bookmark, &format!("TcpStream::write fd {fd}"), line);
         assert_gone(id);
     });
 }
@@ -353,7 +409,7 @@ fn socket_futures_are_still_send() {
     let listener = TcpListener::from_std(std_listener).unwrap();
     let stream = TcpStream::from_std(std::net::TcpStream::connect(address).unwrap()).unwrap();
     let udp = UdpSocket::from_std(std::net::UdpSocket::bind("127.0.0.1:0").unwrap()).unwrap();
-    let (unix, _peer) = UnixStream::pair().unwrap();
+    let (mut unix, _peer) = UnixStream::pair().unwrap();
     let (datagram, _peer) = UnixDatagram::pair().unwrap();
     let mut buf = [0; 8];
     // Made, never polled: only their types matter.
@@ -366,6 +422,13 @@ fn socket_futures_are_still_send() {
     assert_send(stream.write(b"x"));
     assert_send(stream.write_all(b"x"));
     assert_send(stream.write_vectored(&[std::io::IoSlice::new(b"x")]));
+    let (read_half, write_half) = stream.into_split();
+    assert_send(read_half.read(&mut buf));
+    assert_send(read_half.read_exact(&mut buf));
+    assert_send(read_half.peek(&mut buf));
+    assert_send(write_half.write(b"x"));
+    assert_send(write_half.write_all(b"x"));
+    assert_send(write_half.write_vectored(&[std::io::IoSlice::new(b"x")]));
     assert_send(udp.send_to(b"x", address));
     assert_send(udp.send_to(b"x", "127.0.0.1:9"));
     assert_send(udp.recv_from(&mut buf));
@@ -374,6 +437,11 @@ fn socket_futures_are_still_send() {
     assert_send(udp.recv(&mut buf));
     assert_send(unix.read(&mut buf));
     assert_send(unix.write_all(b"x"));
+    let (read_half, write_half) = UnixStream::split(&mut unix);
+    assert_send(read_half.read(&mut buf));
+    assert_send(read_half.peek(&mut buf));
+    assert_send(write_half.write_all(b"x"));
+    assert_send(write_half.write_vectored(&[std::io::IoSlice::new(b"x")]));
     assert_send(UnixStream::connect("/nonexistent"));
     assert_send(datagram.send_to(b"x", "/nonexistent"));
     assert_send(datagram.recv_from(&mut buf));

@@ -3,16 +3,18 @@
 //! Every socket is non-blocking and registered once with the driver of the loop that uses it; an operation tries
 //! the system call and waits only when it says `WouldBlock`. Streams implement the `futures-io`
 //! [`AsyncRead`](crate::io::AsyncRead) and [`AsyncWrite`](crate::io::AsyncWrite) traits and also offer inherent
-//! `read`/`write`/`write_all`/`read_exact` that take `&self`, so one task can read while another writes.
+//! `read`/`write`/`write_all`/`read_exact` that take `&self`, so one task can read while another writes; their
+//! split halves offer the same methods, each half its direction's.
 //!
 //! Cancellation: dropping a `read`, `recv` or `accept` future loses nothing (the data or connection stays in the
 //! kernel for the next call); dropping a `write` future means nothing, or part of the buffer, was written —
 //! `write` returns how much, and `write_all` resumes only if you keep its future.
 //!
 //! X-ray: a task waiting in a socket operation shows it as its [bookmark](crate::xray::Bookmark) — the operation
-//! and descriptor ("TcpStream::read fd 7") and the line that awaited it. Through the `AsyncRead`/`AsyncWrite`
-//! traits (a split half, `weft::io::copy`, hyper) the caller's line is unknown: the bookmark shows weft's own line
-//! and the label still names the operation.
+//! and descriptor ("TcpStream::read fd 7") and the line that awaited it, whether the stream or a split half was
+//! awaited. Through the `AsyncRead`/`AsyncWrite` traits (`weft::io::copy`, hyper, the `AsyncReadExt` and
+//! `AsyncWriteExt` methods the inherent ones do not cover) the caller's line is unknown: the bookmark shows weft's
+//! own line and the label still names the operation.
 //!
 //! Host names given to `bind` and `connect` are resolved with the system resolver, which blocks the loop; pass IP
 //! addresses, or resolve on the blocking pool first (`weft::spawn_blocking(|| addr.to_socket_addrs())`).
@@ -110,12 +112,15 @@ macro_rules! impl_stream_traits {
 pub(crate) use impl_stream_traits;
 
 /// The inherent async methods every stream type offers, written once: `impl_stream_methods!(Type, ReadOp,
-/// WriteOp)`, with the [`Op`](crate::xray::Op)s that name a read and a write in a bookmark.
+/// WriteOp)`, with the [`Op`](crate::xray::Op)s that name a read and a write in a bookmark. Its split halves get
+/// theirs from [`impl_half_methods`](split::impl_half_methods), which forwards to these.
 ///
 /// Each method is `#[track_caller]` and captures its caller's line when the future is made: the line that awaits
 /// it, which a task parked in it shows as its bookmark.
 macro_rules! impl_stream_methods {
     ($stream:ty, $read_op:ident, $write_op:ident) => {
+        $crate::net::split::impl_half_methods!($stream);
+
         impl $stream {
             /// Reads into `buf`, waiting until some data is available; `Ok(0)` means the peer closed its side.
             /// Cancel-safe: if the future is dropped, no data was taken.

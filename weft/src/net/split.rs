@@ -31,8 +31,9 @@ pub trait Stream: fmt::Debug {
     fn shutdown_write(&self) -> io::Result<()>;
 }
 
-/// The reading half of a borrowed stream, from [`TcpStream::split`]. Implements
-/// [`AsyncRead`].
+/// The reading half of a borrowed stream, from [`TcpStream::split`]. Implements [`AsyncRead`], and has the
+/// stream's `read`, `read_exact` and `peek` as inherent methods taking `&self`: a task parked in one shows the
+/// line that awaits it, as with the stream's own.
 ///
 /// ```
 /// use weft::net::{ReadHalf, UnixStream};
@@ -51,7 +52,8 @@ pub trait Stream: fmt::Debug {
 pub struct ReadHalf<'a, S = TcpStream>(&'a S);
 
 /// The writing half of a borrowed stream, from [`TcpStream::split`]. Closing it shuts down the write side.
-/// Implements [`AsyncWrite`].
+/// Implements [`AsyncWrite`], and has the stream's `write`, `write_vectored` and `write_all` as inherent methods
+/// taking `&self`: a task parked in one shows the line that awaits it, as with the stream's own.
 ///
 /// ```
 /// use weft::io::AsyncWriteExt;
@@ -71,7 +73,8 @@ pub struct ReadHalf<'a, S = TcpStream>(&'a S);
 #[derive(Debug)]
 pub struct WriteHalf<'a, S = TcpStream>(&'a S);
 
-/// The reading half of an owned stream, from [`TcpStream::into_split`]: `'static` and `Send`.
+/// The reading half of an owned stream, from [`TcpStream::into_split`]: `'static` and `Send`. Has the same
+/// methods as a [`ReadHalf`].
 ///
 /// ```
 /// use weft::io::AsyncReadExt;
@@ -95,10 +98,9 @@ pub struct WriteHalf<'a, S = TcpStream>(&'a S);
 pub struct OwnedReadHalf<S: Stream = TcpStream>(Arc<S>);
 
 /// The writing half of an owned stream, from [`TcpStream::into_split`]: `'static` and `Send`. Dropping it shuts
-/// down the write side, so the peer reads EOF.
+/// down the write side, so the peer reads EOF. Has the same methods as a [`WriteHalf`].
 ///
 /// ```
-/// use weft::io::AsyncWriteExt;
 /// use weft::net::{OwnedWriteHalf, UnixStream};
 ///
 /// weft::run(async {
@@ -107,7 +109,6 @@ pub struct OwnedReadHalf<S: Stream = TcpStream>(Arc<S>);
 ///     std::thread::spawn(move || {
 ///         // Send: the half can go to another thread, and its own runtime.
 ///         weft::run(async move {
-///             let mut writer = writer;
 ///             writer.write_all(b"from a thread").await.unwrap();
 ///         }); // dropped here: the write side shuts down
 ///     })
@@ -339,3 +340,196 @@ impl<S: Stream> AsRef<S> for WriteHalf<'_, S> {
         self.0
     }
 }
+
+/// The inherent methods of a stream's halves, written once: `impl_half_methods!(Stream)` gives its read halves
+/// `read`, `read_exact` and `peek`, and its write halves `write`, `write_vectored` and `write_all`. Each is
+/// `#[track_caller]` and calls the stream's own (also `#[track_caller]`), so the caller's line reaches the
+/// stream's bookmark: the line that awaits the half, with the stream's operation.
+///
+/// The `@read` and `@write` arms take the half's type and, for the examples, how to bind the stream (`$a`) and
+/// the method that splits it.
+macro_rules! impl_half_methods {
+    ($stream:ty) => {
+        $crate::net::split::impl_half_methods!(
+            @read $crate::net::ReadHalf<'_, $stream>, $stream, "mut a", "split"
+        );
+        $crate::net::split::impl_half_methods!(
+            @read $crate::net::OwnedReadHalf<$stream>, $stream, "a", "into_split"
+        );
+        $crate::net::split::impl_half_methods!(
+            @write $crate::net::WriteHalf<'_, $stream>, $stream, "mut a", "split"
+        );
+        $crate::net::split::impl_half_methods!(
+            @write $crate::net::OwnedWriteHalf<$stream>, $stream, "a", "into_split"
+        );
+    };
+    (@read $half:ty, $stream:ty, $a:literal, $split:literal) => {
+        impl $half {
+            /// Reads into `buf`, waiting until some data is available; `Ok(0)` means the peer closed its side.
+            /// Cancel-safe: if the future is dropped, no data was taken.
+            ///
+            /// ```
+            /// // Every read half of a weft stream has this method; a Unix pair keeps the example short.
+            /// use weft::net::UnixStream;
+            ///
+            /// weft::run(async {
+            #[doc = concat!("    let (", $a, ", b) = UnixStream::pair().unwrap();")]
+            #[doc = concat!("    let (reader, _writer) = a.", $split, "();")]
+            ///     b.write_all(b"hello").await.unwrap();
+            ///     drop(b); // the peer closes
+            ///     let mut buf = [0; 16];
+            ///     let read = reader.read(&mut buf).await.unwrap();
+            ///     assert_eq!(&buf[..read], b"hello");
+            ///     assert_eq!(reader.read(&mut buf).await.unwrap(), 0); // end of stream
+            /// });
+            /// ```
+            #[track_caller]
+            pub fn read<'a>(
+                &'a self,
+                buf: &'a mut [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+                <$stream>::read(AsRef::<$stream>::as_ref(self), buf)
+            }
+
+            /// Reads exactly `buf.len()` bytes; `UnexpectedEof` if the peer closes first. Not cancel-safe: bytes
+            /// read before the future is dropped are lost.
+            ///
+            /// ```
+            /// // Every read half of a weft stream has this method; a Unix pair keeps the example short.
+            /// use weft::net::UnixStream;
+            ///
+            /// weft::run(async {
+            #[doc = concat!("    let (", $a, ", b) = UnixStream::pair().unwrap();")]
+            #[doc = concat!("    let (reader, _writer) = a.", $split, "();")]
+            ///     b.write_all(b"12345").await.unwrap();
+            ///     drop(b);
+            ///     let mut four = [0; 4];
+            ///     reader.read_exact(&mut four).await.unwrap();
+            ///     assert_eq!(&four, b"1234");
+            ///     let error = reader.read_exact(&mut four).await.unwrap_err(); // one byte, then the end
+            ///     assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
+            /// });
+            /// ```
+            #[track_caller]
+            pub fn read_exact<'a>(
+                &'a self,
+                buf: &'a mut [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
+                <$stream>::read_exact(AsRef::<$stream>::as_ref(self), buf)
+            }
+
+            /// Reads into `buf` without removing the data from the socket.
+            ///
+            /// ```
+            /// // Every read half of a weft stream has this method; a Unix pair keeps the example short.
+            /// use weft::net::UnixStream;
+            ///
+            /// weft::run(async {
+            #[doc = concat!("    let (", $a, ", b) = UnixStream::pair().unwrap();")]
+            #[doc = concat!("    let (reader, _writer) = a.", $split, "();")]
+            ///     b.write_all(b"GET /").await.unwrap();
+            ///     let mut head = [0; 3];
+            ///     let peeked = reader.peek(&mut head).await.unwrap();
+            ///     assert_eq!(&head[..peeked], &b"GET"[..peeked]);
+            ///     let mut all = [0; 5];
+            ///     reader.read_exact(&mut all).await.unwrap(); // the peeked bytes are still there
+            ///     assert_eq!(&all, b"GET /");
+            /// });
+            /// ```
+            #[track_caller]
+            pub fn peek<'a>(
+                &'a self,
+                buf: &'a mut [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+                <$stream>::peek(AsRef::<$stream>::as_ref(self), buf)
+            }
+        }
+    };
+    (@write $half:ty, $stream:ty, $a:literal, $split:literal) => {
+        impl $half {
+            /// Writes some of `buf`, waiting until the socket can take data; returns how much was written.
+            /// Cancel-safe: if the future is dropped, nothing was written.
+            ///
+            /// ```
+            /// // Every write half of a weft stream has this method; a Unix pair keeps the example short.
+            /// use weft::net::UnixStream;
+            ///
+            /// weft::run(async {
+            #[doc = concat!("    let (", $a, ", b) = UnixStream::pair().unwrap();")]
+            #[doc = concat!("    let (_reader, writer) = a.", $split, "();")]
+            ///     let written = writer.write(b"some bytes").await.unwrap();
+            ///     assert!(written > 0); // possibly fewer than asked: loop, or use write_all
+            ///     let mut buf = [0; 16];
+            ///     b.read_exact(&mut buf[..written]).await.unwrap();
+            ///     assert_eq!(&buf[..written], &b"some bytes"[..written]);
+            /// });
+            /// ```
+            #[track_caller]
+            pub fn write<'a>(
+                &'a self,
+                buf: &'a [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+                <$stream>::write(AsRef::<$stream>::as_ref(self), buf)
+            }
+
+            /// Writes several buffers in one system call where possible; returns how much was written.
+            ///
+            /// ```
+            /// // Every write half of a weft stream has this method; a Unix pair keeps the example short.
+            /// use std::io::IoSlice;
+            /// use weft::net::UnixStream;
+            ///
+            /// weft::run(async {
+            #[doc = concat!("    let (", $a, ", b) = UnixStream::pair().unwrap();")]
+            #[doc = concat!("    let (_reader, writer) = a.", $split, "();")]
+            ///     let parts = [IoSlice::new(b"head"), IoSlice::new(b"er|"), IoSlice::new(b"body")];
+            ///     let written = writer.write_vectored(&parts).await.unwrap();
+            ///     assert_eq!(written, 11); // a short write is possible in general; not into an empty socket
+            ///     let mut buf = [0; 11];
+            ///     b.read_exact(&mut buf).await.unwrap();
+            ///     assert_eq!(&buf, b"header|body");
+            /// });
+            /// ```
+            #[track_caller]
+            pub fn write_vectored<'a>(
+                &'a self,
+                bufs: &'a [std::io::IoSlice<'a>],
+            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+                <$stream>::write_vectored(AsRef::<$stream>::as_ref(self), bufs)
+            }
+
+            /// Writes all of `buf`. A closed peer gives `BrokenPipe` (never `SIGPIPE`). Not cancel-safe: part of
+            /// the buffer may have been written when the future is dropped.
+            ///
+            /// ```
+            /// // Every write half of a weft stream has this method; a Unix pair keeps the example short.
+            /// use weft::net::UnixStream;
+            ///
+            /// weft::run(async {
+            #[doc = concat!("    let (", $a, ", b) = UnixStream::pair().unwrap();")]
+            #[doc = concat!("    let (_reader, writer) = a.", $split, "();")]
+            ///     let peer = weft::spawn(async move {
+            ///         let mut all = vec![0; 1 << 20];
+            ///         b.read_exact(&mut all).await.unwrap();
+            ///         all
+            ///     });
+            ///     let message = vec![7u8; 1 << 20]; // more than the socket buffer holds at once
+            ///     writer.write_all(&message).await.unwrap();
+            ///     assert_eq!(peer.await.unwrap(), message);
+            ///
+            ///     // `b` is gone now: writing gives BrokenPipe, and the process gets no SIGPIPE.
+            ///     let error = writer.write_all(b"anyone?").await.unwrap_err();
+            ///     assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+            /// });
+            /// ```
+            #[track_caller]
+            pub fn write_all<'a>(
+                &'a self,
+                buf: &'a [u8],
+            ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
+                <$stream>::write_all(AsRef::<$stream>::as_ref(self), buf)
+            }
+        }
+    };
+}
+pub(crate) use impl_half_methods;

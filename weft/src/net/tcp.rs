@@ -498,14 +498,14 @@ impl TcpStream {
     /// down the write side.
     ///
     /// ```
-    /// use weft::io::{AsyncReadExt, AsyncWriteExt};
+    /// use weft::io::AsyncReadExt;
     /// use weft::net::{TcpListener, TcpStream};
     ///
     /// weft::run(async {
     ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     ///     let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
     ///     let (server, _) = listener.accept().await.unwrap();
-    ///     let (mut reader, mut writer) = client.into_split();
+    ///     let (reader, writer) = client.into_split();
     ///     let sender = weft::spawn(async move {
     ///         writer.write_all(b"from a task of its own").await.unwrap();
     ///         // `writer` is dropped here: the server reads end of stream.

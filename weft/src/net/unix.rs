@@ -340,12 +340,11 @@ impl UnixStream {
     /// `AsyncReadExt::split`; write `UnixStream::split(&mut stream)` to get these halves.
     ///
     /// ```
-    /// use weft::io::AsyncWriteExt;
     /// use weft::net::UnixStream;
     ///
     /// weft::run(async {
     ///     let (mut a, b) = UnixStream::pair().unwrap();
-    ///     let (mut reader, mut writer) = a.split();
+    ///     let (mut reader, writer) = a.split();
     ///     writer.write_all(b"out").await.unwrap();
     ///     let mut buf = [0; 3];
     ///     b.read_exact(&mut buf).await.unwrap();
@@ -363,12 +362,11 @@ impl UnixStream {
     /// Owned halves; dropping the write half shuts down the write side.
     ///
     /// ```
-    /// use weft::io::AsyncWriteExt;
     /// use weft::net::UnixStream;
     ///
     /// weft::run(async {
     ///     let (a, b) = UnixStream::pair().unwrap();
-    ///     let (_reader, mut writer) = a.into_split();
+    ///     let (_reader, writer) = a.into_split();
     ///     weft::spawn(async move {
     ///         writer.write_all(b"bye").await.unwrap();
     ///     })
