@@ -333,7 +333,7 @@ fn a_slow_poll_report_names_the_bookmark_it_resumed_from() {
         .unwrap();
     let sleep_line = runtime.block_on(async {
         let hog = weft::spawn(async {
-            sleep(Duration::from_millis(5)).await;
+            sleep(Duration::from_millis(200)).await; // long enough to park even on a very slow machine
             std::thread::sleep(Duration::from_millis(80)); // blocks the loop after resuming from the sleep
         });
         let line = line!() - 3;
@@ -349,10 +349,10 @@ fn a_slow_poll_report_names_the_bookmark_it_resumed_from() {
         .find(|slow| !slow.still_running)
         .expect("reported when it returned");
     let bookmark = after.bookmark.as_ref().expect("resumed from the sleep");
-    assert_eq!(bookmark.label, "sleep 5ms");
+    assert_eq!(bookmark.label, "sleep 200ms");
     assert_eq!(bookmark.location.line(), sleep_line);
     assert!(
-        after.to_string().contains("resumed from sleep 5ms at "),
+        after.to_string().contains("resumed from sleep 200ms at "),
         "{after}"
     );
 }
