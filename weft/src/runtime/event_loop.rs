@@ -394,7 +394,7 @@ impl Core {
             self.now_ms.set(self.ms_since_epoch(started));
             (slow_polls, started)
         });
-        let resumed_from = header.stats.start_poll(self.now_ms.get());
+        let resumed_from = header.stats.start_poll_resuming(self.now_ms.get());
         if let Some((slow_polls, started)) = watched {
             let sequence = self.counters.polls.get();
             slow_polls.watch.begin(

@@ -47,16 +47,22 @@ impl TaskStats {
     }
 
     /// A poll starts at `now_ms` (milliseconds since the loop started): counts it and forgets the bookmark,
-    /// which the poll leaves anew if it parks in a weft leaf future. Returns the bookmark it resumes from.
+    /// which the poll leaves anew if it parks in a weft leaf future.
     #[inline]
-    pub(crate) fn start_poll(&self, now_ms: u32) -> Option<(&'static Location<'static>, Label)> {
+    pub(crate) fn start_poll(&self, now_ms: u32) {
         self.polls.set(self.polls.get().saturating_add(1));
         self.last_ran.set(now_ms.saturating_add(1));
-        let bookmark = self.location.replace(0);
-        if bookmark == 0 {
-            return None;
-        }
-        unpack(bookmark).map(|location| (location, Label::from_bits(self.label.get())))
+        self.location.set(0);
+    }
+
+    /// [`start_poll`](Self::start_poll), returning the bookmark the poll resumes from (for slow-poll reports).
+    pub(crate) fn start_poll_resuming(
+        &self,
+        now_ms: u32,
+    ) -> Option<(&'static Location<'static>, Label)> {
+        let resumed_from = self.bookmark();
+        self.start_poll(now_ms);
+        resumed_from
     }
 
     /// Polls so far.
@@ -148,7 +154,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<TaskStats>(), 16);
         let stats = TaskStats::default();
         assert_eq!(stats.last_ran_ms(), None);
-        assert_eq!(stats.start_poll(0), None);
+        stats.start_poll(0);
         let here = Location::caller();
         stats.set_bookmark(here, Label::plain(Op::YieldNow));
         assert!(stats.has_bookmark());
@@ -156,7 +162,9 @@ mod tests {
         assert!(std::ptr::eq(location, here), "the same location comes back");
         assert_eq!(label, Label::plain(Op::YieldNow));
         assert_eq!(
-            stats.start_poll(5).map(|(location, _)| location.line()),
+            stats
+                .start_poll_resuming(5)
+                .map(|(location, _)| location.line()),
             Some(here.line()),
             "a poll resumes from the bookmark"
         );
