@@ -44,7 +44,8 @@ pub(crate) struct Core {
     named: Cell<usize>,
     /// When the loop started: task statistics count milliseconds from here.
     epoch: Instant,
-    /// Milliseconds since `epoch` at the start of the current turn (or poll, while polls are timed).
+    /// Milliseconds since `epoch` at the start of the current turn (or poll, while polls are timed), plus one:
+    /// what a task's statistics store as its last run.
     now_ms: Cell<u32>,
     /// Time spent in the polls of each live task, while polls are timed (slow-poll detection on); kept out of
     /// the task header, which has room only for what is always on.
@@ -135,7 +136,7 @@ impl Core {
             registry: RefCell::new(Registry::default()),
             named: Cell::new(0),
             epoch: Instant::now(),
-            now_ms: Cell::new(0),
+            now_ms: Cell::new(1),
             busy: RefCell::new(HashMap::new()),
             timers: RefCell::new(Wheel::new()),
             clock: Clock::new(builder.start_paused),
@@ -272,7 +273,8 @@ impl Core {
         }
         self.take_remote();
         if !cfg!(weft_no_xray) {
-            self.now_ms.set(self.ms_since_epoch(Instant::now()));
+            self.now_ms
+                .set(self.ms_since_epoch(Instant::now()).saturating_add(1));
         }
         for _ in 0..EVENT_INTERVAL {
             let Some(task) = self.run_queue.borrow_mut().pop_front() else {
@@ -356,14 +358,14 @@ impl Core {
         }
         let header = task.header();
         self.shared.polling.set(header.id, header.spawned_at);
-        let previous = raw::set_polling(header);
+        let polling = raw::polling(header);
         let outcome = if self.slow_polls.is_none() && self.trace.is_none() {
             header.stats.start_poll(self.now_ms.get());
             task.run()
         } else {
             self.run_task_observed(task)
         };
-        raw::set_polling(previous);
+        drop(polling);
         match outcome {
             RunOutcome::Stale => {}
             RunOutcome::Pending => LoopCounters::add(&self.counters.polls, 1),
@@ -391,7 +393,8 @@ impl Core {
         // trace alone keeps to its one cheap stamp per poll.
         let watched = self.slow_polls.as_ref().map(|slow_polls| {
             let started = Instant::now();
-            self.now_ms.set(self.ms_since_epoch(started));
+            self.now_ms
+                .set(self.ms_since_epoch(started).saturating_add(1));
             (slow_polls, started)
         });
         let resumed_from = header.stats.start_poll_resuming(self.now_ms.get());

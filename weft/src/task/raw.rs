@@ -48,11 +48,23 @@ thread_local! {
     static POLLING: std::cell::Cell<*const Header> = const { std::cell::Cell::new(ptr::null()) };
 }
 
-/// Makes `header` the task being polled on this thread (null: none) and returns the previous one. Called by the
-/// owner loop around a poll.
+/// Makes `header` the task being polled on this thread until the guard is dropped (then none is). Called by the
+/// owner loop around a poll; the guard also clears it if the poll's observer (a slow-poll handler) panics, so no
+/// stale header is left behind.
 #[inline]
-pub(crate) fn set_polling(header: *const Header) -> *const Header {
-    POLLING.with(|polling| polling.replace(header))
+pub(crate) fn polling(header: &Header) -> PollingGuard {
+    POLLING.with(|polling| polling.set(header));
+    PollingGuard(())
+}
+
+/// Clears the task being polled on this thread when dropped.
+pub(crate) struct PollingGuard(());
+
+impl Drop for PollingGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = POLLING.try_with(|polling| polling.set(ptr::null()));
+    }
 }
 
 /// Whether `header` is the task being polled on this thread.

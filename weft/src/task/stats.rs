@@ -46,22 +46,22 @@ impl TaskStats {
         unpack(self.location.get()).map(|location| (location, Label::from_bits(self.label.get())))
     }
 
-    /// A poll starts at `now_ms` (milliseconds since the loop started): counts it and forgets the bookmark,
-    /// which the poll leaves anew if it parks in a weft leaf future.
+    /// A poll starts at `now_ms_plus_one` (milliseconds since the loop started, plus one — so that 0 can mean
+    /// "never"): counts it and forgets the bookmark, which the poll leaves anew if it parks in a weft leaf future.
     #[inline]
-    pub(crate) fn start_poll(&self, now_ms: u32) {
+    pub(crate) fn start_poll(&self, now_ms_plus_one: u32) {
         self.polls.set(self.polls.get().saturating_add(1));
-        self.last_ran.set(now_ms.saturating_add(1));
+        self.last_ran.set(now_ms_plus_one);
         self.location.set(0);
     }
 
     /// [`start_poll`](Self::start_poll), returning the bookmark the poll resumes from (for slow-poll reports).
     pub(crate) fn start_poll_resuming(
         &self,
-        now_ms: u32,
+        now_ms_plus_one: u32,
     ) -> Option<(&'static Location<'static>, Label)> {
         let resumed_from = self.bookmark();
-        self.start_poll(now_ms);
+        self.start_poll(now_ms_plus_one);
         resumed_from
     }
 
@@ -75,11 +75,6 @@ impl TaskStats {
         self.last_ran.get().checked_sub(1)
     }
 }
-
-/// Packed-location tags (the low two bits).
-const TAG_OFFSET: u32 = 0b01;
-/// See [`TAG_OFFSET`]: the rest is an index into [`FAR`].
-const TAG_INDEX: u32 = 0b10;
 
 /// The anchor locations are measured from: a static of this crate, 8-aligned like `Location`.
 static ANCHOR: u64 = 0;
@@ -95,20 +90,19 @@ fn anchor() -> usize {
     std::ptr::from_ref(&ANCHOR) as usize
 }
 
-/// Packs a location into 32 bits (never 0).
+/// Packs a location into 32 bits: odd — its distance from the anchor in 8-byte steps, shifted left by one
+/// (31 bits, ±8 GiB); even and non-zero — one more than its index in [`FAR`], shifted left by one; 0 — none.
 #[inline]
 fn pack(location: &'static Location<'static>) -> u32 {
     let address = std::ptr::from_ref(location) as usize; // exposes the provenance
-    let distance = address.wrapping_sub(anchor()) as isize;
-    // A distance in 8-byte steps that fits in 30 bits (±4 GiB) keeps the pointer; see `unpack`.
-    if distance % 8 == 0 {
-        if let Ok(steps) = i32::try_from(distance / 8) {
-            if (-(1 << 29)..(1 << 29)).contains(&steps) {
-                return ((steps as u32) << 2) | TAG_OFFSET;
-            }
-        }
+                                                         // Both addresses are 8-aligned (`Location` and `u64` are), so the distance is a whole number of steps.
+    let steps = (address.wrapping_sub(anchor()) as isize) >> 3;
+    let packed = ((steps as u32) << 1) | 1;
+    if ((packed as i32) >> 1) as isize == steps {
+        packed
+    } else {
+        pack_far(location)
     }
-    pack_far(location)
 }
 
 /// The slow path of [`pack`]: an index into the table of far locations.
@@ -121,27 +115,24 @@ fn pack_far(location: &'static Location<'static>) -> u32 {
         list.push(location);
         u32::try_from(list.len() - 1).unwrap_or(u32::MAX)
     });
-    // Past 2^30 distinct far locations (never, in practice) the bookmark points at the last one.
-    (index.min((1 << 30) - 1) << 2) | TAG_INDEX
+    // Past 2^31 - 2 distinct far locations (never, in practice) the bookmark points at the last one.
+    (index.min((1 << 31) - 2) + 1) << 1
 }
 
 /// Unpacks what [`pack`] made; `None` for 0.
 fn unpack(packed: u32) -> Option<&'static Location<'static>> {
-    match packed & 0b11 {
-        TAG_OFFSET => {
-            let steps = (packed as i32) >> 2;
-            let address = anchor().wrapping_add((steps as isize * 8) as usize);
-            let pointer = address as *const Location<'static>; // takes up the exposed provenance
-                                                               // SAFETY: `pack` made `steps` from the address of a `&'static Location` whose provenance it exposed,
-                                                               // so `pointer` is that reference again, valid for the life of the program.
-            Some(unsafe { &*pointer })
-        }
-        TAG_INDEX => {
-            let far = FAR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            far.as_ref()?.0.get((packed >> 2) as usize).copied()
-        }
-        _ => None,
+    if packed & 1 == 1 {
+        let steps = ((packed as i32) >> 1) as isize;
+        let address = anchor().wrapping_add((steps * 8) as usize);
+        // Takes up the provenance `pack` exposed.
+        let pointer = address as *const Location<'static>;
+        // SAFETY: `pack` made `steps` from the address of a `&'static Location` whose provenance it exposed, so
+        // `pointer` is that reference again, valid for the life of the program.
+        return Some(unsafe { &*pointer });
     }
+    let index = (packed >> 1).checked_sub(1)?;
+    let far = FAR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    far.as_ref()?.0.get(index as usize).copied()
 }
 
 #[cfg(test)]
@@ -154,7 +145,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<TaskStats>(), 16);
         let stats = TaskStats::default();
         assert_eq!(stats.last_ran_ms(), None);
-        stats.start_poll(0);
+        stats.start_poll(1);
         let here = Location::caller();
         stats.set_bookmark(here, Label::plain(Op::YieldNow));
         assert!(stats.has_bookmark());
@@ -163,7 +154,7 @@ mod tests {
         assert_eq!(label, Label::plain(Op::YieldNow));
         assert_eq!(
             stats
-                .start_poll_resuming(5)
+                .start_poll_resuming(6)
                 .map(|(location, _)| location.line()),
             Some(here.line()),
             "a poll resumes from the bookmark"
@@ -176,7 +167,7 @@ mod tests {
     fn far_locations_are_kept_in_a_table() {
         let leaked: &'static Location<'static> = Box::leak(Box::new(*Location::caller()));
         let packed = pack_far(leaked);
-        assert_eq!(packed & 0b11, TAG_INDEX);
+        assert_eq!(packed & 1, 0, "even: an index");
         assert!(std::ptr::eq(unpack(packed).unwrap(), leaked));
         assert_eq!(pack_far(leaked), packed, "one entry per location");
         assert_eq!(unpack(0), None);
