@@ -72,11 +72,9 @@ pub(crate) fn is_polling(header: &Header) -> bool {
     POLLING.with(|polling| ptr::eq(polling.get(), header))
 }
 
-/// Leaves a bookmark in the task being polled on this thread, if any: called by weft's leaf futures when they
-/// return `Pending`. Outside a task's poll (the `block_on` future, a blocking job, another runtime) it does
-/// nothing.
+/// Calls `f` with the header of the task being polled on this thread, if any (see [`polling`]).
 #[inline]
-pub(crate) fn bookmark(location: &'static Location<'static>, label: Label) {
+fn with_polled(f: impl FnOnce(&Header)) {
     if cfg!(weft_no_xray) {
         return; // only for measuring what bookmarks cost; see `Core::run_task`
     }
@@ -86,25 +84,26 @@ pub(crate) fn bookmark(location: &'static Location<'static>, label: Label) {
     // SAFETY: a non-null `POLLING` is the header of a task its owner loop is polling on this thread right now;
     // the loop's registry keeps it alive (rule 5) and rule 8 lets this thread write its statistics.
     if let Some(header) = unsafe { polling.as_ref() } {
-        header.stats.set_bookmark(location, label);
+        f(header);
     }
+}
+
+/// Leaves a bookmark in the task being polled on this thread, if any: called by weft's leaf futures when they
+/// return `Pending`. Outside a task's poll (the `block_on` future, a blocking job, another runtime) it does
+/// nothing.
+#[inline]
+pub(crate) fn bookmark(location: &'static Location<'static>, label: Label) {
+    with_polled(|header| header.stats.set_bookmark(location, label));
 }
 
 /// Like [`bookmark`], unless the task's current poll already left one (a wrapper such as `timeout` defers to
 /// the bookmark of the future it wraps).
 pub(crate) fn bookmark_if_none(location: &'static Location<'static>, label: Label) {
-    if cfg!(weft_no_xray) {
-        return;
-    }
-    let polling = POLLING
-        .try_with(std::cell::Cell::get)
-        .unwrap_or(ptr::null());
-    // SAFETY: as in `bookmark`.
-    if let Some(header) = unsafe { polling.as_ref() } {
+    with_polled(|header| {
         if !header.stats.has_bookmark() {
             header.stats.set_bookmark(location, label);
         }
-    }
+    });
 }
 
 /// A whole task: header first (so a `*Header` is a `*Cell`), then the slot.

@@ -216,7 +216,7 @@ impl Interval {
                 }
             }
         };
-        self.sleep.reset(next);
+        self.sleep.move_deadline(next);
         Poll::Ready(scheduled)
     }
 
@@ -238,7 +238,8 @@ impl Interval {
     /// });
     /// ```
     pub fn reset(&mut self) {
-        self.sleep.reset(Instant::now().saturating_add(self.period));
+        self.sleep
+            .move_deadline(Instant::now().saturating_add(self.period));
     }
 
     /// The period.

@@ -222,9 +222,15 @@ impl Sleep {
     /// });
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
+        self.move_deadline(deadline);
+        self.label = Sleep::label(self.label.op(), deadline);
+    }
+
+    /// Moves the deadline, keeping the label (for a timer that leaves its own bookmark, such as an interval,
+    /// whose every tick moves it: no clock read for a label nobody shows).
+    pub(crate) fn move_deadline(&mut self, deadline: Instant) {
         self.deregister();
         self.deadline = deadline;
-        self.label = Sleep::label(self.label.op(), deadline);
     }
 
     /// Takes the entry out of its wheel: directly on the owning loop's thread, otherwise by telling that loop.
