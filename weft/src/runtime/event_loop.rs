@@ -344,38 +344,38 @@ impl Core {
     /// Bookmarks and poll statistics are always on; building with `RUSTFLAGS="--cfg weft_no_xray"` turns them
     /// off, only to measure what they cost (weft-bench, see the x-ray issue's note).
     fn run_task(&self, task: TaskRef) {
-        if cfg!(weft_no_xray) && self.slow_polls.is_none() && self.trace.is_none() {
-            if let RunOutcome::Completed {
-                id,
-                registry_slot,
-                spawned_at,
-                unhandled_panic,
-            } = task.run()
-            {
-                self.retire(id, registry_slot, spawned_at, unhandled_panic);
-            }
-            return;
-        }
-        let header = task.header();
-        self.shared.polling.set(header.id, header.spawned_at);
-        let polling = raw::polling(header);
-        let outcome = if self.slow_polls.is_none() && self.trace.is_none() {
-            header.stats.start_poll(self.now_ms.get());
+        let observed = self.slow_polls.is_some() || self.trace.is_some();
+        let outcome = if cfg!(weft_no_xray) && !observed {
             task.run()
         } else {
-            self.run_task_observed(task)
+            let header = task.header();
+            self.shared.polling.set(header.id, header.spawned_at);
+            let _polling = raw::polling(header);
+            if observed {
+                self.run_task_observed(task)
+            } else {
+                header.stats.start_poll(self.now_ms.get());
+                task.run()
+            }
         };
-        drop(polling);
+        // Under `weft_no_xray` the loop's poll count goes too: the measurement is of bookmarks and counting.
+        let counted = !cfg!(weft_no_xray) || observed;
         match outcome {
             RunOutcome::Stale => {}
-            RunOutcome::Pending => LoopCounters::add(&self.counters.polls, 1),
+            RunOutcome::Pending => {
+                if counted {
+                    LoopCounters::add(&self.counters.polls, 1);
+                }
+            }
             RunOutcome::Completed {
                 id,
                 registry_slot,
                 spawned_at,
                 unhandled_panic,
             } => {
-                LoopCounters::add(&self.counters.polls, 1);
+                if counted {
+                    LoopCounters::add(&self.counters.polls, 1);
+                }
                 self.retire(id, registry_slot, spawned_at, unhandled_panic);
             }
         }
@@ -607,20 +607,19 @@ impl Core {
         let now_ms = self.ms_since_epoch(now);
         let registry = self.registry.borrow();
         let busy = self.busy.borrow();
-        let mut names = if self.named.get() == 0 {
-            None
-        } else {
-            Some(super::shared::lock(&self.shared.names))
-        };
+        let names = (self.named.get() > 0).then(|| super::shared::lock(&self.shared.names));
         let tasks = registry
             .iter()
-            .filter(|task| task.header().state.load() & crate::task::state::COMPLETE == 0)
-            .map(|task| {
+            .filter_map(|task| {
                 let header = task.header();
+                let flags = header.state.load();
+                if flags & crate::task::state::COMPLETE != 0 {
+                    return None;
+                }
                 let stats = &header.stats;
                 let state = if raw::is_polling(header) {
                     TaskState::Running
-                } else if header.state.load() & crate::task::state::SCHEDULED != 0 {
+                } else if flags & crate::task::state::SCHEDULED != 0 {
                     TaskState::Ready
                 } else {
                     TaskState::Parked
@@ -628,10 +627,10 @@ impl Core {
                 let idle_for = stats.last_ran_ms().map_or(Duration::ZERO, |ms| {
                     Duration::from_millis(u64::from(now_ms.saturating_sub(ms)))
                 });
-                TaskInfo {
+                Some(TaskInfo {
                     id: header.id,
                     name: names
-                        .as_mut()
+                        .as_ref()
                         .and_then(|names| names.get(&header.id))
                         .map(|name| name.to_string()),
                     spawned_at: header.spawned_at,
@@ -642,7 +641,7 @@ impl Core {
                     polls: stats.polls(),
                     busy: busy.get(&header.id).copied().unwrap_or_default(),
                     idle_for,
-                }
+                })
             })
             .collect();
         Dump::new(tasks, self.slow_polls.is_some())
