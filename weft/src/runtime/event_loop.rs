@@ -475,10 +475,10 @@ impl Core {
         if self.unhandled_panic == UnhandledPanic::Ignore {
             return;
         }
-        let name = name.map(|name| format!(" '{name}'")).unwrap_or_default();
+        let task = crate::xray::TaskTitle(id, name);
         let message = panic_message(payload).unwrap_or("Box<dyn Any>");
         eprintln!(
-            "weft: task {id}{name} (spawned at {spawned_at}) panicked and nobody will see it, \
+            "weft: {task} (spawned at {spawned_at}) panicked and nobody will see it, \
              because its JoinHandle was dropped: {message}"
         );
         if self.unhandled_panic == UnhandledPanic::ShutdownRuntime {

@@ -123,6 +123,20 @@ pub(crate) struct Blocking {
     pub(crate) resumed_from: Option<Bookmark>,
 }
 
+impl fmt::Display for Blocking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let task = super::TaskTitle(self.id, self.name.as_deref());
+        write!(f, "{task} (spawned at {})", self.spawned_at)?;
+        if let Some(running_for) = self.running_for {
+            write!(f, ", running for {}", short(running_for))?;
+        }
+        if let Some(bookmark) = &self.resumed_from {
+            write!(f, ", resumed from {bookmark}")?;
+        }
+        Ok(())
+    }
+}
+
 impl Dump {
     /// A dump of `tasks`, sorted here.
     pub(crate) fn new(mut tasks: Vec<TaskInfo>, busy_measured: bool) -> Dump {
@@ -252,25 +266,7 @@ impl fmt::Display for Dump {
                         f,
                         "; it is busy outside any task's poll (its own work, a waker or a destructor)"
                     ),
-                    Some(blocking) => {
-                        let name = blocking
-                            .name
-                            .as_deref()
-                            .map(|name| format!(" '{name}'"))
-                            .unwrap_or_default();
-                        write!(
-                            f,
-                            "; it is blocked in a poll of task {}{name} (spawned at {})",
-                            blocking.id, blocking.spawned_at
-                        )?;
-                        if let Some(running_for) = blocking.running_for {
-                            write!(f, ", running for {}", short(running_for))?;
-                        }
-                        if let Some(bookmark) = &blocking.resumed_from {
-                            write!(f, ", resumed from {bookmark}")?;
-                        }
-                        Ok(())
-                    }
+                    Some(blocking) => write!(f, "; it is blocked in a poll of {blocking}"),
                 };
             }
             None => {}
@@ -281,7 +277,7 @@ impl fmt::Display for Dump {
             "weft dump: {tasks} live task{}, longest-parked first",
             if tasks == 1 { "" } else { "s" }
         )?;
-        let rows: Vec<[String; 7]> = self
+        let rows: Vec<[String; 8]> = self
             .tasks
             .iter()
             .map(|task| {
@@ -299,34 +295,36 @@ impl fmt::Display for Dump {
                     task.bookmark
                         .as_ref()
                         .map_or_else(|| "-".into(), ToString::to_string),
+                    task.spawned_at.to_string(),
                 ]
             })
             .collect();
-        let header = ["id", "name", "state", "idle", "polls", "busy", "bookmark"];
+        let header = [
+            "id",
+            "name",
+            "state",
+            "idle",
+            "polls",
+            "busy",
+            "bookmark",
+            "spawned at",
+        ];
+        // Every column but the last is padded to its widest cell.
         let mut widths = header.map(|title| title.chars().count());
         for row in &rows {
             for (width, cell) in widths.iter_mut().zip(row) {
                 *width = (*width).max(cell.chars().count());
             }
         }
-        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 7], last: &str| {
-            for (cell, width) in cells.iter().zip(widths) {
+        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 8]| {
+            for (cell, width) in cells[..7].iter().zip(widths) {
                 write!(f, "{cell:<width$}  ")?;
             }
-            writeln!(f, "{last}")
+            writeln!(f, "{}", cells[7])
         };
-        line(f, header, "spawned at")?;
-        for (row, task) in rows.iter().zip(&self.tasks) {
-            let cells = [
-                row[0].as_str(),
-                &row[1],
-                &row[2],
-                &row[3],
-                &row[4],
-                &row[5],
-                &row[6],
-            ];
-            line(f, cells, &task.spawned_at.to_string())?;
+        line(f, header)?;
+        for row in &rows {
+            line(f, row.each_ref().map(String::as_str))?;
         }
         if !self.busy_measured {
             writeln!(

@@ -82,24 +82,16 @@ impl SlowPoll {
 
 impl fmt::Display for SlowPoll {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self
-            .name
-            .as_deref()
-            .map(|name| format!(" '{name}'"))
-            .unwrap_or_default();
+        let task = super::TaskTitle(self.id, self.name.as_deref());
         let ms = self.duration.as_secs_f64() * 1e3;
+        write!(f, "{task} (spawned at {}) ", self.spawned_at)?;
         if self.still_running {
             write!(
                 f,
-                "task {}{name} (spawned at {}) has been blocking the loop for {ms:.1} ms and is still running",
-                self.id, self.spawned_at
+                "has been blocking the loop for {ms:.1} ms and is still running"
             )?;
         } else {
-            write!(
-                f,
-                "task {}{name} (spawned at {}) blocked the loop for {ms:.1} ms",
-                self.id, self.spawned_at
-            )?;
+            write!(f, "blocked the loop for {ms:.1} ms")?;
         }
         match &self.bookmark {
             Some(bookmark) => write!(f, "; it resumed from {bookmark}"),
