@@ -21,6 +21,7 @@ use crate::driver::Driver;
 use crate::sys::EventFd;
 use crate::task::error::panic_message;
 use crate::task::raw::{self, RunOutcome};
+use crate::task::stats;
 use crate::task::{Id, JoinHandle, TaskRef};
 use crate::time::{Clock, Wheel};
 use crate::xray::{
@@ -44,9 +45,9 @@ pub(crate) struct Core {
     named: Cell<usize>,
     /// When the loop started: task statistics count milliseconds from here.
     epoch: Instant,
-    /// Milliseconds since `epoch` at the start of the current turn (or poll, while polls are timed), plus one:
-    /// what a task's statistics store as its last run.
-    now_ms: Cell<u32>,
+    /// Milliseconds since `epoch` at the start of the current turn (or poll, while polls are timed), plus one, as
+    /// a task's statistics keep it ([`stats::stamp`]): what a poll stores as the task's last run.
+    now_stamp: Cell<u64>,
     /// Time spent in the polls of each live task, while polls are timed (slow-poll detection on); kept out of
     /// the task header, which has room only for what is always on.
     busy: RefCell<HashMap<Id, Duration>>,
@@ -136,7 +137,7 @@ impl Core {
             registry: RefCell::new(Registry::default()),
             named: Cell::new(0),
             epoch: Instant::now(),
-            now_ms: Cell::new(1),
+            now_stamp: Cell::new(stats::stamp(1)),
             busy: RefCell::new(HashMap::new()),
             timers: RefCell::new(Wheel::new()),
             clock: Clock::new(builder.start_paused),
@@ -273,8 +274,8 @@ impl Core {
         }
         self.take_remote();
         if !cfg!(weft_no_xray) {
-            self.now_ms
-                .set(self.ms_since_epoch(Instant::now()).saturating_add(1));
+            let ms = self.ms_since_epoch(Instant::now());
+            self.now_stamp.set(stats::stamp(ms.saturating_add(1)));
         }
         for _ in 0..EVENT_INTERVAL {
             let Some(task) = self.run_queue.borrow_mut().pop_front() else {
@@ -345,25 +346,30 @@ impl Core {
     /// off, only to measure what they cost (weft-bench, see the x-ray issue's note).
     fn run_task(&self, task: TaskRef) {
         let observed = self.slow_polls.is_some() || self.trace.is_some();
-        let outcome = if cfg!(weft_no_xray) && !observed {
+        // Under `weft_no_xray` the loop's poll count goes too: the measurement is of bookmarks and counting.
+        let counted = !cfg!(weft_no_xray) || observed;
+        let header = task.as_ptr();
+        let outcome = if !counted {
             task.run()
         } else {
             let header = task.header();
             self.shared.polling.set(header.id, header.spawned_at);
-            let _polling = raw::polling(header);
+            stats::forget_left();
             if observed {
                 self.run_task_observed(task)
             } else {
-                header.stats.start_poll(self.now_ms.get());
                 task.run()
             }
         };
-        // Under `weft_no_xray` the loop's poll count goes too: the measurement is of bookmarks and counting.
-        let counted = !cfg!(weft_no_xray) || observed;
         match outcome {
             RunOutcome::Stale => {}
             RunOutcome::Pending => {
                 if counted {
+                    // SAFETY: a task whose poll returned `Pending` is not complete, so the registry's reference
+                    // keeps it alive (task rule 5); this is its owner loop's thread (rule 8).
+                    unsafe { header.as_ref() }
+                        .stats
+                        .end_poll(self.now_stamp.get());
                     LoopCounters::add(&self.counters.polls, 1);
                 }
             }
@@ -393,11 +399,11 @@ impl Core {
         // trace alone keeps to its one cheap stamp per poll.
         let watched = self.slow_polls.as_ref().map(|slow_polls| {
             let started = Instant::now();
-            self.now_ms
-                .set(self.ms_since_epoch(started).saturating_add(1));
+            let ms = self.ms_since_epoch(started);
+            self.now_stamp.set(stats::stamp(ms.saturating_add(1)));
             (slow_polls, started)
         });
-        let resumed_from = header.stats.start_poll_resuming(self.now_ms.get());
+        let resumed_from = header.stats.bookmark();
         if let Some((slow_polls, started)) = watched {
             let sequence = self.counters.polls.get();
             slow_polls.watch.begin(
@@ -608,6 +614,8 @@ impl Core {
         let registry = self.registry.borrow();
         let busy = self.busy.borrow();
         let names = (self.named.get() > 0).then(|| super::shared::lock(&self.shared.names));
+        // The task whose poll asked, if a task asked (between polls none is running).
+        let running_id = self.shared.polling.id();
         let tasks = registry
             .iter()
             .filter_map(|task| {
@@ -617,16 +625,20 @@ impl Core {
                     return None;
                 }
                 let stats = &header.stats;
-                let state = if raw::is_polling(header) {
+                let state = if header.id.as_u64() == running_id {
                     TaskState::Running
                 } else if flags & crate::task::state::SCHEDULED != 0 {
                     TaskState::Ready
                 } else {
                     TaskState::Parked
                 };
-                let idle_for = stats.last_ran_ms().map_or(Duration::ZERO, |ms| {
-                    Duration::from_millis(u64::from(now_ms.saturating_sub(ms)))
-                });
+                let running = state == TaskState::Running;
+                let idle_for = match stats.last_ran_ms() {
+                    Some(ms) if !running => {
+                        Duration::from_millis(u64::from(now_ms.saturating_sub(ms)))
+                    }
+                    _ => Duration::ZERO,
+                };
                 Some(TaskInfo {
                     id: header.id,
                     name: names
@@ -635,10 +647,13 @@ impl Core {
                         .map(|name| name.to_string()),
                     spawned_at: header.spawned_at,
                     state,
+                    // A running task's bookmark is the one its poll resumed from, no longer where it waits.
                     bookmark: stats
                         .bookmark()
+                        .filter(|_| !running)
                         .map(|(location, label)| Bookmark::new(location, label)),
-                    polls: stats.polls(),
+                    // The task statistics count a poll when it ends; a running task's is under way.
+                    polls: stats.polls() + u64::from(running),
                     busy: busy.get(&header.id).copied().unwrap_or_default(),
                     idle_for,
                 })

@@ -98,6 +98,11 @@ impl PollingNow {
         self.id.store(0, Relaxed);
     }
 
+    /// The id of the task being polled, or 0 between polls.
+    pub(crate) fn id(&self) -> u64 {
+        self.id.load(Relaxed)
+    }
+
     /// The task being polled and its spawn location, if any; `None` also if the loop moved on while this
     /// was read (the id is read on both sides of the location).
     pub(crate) fn get(&self) -> Option<(u64, &'static Location<'static>)> {

@@ -32,8 +32,8 @@
 //!    state for as long as the cell lives, so waking a task after its runtime is gone touches only memory that is still valid; the
 //!    loop's queues refuse it once closed.
 //! 8. **The x-ray statistics** (`Header::stats`: bookmark, polls, last run) are read and written only
-//!    on the owner loop's thread: by the loop around a poll and in a dump, and by leaf futures during a poll
-//!    of the task (through the thread-local pointer to the task being polled, set only by the owner loop).
+//!    on the owner loop's thread: by the loop around a poll and in a dump. Leaf futures do not touch them:
+//!    they leave their bookmark in a thread-local, which the owner loop files in the header after the poll.
 //!
 //! References: the task state machine of tokio (`tokio/src/runtime/task/`), async-task's header layout.
 
@@ -45,7 +45,7 @@ mod handle;
 mod id;
 pub(crate) mod raw;
 pub(crate) mod state;
-mod stats;
+pub(crate) mod stats;
 mod yield_now;
 
 pub use builder::Builder;

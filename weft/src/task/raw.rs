@@ -21,7 +21,7 @@ use super::state::{
     PopTransition, ScheduleTransition, State, ARENA, COMPLETE, CONSUMED, JOIN_INTEREST, JOIN_WAKER,
     OUTPUT, PANICKED, SCHEDULED,
 };
-use super::stats::TaskStats;
+use super::stats::{self, TaskStats};
 use super::JoinHandle;
 use crate::runtime::Shared;
 use crate::xray::Label;
@@ -43,67 +43,22 @@ pub(crate) struct Header {
     pub(crate) stats: TaskStats,
 }
 
-thread_local! {
-    /// The task being polled on this thread by its owner loop, or null.
-    static POLLING: std::cell::Cell<*const Header> = const { std::cell::Cell::new(ptr::null()) };
-}
-
-/// Makes `header` the task being polled on this thread until the guard is dropped (then none is). Called by the
-/// owner loop around a poll; the guard also clears it if the poll's observer (a slow-poll handler) panics, so no
-/// stale header is left behind.
-#[inline]
-pub(crate) fn polling(header: &Header) -> PollingGuard {
-    POLLING.with(|polling| polling.set(header));
-    PollingGuard(())
-}
-
-/// Clears the task being polled on this thread when dropped.
-pub(crate) struct PollingGuard(());
-
-impl Drop for PollingGuard {
-    #[inline]
-    fn drop(&mut self) {
-        let _ = POLLING.try_with(|polling| polling.set(ptr::null()));
-    }
-}
-
-/// Whether `header` is the task being polled on this thread.
-pub(crate) fn is_polling(header: &Header) -> bool {
-    POLLING.with(|polling| ptr::eq(polling.get(), header))
-}
-
-/// Calls `f` with the header of the task being polled on this thread, if any (see [`polling`]).
-#[inline]
-fn with_polled(f: impl FnOnce(&Header)) {
-    if cfg!(weft_no_xray) {
-        return; // only for measuring what bookmarks cost; see `Core::run_task`
-    }
-    let polling = POLLING
-        .try_with(std::cell::Cell::get)
-        .unwrap_or(ptr::null());
-    // SAFETY: a non-null `POLLING` is the header of a task its owner loop is polling on this thread right now;
-    // the loop's registry keeps it alive (rule 5) and rule 8 lets this thread write its statistics.
-    if let Some(header) = unsafe { polling.as_ref() } {
-        f(header);
-    }
-}
-
-/// Leaves a bookmark in the task being polled on this thread, if any: called by weft's leaf futures when they
-/// return `Pending`. Outside a task's poll (the `block_on` future, a blocking job, another runtime) it does
-/// nothing.
+/// Leaves a bookmark for the task being polled on this thread, if any: called by weft's leaf futures when they
+/// return `Pending` (see `task::stats`). Outside a task's poll (the `block_on` future, a blocking job, another
+/// runtime) nobody reads it.
 #[inline]
 pub(crate) fn bookmark(location: &'static Location<'static>, label: Label) {
-    with_polled(|header| header.stats.set_bookmark(location, label));
+    if !cfg!(weft_no_xray) {
+        stats::leave(location, label);
+    }
 }
 
-/// Like [`bookmark`], unless the task's current poll already left one (a wrapper such as `timeout` defers to
-/// the bookmark of the future it wraps).
+/// Like [`bookmark`], unless the current poll already left one (a wrapper such as `timeout` defers to the
+/// bookmark of the future it wraps).
 pub(crate) fn bookmark_if_none(location: &'static Location<'static>, label: Label) {
-    with_polled(|header| {
-        if !header.stats.has_bookmark() {
-            header.stats.set_bookmark(location, label);
-        }
-    });
+    if !cfg!(weft_no_xray) && !stats::left_any() {
+        stats::leave(location, label);
+    }
 }
 
 /// A whole task: header first (so a `*Header` is a `*Cell`), then the slot.
@@ -640,6 +595,7 @@ pub(crate) mod join {
     ///
     /// # Safety
     /// The caller is the unique join side of a cell whose output type is `T`.
+    #[inline]
     pub(crate) unsafe fn poll<T>(
         ptr: NonNull<Header>,
         waker: &Waker,

@@ -1,11 +1,17 @@
 //! The x-ray part of a task header: the task's bookmark and poll statistics, in 16 bytes (task rule 8).
 //!
 //! A bookmark's location is a `&'static Location`, 8 bytes as a pointer; here it is packed into 32 bits as its
-//! distance from an anchor in this program's static data (every `Location` the compiler emits for the program's
-//! own code lies within a few GiB of it), or, for a location too far away (code in a shared library loaded
-//! elsewhere), as an index into a small table of such locations. The pointer's provenance is exposed by the
+//! distance in bytes from an anchor in this program's static data (every `Location` the compiler emits for the
+//! program's own code lies well within 2 GiB of it), or, for a location too far away (code in a shared library
+//! loaded elsewhere), as an index into a small table of such locations. The pointer's provenance is exposed by the
 //! `as usize` cast when packing and taken up again by the `as *const` cast when unpacking (`as` casts are
 //! `expose_provenance` / `with_exposed_provenance`, which this crate's MSRV predates).
+//!
+//! A leaf future that returns `Pending` does not look for its task: it leaves its bookmark in a thread-local
+//! ([`leave`]: one store), which the loop clears before each poll and files in the polled task's header when the
+//! poll returns `Pending` ([`TaskStats::end_poll`]). So a poll that parks in a future weft does not know leaves no
+//! bookmark rather than a stale one, and the leaf's `Pending` path costs a subtraction, a range check and one
+//! store.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -15,65 +21,79 @@ use std::sync::Mutex;
 use crate::xray::Label;
 
 /// Task statistics and bookmark; see the module docs. Read and written only on the owner loop's thread (rule 8).
+///
+/// Updated once per poll that leaves the task alive ([`end_poll`](Self::end_poll)): a task that completes is
+/// gone from every dump, so its last poll need not be counted here (the loop's own poll count has it).
 #[derive(Debug, Default)]
 pub(crate) struct TaskStats {
-    /// Where the task last parked in a weft leaf future ([`PackedLocation`] bits; 0: no bookmark).
-    location: Cell<u32>,
-    /// What it waits on there ([`Label`] bits).
-    label: Cell<u32>,
-    /// Polls so far (saturating).
-    polls: Cell<u32>,
-    /// When its latest poll started, in milliseconds since the loop started, plus one (0: never polled).
-    last_ran: Cell<u32>,
+    /// Where the task last parked in a weft leaf future and on what, as in [`LEFT`] (no location: no bookmark).
+    bookmark: Cell<u64>,
+    /// Polls so far (saturating) in the low 32 bits; in the high 32, when the latest one started in milliseconds
+    /// since the loop started, plus one (0: never polled) — one word, so a poll updates both in one store.
+    runs: Cell<u64>,
+}
+
+/// The time a poll started, for [`TaskStats::end_poll`]: `ms_plus_one` (milliseconds since the loop started,
+/// plus one — so that 0 can mean "never") where the statistics keep it. Made once per loop turn.
+#[inline]
+pub(crate) fn stamp(ms_plus_one: u32) -> u64 {
+    u64::from(ms_plus_one) << 32
 }
 
 impl TaskStats {
-    /// Records a bookmark.
+    /// A poll on this thread that started at `stamp` ([`stamp`]) returned `Pending`: counts it, and the task
+    /// keeps the bookmark the poll left ([`leave`]), or none.
     #[inline]
-    pub(crate) fn set_bookmark(&self, location: &'static Location<'static>, label: Label) {
-        self.location.set(pack(location));
-        self.label.set(label.to_bits());
-    }
-
-    /// Whether the task has a bookmark.
-    #[inline]
-    pub(crate) fn has_bookmark(&self) -> bool {
-        self.location.get() != 0
+    pub(crate) fn end_poll(&self, stamp: u64) {
+        self.bookmark.set(LEFT.with(Cell::get));
+        let polls = (self.runs.get() as u32).saturating_add(1);
+        self.runs.set(stamp | u64::from(polls));
     }
 
     /// The bookmark, if the task is parked in a weft leaf future.
     pub(crate) fn bookmark(&self) -> Option<(&'static Location<'static>, Label)> {
-        unpack(self.location.get()).map(|location| (location, Label::from_bits(self.label.get())))
+        let bits = self.bookmark.get();
+        unpack((bits >> 32) as u32).map(|location| (location, Label::from_bits(bits as u32)))
     }
 
-    /// A poll starts at `now_ms_plus_one` (milliseconds since the loop started, plus one — so that 0 can mean
-    /// "never"): counts it and forgets the bookmark, which the poll leaves anew if it parks in a weft leaf future.
-    #[inline]
-    pub(crate) fn start_poll(&self, now_ms_plus_one: u32) {
-        self.polls.set(self.polls.get().saturating_add(1));
-        self.last_ran.set(now_ms_plus_one);
-        self.location.set(0);
-    }
-
-    /// [`start_poll`](Self::start_poll), returning the bookmark the poll resumes from (for slow-poll reports).
-    pub(crate) fn start_poll_resuming(
-        &self,
-        now_ms_plus_one: u32,
-    ) -> Option<(&'static Location<'static>, Label)> {
-        let resumed_from = self.bookmark();
-        self.start_poll(now_ms_plus_one);
-        resumed_from
-    }
-
-    /// Polls so far.
+    /// Polls so far (not counting one in progress).
     pub(crate) fn polls(&self) -> u64 {
-        u64::from(self.polls.get())
+        u64::from(self.runs.get() as u32)
     }
 
-    /// When the latest poll started (milliseconds since the loop started), if it ever ran.
+    /// When the latest finished poll started (milliseconds since the loop started), if one did.
     pub(crate) fn last_ran_ms(&self) -> Option<u32> {
-        self.last_ran.get().checked_sub(1)
+        ((self.runs.get() >> 32) as u32).checked_sub(1)
     }
+}
+
+thread_local! {
+    /// The bookmark the poll in progress on this thread left so far: its [`Label`] in the low 32 bits, its
+    /// [`pack`]ed location in the high 32 (0: none) — one word, written and read whole, so the loop's read right
+    /// after a leaf's write is forwarded from the store buffer. The loop clears it before each poll of a task
+    /// ([`forget_left`]) and files it in the task's header when the poll returns `Pending`
+    /// ([`TaskStats::end_poll`]). Leaf futures polled outside a task (the `block_on` future, a blocking job,
+    /// another executor) write here too, and nobody reads it.
+    static LEFT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Leaves a bookmark for the poll in progress on this thread: packs the location, one thread-local store.
+#[inline]
+pub(crate) fn leave(location: &'static Location<'static>, label: Label) {
+    let bits = (u64::from(pack(location)) << 32) | u64::from(label.to_bits());
+    LEFT.with(|left| left.set(bits));
+}
+
+/// Whether the poll in progress on this thread left a bookmark so far.
+#[inline]
+pub(crate) fn left_any() -> bool {
+    LEFT.with(Cell::get) >> 32 != 0
+}
+
+/// Starts a poll on this thread with no bookmark left.
+#[inline]
+pub(crate) fn forget_left() {
+    LEFT.with(|left| left.set(0));
 }
 
 /// The anchor locations are measured from: a static of this crate, 8-aligned like `Location`.
@@ -90,16 +110,15 @@ fn anchor() -> usize {
     std::ptr::from_ref(&ANCHOR) as usize
 }
 
-/// Packs a location into 32 bits: odd — its distance from the anchor in 8-byte steps, shifted left by one
-/// (31 bits, ±8 GiB); even and non-zero — one more than its index in [`FAR`], shifted left by one; 0 — none.
+/// Packs a location into 32 bits: even and non-zero — its distance in bytes from the anchor (±2 GiB; even, as
+/// both are aligned like `usize`, and never 0, as the anchor is not a `Location`); odd — its index in [`FAR`],
+/// shifted left by one, plus one; 0 — none.
 #[inline]
 fn pack(location: &'static Location<'static>) -> u32 {
     let address = std::ptr::from_ref(location) as usize; // exposes the provenance
-                                                         // Both addresses are 8-aligned (`Location` and `u64` are), so the distance is a whole number of steps.
-    let steps = (address.wrapping_sub(anchor()) as isize) >> 3;
-    let packed = ((steps as u32) << 1) | 1;
-    if ((packed as i32) >> 1) as isize == steps {
-        packed
+    let distance = address.wrapping_sub(anchor()) as isize;
+    if distance as i32 as isize == distance {
+        distance as u32
     } else {
         pack_far(location)
     }
@@ -115,22 +134,24 @@ fn pack_far(location: &'static Location<'static>) -> u32 {
         list.push(location);
         u32::try_from(list.len() - 1).unwrap_or(u32::MAX)
     });
-    // Past 2^31 - 2 distinct far locations (never, in practice) the bookmark points at the last one.
-    (index.min((1 << 31) - 2) + 1) << 1
+    // Past 2^31 distinct far locations (never, in practice) the bookmark points at the last one.
+    (index.min((1 << 31) - 1) << 1) | 1
 }
 
 /// Unpacks what [`pack`] made; `None` for 0.
 fn unpack(packed: u32) -> Option<&'static Location<'static>> {
-    if packed & 1 == 1 {
-        let steps = ((packed as i32) >> 1) as isize;
-        let address = anchor().wrapping_add((steps * 8) as usize);
+    if packed == 0 {
+        return None;
+    }
+    if packed & 1 == 0 {
+        let address = anchor().wrapping_add(packed as i32 as isize as usize);
         // Takes up the provenance `pack` exposed.
         let pointer = address as *const Location<'static>;
-        // SAFETY: `pack` made `steps` from the address of a `&'static Location` whose provenance it exposed, so
+        // SAFETY: `pack` made `packed` from the address of a `&'static Location` whose provenance it exposed, so
         // `pointer` is that reference again, valid for the life of the program.
         return Some(unsafe { &*pointer });
     }
-    let index = (packed >> 1).checked_sub(1)?;
+    let index = packed >> 1;
     let far = FAR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     far.as_ref()?.0.get(index as usize).copied()
 }
@@ -144,30 +165,43 @@ mod tests {
     fn stats_count_polls_and_keep_the_bookmark_in_16_bytes() {
         assert_eq!(std::mem::size_of::<TaskStats>(), 16);
         let stats = TaskStats::default();
-        assert_eq!(stats.last_ran_ms(), None);
-        stats.start_poll(1);
+        assert_eq!((stats.polls(), stats.last_ran_ms()), (0, None));
+        forget_left();
+        assert!(!left_any());
         let here = Location::caller();
-        stats.set_bookmark(here, Label::plain(Op::YieldNow));
-        assert!(stats.has_bookmark());
+        leave(here, Label::plain(Op::YieldNow));
+        assert!(left_any());
+        assert_eq!(stats.bookmark(), None, "filed only when the poll ends");
+        stats.end_poll(stamp(1));
         let (location, label) = stats.bookmark().unwrap();
         assert!(std::ptr::eq(location, here), "the same location comes back");
         assert_eq!(label, Label::plain(Op::YieldNow));
+        assert_eq!((stats.polls(), stats.last_ran_ms()), (1, Some(0)));
+        forget_left();
         assert_eq!(
-            stats
-                .start_poll_resuming(6)
-                .map(|(location, _)| location.line()),
+            stats.bookmark().map(|(location, _)| location.line()),
             Some(here.line()),
             "a poll resumes from the bookmark"
         );
-        assert_eq!(stats.bookmark(), None, "and forgets it");
+        stats.end_poll(stamp(6));
+        assert_eq!(stats.bookmark(), None, "a poll that leaves none forgets it");
         assert_eq!((stats.polls(), stats.last_ran_ms()), (2, Some(5)));
+    }
+
+    #[test]
+    fn poll_counts_saturate() {
+        let stats = TaskStats::default();
+        stats.runs.set(u64::from(u32::MAX - 1));
+        stats.end_poll(stamp(3));
+        stats.end_poll(stamp(4));
+        assert_eq!((stats.polls(), stats.last_ran_ms()), (u64::from(u32::MAX), Some(3)));
     }
 
     #[test]
     fn far_locations_are_kept_in_a_table() {
         let leaked: &'static Location<'static> = Box::leak(Box::new(*Location::caller()));
         let packed = pack_far(leaked);
-        assert_eq!(packed & 1, 0, "even: an index");
+        assert_eq!(packed & 1, 1, "odd: an index");
         assert!(std::ptr::eq(unpack(packed).unwrap(), leaked));
         assert_eq!(pack_far(leaked), packed, "one entry per location");
         assert_eq!(unpack(0), None);

@@ -1,10 +1,11 @@
 //! Bookmarks: where a task is parked.
 //!
 //! A weft leaf future (sleep, a socket read, a channel receive, a lock, ...) captures `Location::caller()` when
-//! it is created and, when it returns `Pending`, writes that location and a packed [`Label`] (an operation and a
-//! small argument: a file descriptor, a duration, a task id) into the header of the task being polled
-//! (`task::stats`) — two stores on the `Pending` path, nothing on the `Ready` path. Labels are formatted only when somebody reads
-//! them (a dump, a slow-poll report), so the hot path never builds a string.
+//! it is created and, when it returns `Pending`, leaves that location and a packed [`Label`] (an operation and a
+//! small argument: a file descriptor, a duration, a task id) for the loop, which files it in the header of the
+//! task it polled (`task::stats`) — one thread-local store on the `Pending` path, nothing on the `Ready` path.
+//! Labels are formatted only when somebody reads them (a dump, a slow-poll report), so the hot path never builds
+//! a string.
 
 use std::borrow::Cow;
 use std::fmt;

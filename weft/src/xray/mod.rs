@@ -14,8 +14,8 @@
 //!
 //! - **Bookmarks** ([`Bookmark`]): every weft leaf future — sleep, timeout, interval, socket operations, channel
 //!   and lock operations, `JoinHandle`, `yield_now` — captures the line that created it (`#[track_caller]`) and,
-//!   when it returns `Pending`, leaves that line and a short label ("sleep 2.0s", "TcpStream::read fd 7") in its
-//!   task's header: two stores on the `Pending` path, nothing on the `Ready` path.
+//!   when it returns `Pending`, leaves that line and a short label ("sleep 2.0s", "TcpStream::read fd 7") for its
+//!   task's header: one store on the `Pending` path, nothing on the `Ready` path.
 //! - **Dump** ([`dump`], [`Handle::dump`](crate::Handle::dump)): every live task with its state, bookmark,
 //!   polls, busy time and time since it last ran — a walk over the loop's task list, no backtraces, no
 //!   re-polling. From another thread the loop answers between polls; a loop stuck in one poll for a second is
