@@ -48,6 +48,8 @@ pub(crate) struct Core {
     /// Milliseconds since `epoch` at the start of the current turn (or poll, while polls are timed), plus one, as
     /// a task's statistics keep it ([`stats::stamp`]): what a poll stores as the task's last run.
     now_stamp: Cell<u64>,
+    /// Tasks popped from the run queue in this batch that were not polled (woken after they completed).
+    stale_pops: Cell<usize>,
     /// Time spent in the polls of each live task, while polls are timed (slow-poll detection on); kept out of
     /// the task header, which has room only for what is always on.
     busy: RefCell<HashMap<Id, Duration>>,
@@ -138,6 +140,7 @@ impl Core {
             named: Cell::new(0),
             epoch: Instant::now(),
             now_stamp: Cell::new(stats::stamp(1)),
+            stale_pops: Cell::new(0),
             busy: RefCell::new(HashMap::new()),
             timers: RefCell::new(Wheel::new()),
             clock: Clock::new(builder.start_paused),
@@ -277,11 +280,23 @@ impl Core {
             let ms = self.ms_since_epoch(Instant::now());
             self.now_stamp.set(stats::stamp(ms.saturating_add(1)));
         }
-        for _ in 0..EVENT_INTERVAL {
+        if !cfg!(weft_no_xray) {
+            stats::forget_left(); // what the main future's poll left
+        }
+        let mut popped = 0;
+        while popped < EVENT_INTERVAL {
             let Some(task) = self.run_queue.borrow_mut().pop_front() else {
                 break;
             };
+            popped += 1;
             self.run_task(task);
+        }
+        // Polls are counted per batch: the tasks popped, less those that turned out stale. Under `weft_no_xray`
+        // the loop's poll count goes too (unless the polls are observed): the measurement is of bookmarks and
+        // counting.
+        if !cfg!(weft_no_xray) || self.slow_polls.is_some() || self.trace.is_some() {
+            let polls = popped - self.stale_pops.replace(0);
+            LoopCounters::add(&self.counters.polls, polls as u64);
         }
         self.shared.polling.clear();
         if self.has_work(main_woken) {
@@ -346,7 +361,6 @@ impl Core {
     /// off, only to measure what they cost (weft-bench, see the x-ray issue's note).
     fn run_task(&self, task: TaskRef) {
         let observed = self.slow_polls.is_some() || self.trace.is_some();
-        // Under `weft_no_xray` the loop's poll count goes too: the measurement is of bookmarks and counting.
         let counted = !cfg!(weft_no_xray) || observed;
         let header = task.as_ptr();
         let outcome = if !counted {
@@ -354,7 +368,6 @@ impl Core {
         } else {
             let header = task.header();
             self.shared.polling.set(header.id, header.spawned_at);
-            stats::forget_left();
             if observed {
                 self.run_task_observed(task)
             } else {
@@ -362,7 +375,7 @@ impl Core {
             }
         };
         match outcome {
-            RunOutcome::Stale => {}
+            RunOutcome::Stale => self.stale_pops.set(self.stale_pops.get() + 1),
             RunOutcome::Pending => {
                 if counted {
                     // SAFETY: a task whose poll returned `Pending` is not complete, so the registry's reference
@@ -370,7 +383,6 @@ impl Core {
                     unsafe { header.as_ref() }
                         .stats
                         .end_poll(self.now_stamp.get());
-                    LoopCounters::add(&self.counters.polls, 1);
                 }
             }
             RunOutcome::Completed {
@@ -380,7 +392,7 @@ impl Core {
                 unhandled_panic,
             } => {
                 if counted {
-                    LoopCounters::add(&self.counters.polls, 1);
+                    stats::forget_left(); // what the last poll left (`Pending` moves it to the header)
                 }
                 self.retire(id, registry_slot, spawned_at, unhandled_panic);
             }
@@ -405,15 +417,9 @@ impl Core {
         });
         let resumed_from = header.stats.bookmark();
         if let Some((slow_polls, started)) = watched {
-            let sequence = self.counters.polls.get();
-            slow_polls.watch.begin(
-                sequence,
-                started,
-                id,
-                spawned_at,
-                name.clone(),
-                resumed_from,
-            );
+            slow_polls
+                .watch
+                .begin(started, id, spawned_at, name.clone(), resumed_from);
         }
         let outcome = task.run();
         let stale = matches!(outcome, RunOutcome::Stale);

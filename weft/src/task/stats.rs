@@ -42,10 +42,10 @@ pub(crate) fn stamp(ms_plus_one: u32) -> u64 {
 
 impl TaskStats {
     /// A poll on this thread that started at `stamp` ([`stamp`]) returned `Pending`: counts it, and the task
-    /// keeps the bookmark the poll left ([`leave`]), or none.
+    /// keeps the bookmark the poll left ([`leave`]), or none, which the thread forgets for the next poll.
     #[inline]
     pub(crate) fn end_poll(&self, stamp: u64) {
-        self.bookmark.set(LEFT.with(Cell::get));
+        self.bookmark.set(LEFT.with(|left| left.replace(0)));
         let polls = (self.runs.get() as u32).saturating_add(1);
         self.runs.set(stamp | u64::from(polls));
     }
@@ -70,10 +70,10 @@ impl TaskStats {
 thread_local! {
     /// The bookmark the poll in progress on this thread left so far: its [`Label`] in the low 32 bits, its
     /// [`pack`]ed location in the high 32 (0: none) — one word, written and read whole, so the loop's read right
-    /// after a leaf's write is forwarded from the store buffer. The loop clears it before each poll of a task
-    /// ([`forget_left`]) and files it in the task's header when the poll returns `Pending`
-    /// ([`TaskStats::end_poll`]). Leaf futures polled outside a task (the `block_on` future, a blocking job,
-    /// another executor) write here too, and nobody reads it.
+    /// after a leaf's write is forwarded from the store buffer. The loop moves it into the task's header when a
+    /// poll returns `Pending` ([`TaskStats::end_poll`]) and clears it ([`forget_left`]) after any other poll
+    /// and before each batch of polls, so every poll of a task starts with none. Leaf futures polled outside a
+    /// task (the `block_on` future, a blocking job, another executor) write here too, and nobody reads it.
     static LEFT: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -90,7 +90,7 @@ pub(crate) fn left_any() -> bool {
     LEFT.with(Cell::get) >> 32 != 0
 }
 
-/// Starts a poll on this thread with no bookmark left.
+/// Forgets the bookmark left on this thread, so that the next poll starts with none.
 #[inline]
 pub(crate) fn forget_left() {
     LEFT.with(|left| left.set(0));
@@ -194,7 +194,10 @@ mod tests {
         stats.runs.set(u64::from(u32::MAX - 1));
         stats.end_poll(stamp(3));
         stats.end_poll(stamp(4));
-        assert_eq!((stats.polls(), stats.last_ran_ms()), (u64::from(u32::MAX), Some(3)));
+        assert_eq!(
+            (stats.polls(), stats.last_ran_ms()),
+            (u64::from(u32::MAX), Some(3))
+        );
     }
 
     #[test]

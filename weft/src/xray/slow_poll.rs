@@ -7,6 +7,8 @@
 
 use std::fmt;
 use std::panic::Location;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -170,6 +172,8 @@ pub(crate) struct PollWatch {
     stop: Mutex<bool>,
     /// Wakes the watchdog at shutdown.
     stopped: Condvar,
+    /// Polls begun so far: numbers each poll for [`Polled::sequence`].
+    begun: AtomicU64,
 }
 
 /// A poll in progress.
@@ -196,19 +200,20 @@ impl PollWatch {
             current: Mutex::new(None),
             stop: Mutex::new(false),
             stopped: Condvar::new(),
+            begun: AtomicU64::new(0),
         }
     }
 
-    /// The loop starts polling `id` (the `sequence`-th poll) at `started`.
+    /// The loop starts polling `id` at `started`.
     pub(crate) fn begin(
         &self,
-        sequence: u64,
         started: Instant,
         id: Id,
         spawned_at: &'static Location<'static>,
         name: Option<Arc<str>>,
         resumed_from: Option<(&'static Location<'static>, Label)>,
     ) {
+        let sequence = self.begun.fetch_add(1, Relaxed);
         *self
             .current
             .lock()
