@@ -8,10 +8,10 @@
 //! `expose_provenance` / `with_exposed_provenance`, which this crate's MSRV predates).
 //!
 //! A leaf future that returns `Pending` does not look for its task: it leaves its bookmark in a thread-local
-//! ([`leave`]: one store), which the loop clears before each poll and files in the polled task's header when the
-//! poll returns `Pending` ([`TaskStats::end_poll`]). So a poll that parks in a future weft does not know leaves no
-//! bookmark rather than a stale one, and the leaf's `Pending` path costs a subtraction, a range check and one
-//! store.
+//! ([`leave`]: one store), which the loop moves into the polled task's header when the poll returns `Pending`
+//! ([`TaskStats::end_poll`]) and clears after any other poll. So every poll starts with none, a poll that parks
+//! in a future weft does not know leaves no bookmark rather than a stale one, and the leaf's `Pending` path costs
+//! a subtraction, a range check and one store.
 
 use std::cell::Cell;
 use std::collections::HashMap;
