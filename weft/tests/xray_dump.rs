@@ -455,3 +455,75 @@ fn bookmarks_cost_nothing_outside_a_task() {
         assert!(weft::xray::dump().tasks().is_empty());
     });
 }
+
+#[test]
+fn a_task_parked_in_a_foreign_future_shows_no_bookmark_not_a_stale_one() {
+    paused().block_on(async {
+        // First parked in a sleep (a bookmark), then in a future weft does not know (none).
+        let (go, went) = weft::sync::oneshot::channel::<()>();
+        let parked = weft::spawn(async move {
+            let _ = went.await;
+            sleep(Duration::from_millis(1)).await;
+            pending::<()>().await;
+        });
+        settle().await;
+        go.send(()).unwrap();
+        settle().await;
+        let dump = weft::xray::dump();
+        assert_eq!(
+            bookmark(&dump, parked.id()).0,
+            "sleep 1ms",
+            "parked in its sleep"
+        );
+        // The main future leaves bookmarks of its own while the task's next poll is due: none may reach it.
+        sleep(Duration::from_millis(5)).await;
+        let dump = weft::xray::dump();
+        assert_eq!(task(&dump, parked.id()).state, TaskState::Parked, "{dump}");
+        assert_eq!(task(&dump, parked.id()).bookmark, None, "{dump}");
+        parked.abort();
+    });
+}
+
+#[test]
+fn a_bookmark_left_in_a_poll_that_completed_does_not_reach_the_next_task() {
+    paused().block_on(async {
+        // The first task's only poll polls a sleep once (which leaves a bookmark) and then completes; the
+        // second, polled right after it in the same batch, parks in a future weft does not know.
+        let first = weft::spawn(async {
+            let mut nap = std::pin::pin!(sleep(Duration::from_secs(60)));
+            std::future::poll_fn(|cx| {
+                assert!(std::future::Future::poll(nap.as_mut(), cx).is_pending());
+                std::task::Poll::Ready(())
+            })
+            .await;
+        });
+        let second = weft::spawn(pending::<()>());
+        settle().await;
+        first.await.unwrap();
+        let dump = weft::xray::dump();
+        assert_eq!(task(&dump, second.id()).polls, 1, "{dump}");
+        assert_eq!(task(&dump, second.id()).bookmark, None, "{dump}");
+        second.abort();
+    });
+}
+
+#[test]
+fn a_running_task_counts_its_poll_in_progress_and_has_been_idle_for_nothing() {
+    paused().block_on(async {
+        let asker = weft::spawn(async {
+            weft::task::yield_now().await;
+            sleep(Duration::from_secs(3)).await;
+            weft::xray::dump()
+        });
+        let id = asker.id();
+        let dump = asker.await.unwrap();
+        let info = task(&dump, id);
+        assert_eq!(info.state, TaskState::Running);
+        assert_eq!(
+            info.polls, 3,
+            "two finished polls and the one asking: {dump}"
+        );
+        assert_eq!(info.idle_for, Duration::ZERO);
+        assert_eq!(info.bookmark, None);
+    });
+}
