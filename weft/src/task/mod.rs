@@ -58,4 +58,5 @@ pub use yield_now::{yield_now, YieldNow};
 #[doc(hidden)]
 pub use gather::__private;
 
-pub(crate) use raw::{bookmark, bookmark_if_none, TaskRef};
+pub(crate) use raw::TaskRef;
+pub(crate) use stats::{bookmark, bookmark_if_none};

@@ -21,10 +21,9 @@ use super::state::{
     PopTransition, ScheduleTransition, State, ARENA, COMPLETE, CONSUMED, JOIN_INTEREST, JOIN_WAKER,
     OUTPUT, PANICKED, SCHEDULED,
 };
-use super::stats::{self, TaskStats};
+use super::stats::TaskStats;
 use super::JoinHandle;
 use crate::runtime::Shared;
-use crate::xray::Label;
 
 /// The type-erased part of a task, at the start of every cell.
 #[repr(C)]
@@ -41,24 +40,6 @@ pub(crate) struct Header {
     join_waker: UnsafeCell<Option<Waker>>,
     /// Bookmark and poll statistics (rule 8).
     pub(crate) stats: TaskStats,
-}
-
-/// Leaves a bookmark for the task being polled on this thread, if any: called by weft's leaf futures when they
-/// return `Pending` (see `task::stats`). Outside a task's poll (the `block_on` future, a blocking job, another
-/// runtime) nobody reads it.
-#[inline]
-pub(crate) fn bookmark(location: &'static Location<'static>, label: Label) {
-    if !cfg!(weft_no_xray) {
-        stats::leave(location, label);
-    }
-}
-
-/// Like [`bookmark`], unless the current poll already left one (a wrapper such as `timeout` defers to the
-/// bookmark of the future it wraps).
-pub(crate) fn bookmark_if_none(location: &'static Location<'static>, label: Label) {
-    if !cfg!(weft_no_xray) && !stats::left_any() {
-        stats::leave(location, label);
-    }
 }
 
 /// A whole task: header first (so a `*Header` is a `*Cell`), then the slot.

@@ -8,7 +8,7 @@
 //! `expose_provenance` / `with_exposed_provenance`, which this crate's MSRV predates).
 //!
 //! A leaf future that returns `Pending` does not look for its task: it leaves its bookmark in a thread-local
-//! ([`leave`]: one store), which the loop moves into the polled task's header when the poll returns `Pending`
+//! ([`bookmark`]: one store), which the loop moves into the polled task's header when the poll returns `Pending`
 //! ([`TaskStats::end_poll`]) and clears after any other poll. So every poll starts with none, a poll that parks
 //! in a future weft does not know leaves no bookmark rather than a stale one, and the leaf's `Pending` path costs
 //! a subtraction, a range check and one store.
@@ -42,7 +42,7 @@ pub(crate) fn stamp(ms_plus_one: u32) -> u64 {
 
 impl TaskStats {
     /// A poll on this thread that started at `stamp` ([`stamp`]) returned `Pending`: counts it, and the task
-    /// keeps the bookmark the poll left ([`leave`]), or none, which the thread forgets for the next poll.
+    /// keeps the bookmark the poll left ([`bookmark`]), or none, which the thread forgets for the next poll.
     #[inline]
     pub(crate) fn end_poll(&self, stamp: u64) {
         self.bookmark.set(LEFT.with(|left| left.replace(0)));
@@ -77,16 +77,29 @@ thread_local! {
     static LEFT: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Leaves a bookmark for the poll in progress on this thread: packs the location, one thread-local store.
+/// Leaves a bookmark for the task being polled on this thread: called by weft's leaf futures when they return
+/// `Pending`. Packs the location; one thread-local store. Outside a task's poll (the `block_on` future, a
+/// blocking job, another runtime) nobody reads it.
 #[inline]
-pub(crate) fn leave(location: &'static Location<'static>, label: Label) {
+pub(crate) fn bookmark(location: &'static Location<'static>, label: Label) {
+    if cfg!(weft_no_xray) {
+        return; // only for measuring what bookmarks cost; see `Core::run_task`
+    }
     let bits = (u64::from(pack(location)) << 32) | u64::from(label.to_bits());
     LEFT.with(|left| left.set(bits));
 }
 
+/// Like [`bookmark`], unless the current poll already left one (a wrapper such as `timeout` defers to the
+/// bookmark of the future it wraps).
+pub(crate) fn bookmark_if_none(location: &'static Location<'static>, label: Label) {
+    if !left_any() {
+        bookmark(location, label);
+    }
+}
+
 /// Whether the poll in progress on this thread left a bookmark so far.
 #[inline]
-pub(crate) fn left_any() -> bool {
+fn left_any() -> bool {
     LEFT.with(Cell::get) >> 32 != 0
 }
 
@@ -169,7 +182,7 @@ mod tests {
         forget_left();
         assert!(!left_any());
         let here = Location::caller();
-        leave(here, Label::plain(Op::YieldNow));
+        bookmark(here, Label::plain(Op::YieldNow));
         assert!(left_any());
         assert_eq!(stats.bookmark(), None, "filed only when the poll ends");
         stats.end_poll(stamp(1));
