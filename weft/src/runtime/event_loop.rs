@@ -277,10 +277,7 @@ impl Core {
         }
         self.take_remote();
         if !cfg!(weft_no_xray) {
-            let ms = self.ms_since_epoch(Instant::now());
-            self.now_stamp.set(stats::stamp(ms.saturating_add(1)));
-        }
-        if !cfg!(weft_no_xray) {
+            self.stamp_polls_at(Instant::now());
             stats::forget_left(); // what the main future's poll left
         }
         let mut popped = 0;
@@ -291,10 +288,8 @@ impl Core {
             popped += 1;
             self.run_task(task);
         }
-        // Polls are counted per batch: the tasks popped, less those that turned out stale. Under `weft_no_xray`
-        // the loop's poll count goes too (unless the polls are observed): the measurement is of bookmarks and
-        // counting.
-        if !cfg!(weft_no_xray) || self.slow_polls.is_some() || self.trace.is_some() {
+        // Polls are counted per batch: the tasks popped, less those that turned out stale.
+        if self.counts_polls() {
             let polls = popped - self.stale_pops.replace(0);
             LoopCounters::add(&self.counters.polls, polls as u64);
         }
@@ -355,20 +350,37 @@ impl Core {
         u32::try_from(instant.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u32::MAX)
     }
 
+    /// Polls from now on started at `instant`, as far as task statistics tell.
+    fn stamp_polls_at(&self, instant: Instant) {
+        let ms = self.ms_since_epoch(instant);
+        self.now_stamp.set(stats::stamp(ms.saturating_add(1)));
+    }
+
+    /// Whether polls are observed: timed for slow-poll detection, or traced.
+    fn observed(&self) -> bool {
+        self.slow_polls.is_some() || self.trace.is_some()
+    }
+
+    /// Whether the loop keeps poll statistics (per task and its own count). Always, except under
+    /// `weft_no_xray` with nothing observing the polls: that build measures what the statistics and bookmarks
+    /// cost.
+    fn counts_polls(&self) -> bool {
+        !cfg!(weft_no_xray) || self.observed()
+    }
+
     /// Polls one task and retires it if it completed.
     ///
     /// Bookmarks and poll statistics are always on; building with `RUSTFLAGS="--cfg weft_no_xray"` turns them
     /// off, only to measure what they cost (weft-bench, see the x-ray issue's note).
     fn run_task(&self, task: TaskRef) {
-        let observed = self.slow_polls.is_some() || self.trace.is_some();
-        let counted = !cfg!(weft_no_xray) || observed;
+        let counted = self.counts_polls();
         let header = task.as_ptr();
         let outcome = if !counted {
             task.run()
         } else {
             let header = task.header();
             self.shared.polling.set(header.id, header.spawned_at);
-            if observed {
+            if self.observed() {
                 self.run_task_observed(task)
             } else {
                 task.run()
@@ -411,8 +423,7 @@ impl Core {
         // trace alone keeps to its one cheap stamp per poll.
         let watched = self.slow_polls.as_ref().map(|slow_polls| {
             let started = Instant::now();
-            let ms = self.ms_since_epoch(started);
-            self.now_stamp.set(stats::stamp(ms.saturating_add(1)));
+            self.stamp_polls_at(started);
             (slow_polls, started)
         });
         let resumed_from = header.stats.bookmark();
@@ -431,10 +442,9 @@ impl Core {
             }
             if duration >= slow_polls.threshold && !stale {
                 LoopCounters::add(&self.counters.slow_polls, 1);
-                let name = name.as_deref().map(str::to_owned);
                 let report = SlowPoll::new(
                     id,
-                    name.clone(),
+                    name.as_deref().map(str::to_owned),
                     spawned_at,
                     resumed_from.map(|(location, label)| Bookmark::new(location, label)),
                     duration,

@@ -4,14 +4,13 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-
-use crate::xray::{Label, Op};
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
 use super::raw::{self, Header, TaskRef};
 use super::state::COMPLETE;
 use super::{Id, JoinError};
+use crate::xray::{Label, Op};
 
 /// An owned permission to await a task's output, the `create_task` result of asyncio.
 ///
