@@ -12,13 +12,12 @@
 use std::cell::UnsafeCell;
 use std::error::Error;
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::parked;
 use super::permits::Permits;
 use crate::xray::Op;
 
@@ -107,9 +106,8 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock(&self) -> impl Future<Output = MutexGuard<'_, T>> + '_ {
         let location = Location::caller();
         async move {
-            let mut acquire = self.permit.acquire(1);
             // A mutex is never closed, so the acquire cannot fail.
-            let _ = poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::MutexLock)).await;
+            let _ = self.permit.acquire_at(1, location, Op::MutexLock).await;
             MutexGuard {
                 mutex: self,
                 _not_shared_unless_sync: PhantomData,
@@ -156,11 +154,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock_owned(self: Arc<Self>) -> impl Future<Output = OwnedMutexGuard<T>> {
         let location = Location::caller();
         async move {
-            {
-                let mut acquire = self.permit.acquire(1);
-                let _ =
-                    poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::MutexLock)).await;
-            }
+            let _ = self.permit.acquire_at(1, location, Op::MutexLock).await;
             OwnedMutexGuard {
                 mutex: self,
                 _not_shared_unless_sync: PhantomData,

@@ -16,10 +16,14 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
+use std::future::poll_fn;
+use std::panic::Location;
 use std::task::{Context, Poll};
 
+use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::{lock, Mutex};
+use crate::xray::Op;
 
 /// The most permits a pool can hold: room is left so a sum of two counts never overflows.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;
@@ -143,13 +147,21 @@ impl Permits {
         taken
     }
 
-    /// A request for `needed` permits, queued on first poll.
-    pub(crate) fn acquire(&self, needed: usize) -> Acquire<'_> {
-        Acquire {
+    /// Waits for `needed` permits (`Err` if the pool is closed first), bookmarked as `op` at `location` (the
+    /// user's line) while it waits. Dropping the future cancels the request (rule 3).
+    pub(crate) async fn acquire_at(
+        &self,
+        needed: usize,
+        location: &'static Location<'static>,
+        op: Op,
+    ) -> Result<(), ()> {
+        // A request queued on its first poll.
+        let mut acquire = Acquire {
             permits: self,
             needed,
             waiter: None,
-        }
+        };
+        poll_fn(|cx| parked(acquire.poll_acquire(cx), location, op)).await
     }
 }
 
@@ -180,8 +192,8 @@ impl fmt::Debug for Permits {
     }
 }
 
-/// A request for permits; polled by the futures of the public types, and cancelled by dropping it (rule 3).
-pub(crate) struct Acquire<'a> {
+/// A request for permits, polled by [`Permits::acquire_at`] and cancelled by dropping it (rule 3).
+struct Acquire<'a> {
     /// The pool.
     permits: &'a Permits,
     /// Permits asked for.
@@ -192,7 +204,7 @@ pub(crate) struct Acquire<'a> {
 
 impl Acquire<'_> {
     /// `Ready(Ok)` once the permits are ours; `Ready(Err)` if the pool is closed first.
-    pub(crate) fn poll_acquire(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+    fn poll_acquire(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
         let mut state = lock(&self.permits.state);
         match self.waiter {
             None => {

@@ -12,13 +12,13 @@
 
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 
 use super::permits::Permits;
-use super::{parked, TryLockError};
+use super::TryLockError;
 use crate::xray::Op;
 
 /// How many read guards may exist at once.
@@ -95,9 +95,8 @@ impl<T: ?Sized> RwLock<T> {
     pub fn read(&self) -> impl Future<Output = RwLockReadGuard<'_, T>> + '_ {
         let location = Location::caller();
         async move {
-            let mut acquire = self.permits.acquire(1);
             // The pool is never closed, so the acquire cannot fail.
-            let _ = poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::RwLockRead)).await;
+            let _ = self.permits.acquire_at(1, location, Op::RwLockRead).await;
             RwLockReadGuard {
                 lock: self,
                 _shares: PhantomData,
@@ -122,8 +121,10 @@ impl<T: ?Sized> RwLock<T> {
     pub fn write(&self) -> impl Future<Output = RwLockWriteGuard<'_, T>> + '_ {
         let location = Location::caller();
         async move {
-            let mut acquire = self.permits.acquire(MAX_READERS);
-            let _ = poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::RwLockWrite)).await;
+            let _ = self
+                .permits
+                .acquire_at(MAX_READERS, location, Op::RwLockWrite)
+                .await;
             RwLockWriteGuard {
                 lock: self,
                 _unique: PhantomData,

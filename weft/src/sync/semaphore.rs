@@ -4,11 +4,10 @@
 
 use std::error::Error;
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::parked;
 use super::permits::{Permits, TryAcquire, MAX_PERMITS};
 use crate::xray::Op;
 
@@ -138,8 +137,9 @@ impl Semaphore {
     ) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
         let location = Location::caller();
         async move {
-            let mut acquire = self.permits.acquire(n as usize);
-            match poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::SemaphoreAcquire))
+            match self
+                .permits
+                .acquire_at(n as usize, location, Op::SemaphoreAcquire)
                 .await
             {
                 Ok(()) => Ok(SemaphorePermit {
@@ -230,10 +230,10 @@ impl Semaphore {
     ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
         let location = Location::caller();
         async move {
-            let result = {
-                let mut acquire = self.permits.acquire(n as usize);
-                poll_fn(|cx| parked(acquire.poll_acquire(cx), location, Op::SemaphoreAcquire)).await
-            };
+            let result = self
+                .permits
+                .acquire_at(n as usize, location, Op::SemaphoreAcquire)
+                .await;
             match result {
                 Ok(()) => Ok(OwnedSemaphorePermit {
                     semaphore: self,
