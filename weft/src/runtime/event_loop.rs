@@ -21,7 +21,7 @@ use crate::driver::Driver;
 use crate::sys::EventFd;
 use crate::task::error::panic_message;
 use crate::task::raw::{self, RunOutcome};
-use crate::task::stats;
+use crate::task::{coop, stats};
 use crate::task::{Id, JoinHandle, TaskRef};
 use crate::time::{Clock, Wheel};
 use crate::xray::{
@@ -122,6 +122,15 @@ impl<'a> Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         self.0.running.store(false, SeqCst);
+    }
+}
+
+/// Lifts the cooperative budget when `block_on` returns, also by a panic (coop invariant 1).
+struct LiftBudget;
+
+impl Drop for LiftBudget {
+    fn drop(&mut self) {
+        coop::lift();
     }
 }
 
@@ -253,8 +262,10 @@ impl Core {
         let waker = Waker::from(main.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
+        let _budget = LiftBudget;
         loop {
             if main.woken.load(Relaxed) && main.woken.swap(false, SeqCst) {
+                coop::refill();
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
                     return output;
                 }
@@ -373,6 +384,7 @@ impl Core {
     /// Bookmarks and poll statistics are always on; building with `RUSTFLAGS="--cfg weft_no_xray"` turns them
     /// off, only to measure what they cost (weft-bench, see the x-ray issue's note).
     fn run_task(&self, task: TaskRef) {
+        coop::refill();
         let counted = self.counts_polls();
         let header = task.as_ptr();
         let outcome = if !counted {

@@ -25,6 +25,7 @@ use std::task::{Context, Poll};
 use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::{lock, Arc, Mutex};
+use crate::task::coop;
 use crate::xray::Op;
 
 /// A broadcast channel keeping the last `capacity` messages; `T: Clone` because each receiver gets its own copy.
@@ -341,6 +342,15 @@ struct RecvWaiter<'a, T> {
 impl<T: Clone> RecvWaiter<'_, T> {
     /// Polls for the next message of a receiver at `next` (rule 2).
     fn poll_recv(&mut self, next: &mut u64, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        coop::budgeted(cx, |cx| self.poll_recv_now(next, cx))
+    }
+
+    /// [`poll_recv`](Self::poll_recv) once the task's budget allows it.
+    fn poll_recv_now(
+        &mut self,
+        next: &mut u64,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<T, RecvError>> {
         let mut state = lock(&self.shared.state);
         if let Some(key) = self.key {
             if state.waiters.is_queued(key) {

@@ -71,6 +71,7 @@ use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{lock, Arc, Mutex, MutexGuard};
+use crate::task::coop;
 use crate::xray::Op;
 
 /// A bounded channel of `capacity` messages: [`Sender::send`] waits while the buffer is full.
@@ -218,6 +219,11 @@ impl<T> Chan<T> {
 
     /// Polls for a message (rule 4), arming the receiver when it registers its waker (rule 5).
     fn poll_recv(&self, armed: &mut Armed, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        coop::budgeted(cx, |cx| self.poll_recv_now(armed, cx))
+    }
+
+    /// [`poll_recv`](Self::poll_recv) once the task's budget allows it.
+    fn poll_recv_now(&self, armed: &mut Armed, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if let Some(version) = armed.version {
             let same_task = armed
                 .waker
@@ -432,6 +438,14 @@ impl<'a, T> Acquire<'a, T> {
     /// Ready with the state still locked and a permit held, so the caller can use it at once (rule 4); or
     /// `Err` once the channel is closed.
     fn poll_acquire(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<MutexGuard<'a, State<T>>, Closed>> {
+        coop::budgeted(cx, |cx| self.poll_acquire_now(cx))
+    }
+
+    /// [`poll_acquire`](Self::poll_acquire) once the task's budget allows it.
+    fn poll_acquire_now(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<MutexGuard<'a, State<T>>, Closed>> {

@@ -21,6 +21,7 @@ use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{lock, Mutex};
+use crate::task::coop;
 use crate::xray::Op;
 
 /// Wakes tasks without passing data: a building block for your own synchronization ("something changed, look
@@ -207,6 +208,14 @@ impl Future for Notified<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
+        coop::budgeted(cx, |cx| this.poll_now(cx))
+    }
+}
+
+impl Notified<'_> {
+    /// [`Future::poll`] once the task's budget allows it.
+    fn poll_now(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self;
         if this.done {
             return Poll::Ready(());
         }

@@ -52,6 +52,7 @@ use crate::loom::sync::atomic::{
     Ordering::{AcqRel, Acquire},
 };
 use crate::loom::sync::Arc;
+use crate::task::coop;
 use crate::xray::Op;
 
 /// The sender is done: it sent or was dropped (rule 1).
@@ -388,12 +389,14 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        match self.inner.register(Side::Receiver, cx.waker()) {
-            None => parked(Poll::Pending, self.location, Op::OneshotRecv),
-            Some(state) if state & COMPLETE != 0 => Poll::Ready(self.inner.take_value(state)),
-            // Closed by this receiver, and nothing was sent before.
-            Some(_) => Poll::Ready(Err(RecvError(()))),
-        }
+        coop::budgeted(cx, |cx| {
+            match self.inner.register(Side::Receiver, cx.waker()) {
+                None => parked(Poll::Pending, self.location, Op::OneshotRecv),
+                Some(state) if state & COMPLETE != 0 => Poll::Ready(self.inner.take_value(state)),
+                // Closed by this receiver, and nothing was sent before.
+                Some(_) => Poll::Ready(Err(RecvError(()))),
+            }
+        })
     }
 }
 

@@ -23,6 +23,7 @@ use std::task::{Context, Poll};
 use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::{lock, Mutex};
+use crate::task::coop;
 use crate::xray::Op;
 
 /// The most permits a pool can hold: room is left so a sum of two counts never overflows.
@@ -205,6 +206,11 @@ struct Acquire<'a> {
 impl Acquire<'_> {
     /// `Ready(Ok)` once the permits are ours; `Ready(Err)` if the pool is closed first.
     fn poll_acquire(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        coop::budgeted(cx, |cx| self.poll_acquire_now(cx))
+    }
+
+    /// [`poll_acquire`](Self::poll_acquire) once the task's budget allows it.
+    fn poll_acquire_now(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
         let mut state = lock(&self.permits.state);
         match self.waiter {
             None => {

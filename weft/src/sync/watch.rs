@@ -24,6 +24,7 @@ use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{lock, Arc, Mutex, RwLock, RwLockReadGuard};
+use crate::task::coop;
 use crate::xray::Op;
 
 /// A watch channel holding `initial`. Receivers see `initial` as already seen: [`Receiver::changed`] waits
@@ -398,27 +399,29 @@ impl<T> Receiver<T> {
             let shared = &self.shared;
             let seen = &mut self.seen;
             poll_fn(|cx| {
-                let mut state = lock(&shared.state);
-                let version = shared.version.load(Ordering::Acquire);
-                if version != *seen {
-                    *seen = version;
-                    return Poll::Ready(Ok(()));
-                }
-                if state.sender_gone {
-                    return Poll::Ready(Err(RecvError(())));
-                }
-                match waiter.key {
-                    Some(key) if state.waiters.is_queued(key) => {
-                        state.waiters.register(key, cx.waker())
+                coop::budgeted(cx, |cx| {
+                    let mut state = lock(&shared.state);
+                    let version = shared.version.load(Ordering::Acquire);
+                    if version != *seen {
+                        *seen = version;
+                        return Poll::Ready(Ok(()));
                     }
-                    Some(key) => {
-                        state.waiters.remove(key);
-                        waiter.key = Some(state.waiters.push_back((), cx.waker()));
+                    if state.sender_gone {
+                        return Poll::Ready(Err(RecvError(())));
                     }
-                    None => waiter.key = Some(state.waiters.push_back((), cx.waker())),
-                }
-                drop(state);
-                parked(Poll::Pending, location, Op::WatchChanged)
+                    match waiter.key {
+                        Some(key) if state.waiters.is_queued(key) => {
+                            state.waiters.register(key, cx.waker())
+                        }
+                        Some(key) => {
+                            state.waiters.remove(key);
+                            waiter.key = Some(state.waiters.push_back((), cx.waker()));
+                        }
+                        None => waiter.key = Some(state.waiters.push_back((), cx.waker())),
+                    }
+                    drop(state);
+                    parked(Poll::Pending, location, Op::WatchChanged)
+                })
             })
             .await
         }

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
+use super::coop;
 use super::raw::{self, Header, TaskRef};
 use super::state::COMPLETE;
 use super::{Id, JoinError};
@@ -126,8 +127,11 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: we are the unique join side and the output type is T (from_raw's contract).
-        let poll = unsafe { raw::join::poll(self.ptr, cx.waker()) };
+        let ptr = self.ptr;
+        let poll = coop::budgeted(cx, |cx| {
+            // SAFETY: we are the unique join side and the output type is T (from_raw's contract).
+            unsafe { raw::join::poll(ptr, cx.waker()) }
+        });
         if poll.is_pending() {
             // The handle was created where the task was spawned: that line, and the task awaited.
             // SAFETY: the handle holds a reference, so the header is alive; id, owner and spawned_at never change.

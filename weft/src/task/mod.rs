@@ -39,6 +39,7 @@
 
 pub(crate) mod arena;
 mod builder;
+pub(crate) mod coop;
 pub(crate) mod error;
 mod gather;
 mod handle;
@@ -49,6 +50,7 @@ pub(crate) mod stats;
 mod yield_now;
 
 pub use builder::Builder;
+pub use coop::{unconstrained, Unconstrained};
 pub use error::JoinError;
 pub use gather::{join_all, JoinAll};
 pub use handle::{AbortHandle, JoinHandle};

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::Instant;
 use crate::runtime::context;
 use crate::runtime::Shared;
+use crate::task::coop;
 use crate::xray::{Label, Op};
 
 /// Waits until `duration` has passed. A zero duration completes on the first poll.
@@ -262,7 +263,7 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let poll = self.poll_quietly(cx);
+        let poll = coop::budgeted(cx, |cx| self.poll_quietly(cx));
         if poll.is_pending() {
             crate::task::bookmark(self.location, self.label);
         }
