@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+mod backoff;
 mod source;
 pub(crate) mod split;
 mod tcp;

@@ -15,6 +15,7 @@ use std::task::{Context, Poll};
 use crate::driver::Direction;
 use crate::runtime::context;
 use crate::runtime::Shared;
+use crate::task::coop;
 use crate::xray::{Label, Op};
 
 /// What a waiting operation leaves as its task's bookmark when it returns `Pending`: the line that awaited
@@ -83,6 +84,17 @@ impl<T: AsFd> Source<T> {
         wait: Wait,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        coop::budgeted(cx, |cx| self.poll_io_now(cx, direction, wait, &mut op))
+    }
+
+    /// [`poll_io`](Self::poll_io) once the task's budget allows it.
+    fn poll_io_now<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        wait: Wait,
+        op: &mut impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
         context::with_core(|core| {
             let Some(core) = core else {
                 return Poll::Ready(Err(outside_runtime()));
@@ -94,10 +106,7 @@ impl<T: AsFd> Source<T> {
             let driver = core.driver();
             loop {
                 if driver.poll_ready(key, direction, cx).is_pending() {
-                    crate::task::bookmark(
-                        wait.location,
-                        Label::fd(wait.op, self.io.as_fd().as_raw_fd()),
-                    );
+                    self.bookmark(wait);
                     return Poll::Pending;
                 }
                 match op(&self.io) {
@@ -109,6 +118,15 @@ impl<T: AsFd> Source<T> {
                 }
             }
         })
+    }
+
+    /// Leaves `wait` on this descriptor as the task's bookmark (for an operation that waits on something else
+    /// first, such as an accept pausing at the descriptor limit).
+    pub(crate) fn bookmark(&self, wait: Wait) {
+        crate::task::bookmark(
+            wait.location,
+            Label::fd(wait.op, self.io.as_fd().as_raw_fd()),
+        );
     }
 
     /// Like [`poll_io`](Self::poll_io) for a stream transfer of up to `want` bytes: a short transfer (some bytes,

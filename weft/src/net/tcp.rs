@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
+use super::backoff::AcceptBackoff;
 use super::source::{Source, Wait};
 use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::{each_addr, impl_stream_methods, impl_stream_traits};
@@ -42,6 +43,8 @@ const DEFAULT_BACKLOG: i32 = 1024;
 pub struct TcpListener {
     /// The listening socket.
     source: Source<std::net::TcpListener>,
+    /// Pauses between accepts at the descriptor limit.
+    backoff: AcceptBackoff,
 }
 
 impl TcpListener {
@@ -88,12 +91,30 @@ impl TcpListener {
         listener.set_nonblocking(true)?;
         Ok(TcpListener {
             source: Source::new(listener),
+            backoff: AcceptBackoff::default(),
         })
     }
 
-    /// Accepts a connection. Cancel-safe: a connection is never lost by dropping the future. At the descriptor
-    /// limit this returns the error (`EMFILE`/`ENFILE`) and the pending connection stays queued; accept again
-    /// once descriptors are free.
+    /// Accepts a connection. Cancel-safe: a connection is never lost by dropping the future.
+    ///
+    /// At the descriptor limit (`EMFILE`, `ENFILE`) or out of kernel memory (`ENOBUFS`, `ENOMEM`) the first
+    /// call returns the error and the connection stays queued. Calls after that do not fail again: they wait,
+    /// retrying on a timer (5 ms, doubling up to 200 ms), until an accept succeeds. So an accept loop that
+    /// reports errors and keeps accepting is right as it stands: it costs nothing while the limit lasts, the
+    /// loop's other tasks keep being served, and accepting resumes by itself once descriptors are free.
+    ///
+    /// ```no_run
+    /// # weft::run(async {
+    /// # let listener = weft::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// loop {
+    ///     match listener.accept().await {
+    ///         Ok((stream, _peer)) => drop(weft::spawn(async move { drop(stream) })),
+    ///         Err(error) => eprintln!("accept: {error}"), // once per spell at the limit; no busy loop
+    ///     }
+    /// }
+    /// # });
+    /// ```
+    ///
     ///
     /// ```
     /// use weft::net::{TcpListener, TcpStream};
@@ -143,13 +164,19 @@ impl TcpListener {
         cx: &mut std::task::Context<'_>,
         wait: Wait,
     ) -> std::task::Poll<io::Result<(TcpStream, SocketAddr)>> {
-        self.source.poll_io(cx, Direction::Read, wait, |listener| {
-            let (socket, address) = sys::socket::accept(listener.as_fd())?;
-            let address = address
-                .as_socket()
-                .ok_or_else(|| io::Error::other("accepted a connection with a non-IP address"))?;
-            Ok((TcpStream::from_socket(socket), address))
-        })
+        let poll = self.backoff.poll(cx, |cx| {
+            self.source.poll_io(cx, Direction::Read, wait, |listener| {
+                let (socket, address) = sys::socket::accept(listener.as_fd())?;
+                let address = address.as_socket().ok_or_else(|| {
+                    io::Error::other("accepted a connection with a non-IP address")
+                })?;
+                Ok((TcpStream::from_socket(socket), address))
+            })
+        });
+        if poll.is_pending() {
+            self.source.bookmark(wait);
+        }
+        poll
     }
 
     /// The address it listens on.
@@ -778,6 +805,7 @@ impl TcpSocket {
         self.socket.listen(backlog.min(i32::MAX as u32) as i32)?;
         Ok(TcpListener {
             source: Source::new(std::net::TcpListener::from(self.socket)),
+            backoff: AcceptBackoff::default(),
         })
     }
 

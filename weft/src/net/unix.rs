@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
+use super::backoff::AcceptBackoff;
 use super::source::{Source, Wait};
 use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::{impl_stream_methods, impl_stream_traits};
@@ -44,6 +45,8 @@ use crate::xray::Op;
 pub struct UnixListener {
     /// The listening socket.
     source: Source<std_unix::UnixListener>,
+    /// Pauses between accepts at the descriptor limit.
+    backoff: AcceptBackoff,
 }
 
 impl UnixListener {
@@ -69,6 +72,7 @@ impl UnixListener {
             source: Source::new(std_unix::UnixListener::from(std::os::fd::OwnedFd::from(
                 socket,
             ))),
+            backoff: AcceptBackoff::default(),
         })
     }
 
@@ -95,11 +99,17 @@ impl UnixListener {
         listener.set_nonblocking(true)?;
         Ok(UnixListener {
             source: Source::new(listener),
+            backoff: AcceptBackoff::default(),
         })
     }
 
     /// Accepts a connection. Cancel-safe. A client that did not bind a path of its own has an unnamed
     /// address.
+    ///
+    /// At the descriptor limit (`EMFILE`, `ENFILE`) or out of kernel memory (`ENOBUFS`, `ENOMEM`) the first
+    /// call returns the error and the connection stays queued; calls after that wait, retrying on a timer
+    /// (5 ms, doubling up to 200 ms), until an accept succeeds, as [`TcpListener::accept`](super::TcpListener::accept)
+    /// does: an accept loop that reports errors and keeps accepting never spins.
     ///
     /// ```
     /// use weft::net::{UnixListener, UnixStream};
@@ -119,17 +129,23 @@ impl UnixListener {
     pub fn accept(&self) -> impl Future<Output = io::Result<(UnixStream, SocketAddr)>> + '_ {
         let wait = Wait::here(Op::UnixAccept);
         poll_fn(move |cx| {
-            self.source.poll_io(cx, Direction::Read, wait, |listener| {
-                let (socket, _) = sys::socket::accept(listener.as_fd())?;
-                let stream = std_unix::UnixStream::from(std::os::fd::OwnedFd::from(socket));
-                let address = stream.peer_addr()?;
-                Ok((
-                    UnixStream {
-                        source: Source::new(stream),
-                    },
-                    address,
-                ))
-            })
+            let poll = self.backoff.poll(cx, |cx| {
+                self.source.poll_io(cx, Direction::Read, wait, |listener| {
+                    let (socket, _) = sys::socket::accept(listener.as_fd())?;
+                    let stream = std_unix::UnixStream::from(std::os::fd::OwnedFd::from(socket));
+                    let address = stream.peer_addr()?;
+                    Ok((
+                        UnixStream {
+                            source: Source::new(stream),
+                        },
+                        address,
+                    ))
+                })
+            });
+            if poll.is_pending() {
+                self.source.bookmark(wait);
+            }
+            poll
         })
     }
 
