@@ -408,3 +408,66 @@ async fn join_error_display_says_what_happened() {
     let io: std::io::Error = panicked.into();
     assert!(io.to_string().contains("panicked"));
 }
+
+#[weft::test]
+async fn a_join_handle_dropped_while_unwinding_does_not_abort_the_process() {
+    let task =
+        weft::spawn(async { PanicOnDrop("output dropped by its handle (expected in this test)") });
+    while !task.is_finished() {
+        yield_now().await;
+    }
+    // Dropping the handle drops the output, whose destructor panics. Were that panic let loose while this
+    // thread unwinds, the process would abort; it is reported instead, and the unwinding goes on.
+    let unwound = catch_unwind(AssertUnwindSafe(move || {
+        let _handle = task;
+        panic!("unwinding with a JoinHandle on the stack (expected in this test)");
+    }));
+    let payload = unwound.unwrap_err();
+    assert_eq!(
+        panic_text(payload.as_ref()),
+        "unwinding with a JoinHandle on the stack (expected in this test)"
+    );
+    others_still_run(5).await;
+}
+
+#[weft::test]
+async fn dropping_a_join_handle_never_raises_the_outputs_destructor_panic() {
+    let task =
+        weft::spawn(async { PanicOnDrop("output dropped by its handle (expected in this test)") });
+    while !task.is_finished() {
+        yield_now().await;
+    }
+    let dropped = catch_unwind(AssertUnwindSafe(move || drop(task)));
+    assert!(
+        dropped.is_ok(),
+        "the destructor's panic escaped JoinHandle::drop"
+    );
+    others_still_run(5).await;
+}
+
+#[test]
+fn a_destructor_panic_behind_a_dropped_join_handle_follows_the_unhandled_panic_policy() {
+    let runtime = Builder::new()
+        .unhandled_panic(UnhandledPanic::ShutdownRuntime)
+        .build()
+        .unwrap();
+    let stopped = catch_unwind(AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            let task =
+                weft::spawn(async { PanicOnDrop("reported as unhandled (expected in this test)") });
+            while !task.is_finished() {
+                yield_now().await;
+            }
+            drop(task);
+            for _ in 0..5 {
+                yield_now().await;
+            }
+        })
+    }));
+    let payload = stopped.expect_err("block_on went on after a panic nobody could see");
+    assert!(
+        panic_text(payload.as_ref()).contains("UnhandledPanic::ShutdownRuntime"),
+        "{}",
+        panic_text(payload.as_ref())
+    );
+}

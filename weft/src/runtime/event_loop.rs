@@ -19,7 +19,6 @@ use super::{context, Builder, UnhandledPanic, EVENT_INTERVAL};
 use crate::blocking::Pool;
 use crate::driver::Driver;
 use crate::sys::EventFd;
-use crate::task::error::panic_message;
 use crate::task::raw::{self, RunOutcome};
 use crate::task::{coop, stats};
 use crate::task::{Id, JoinHandle, TaskRef};
@@ -490,6 +489,7 @@ impl Core {
         };
         if let Some(payload) = unhandled_panic {
             self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
+            crate::task::drop_quietly(payload);
         }
         if self.slow_polls.is_some() {
             self.busy.borrow_mut().remove(&id);
@@ -506,15 +506,22 @@ impl Core {
         spawned_at: &'static Location<'static>,
         payload: &(dyn Any + Send),
     ) {
+        self.on_lost_panic(
+            payload,
+            format_args!(
+                "{} (spawned at {spawned_at}) panicked and nobody will see it, because its JoinHandle was \
+                 dropped",
+                crate::xray::TaskTitle(id, name)
+            ),
+        );
+    }
+
+    /// Applies the unhandled-panic policy to a panic nobody can catch: `what` happened, with `payload`.
+    pub(crate) fn on_lost_panic(&self, payload: &(dyn Any + Send), what: std::fmt::Arguments<'_>) {
         if self.unhandled_panic == UnhandledPanic::Ignore {
             return;
         }
-        let task = crate::xray::TaskTitle(id, name);
-        let message = panic_message(payload).unwrap_or("Box<dyn Any>");
-        eprintln!(
-            "weft: {task} (spawned at {spawned_at}) panicked and nobody will see it, \
-             because its JoinHandle was dropped: {message}"
-        );
+        super::report_lost_panic(payload, what);
         if self.unhandled_panic == UnhandledPanic::ShutdownRuntime {
             self.shutdown_requested.set(true);
         }
@@ -713,6 +720,7 @@ impl Core {
             {
                 let name = self.task_name(id);
                 self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
+                crate::task::drop_quietly(payload);
             }
             drop(task);
             // Wakes caused by those destructors: the tasks are being dropped anyway.

@@ -42,6 +42,31 @@ use event_loop::Core;
 /// How many tasks the loop polls before it checks timers, the remote queue and the OS again.
 pub(crate) const EVENT_INTERVAL: usize = 64;
 
+/// A task's output panicked in its destructor, dropped by a `JoinHandle` or with the task's last reference: the
+/// panic is reported under the policy of the loop on this thread (on stderr off a loop) and goes no further, so
+/// a handle dropped while its thread unwinds cannot abort the process.
+pub(crate) fn report_destructor_panic(
+    id: crate::task::Id,
+    spawned_at: &'static Location<'static>,
+    payload: Box<dyn std::any::Any + Send>,
+) {
+    let task = crate::xray::TaskTitle(id, None);
+    let what =
+        format_args!("the output of {task} (spawned at {spawned_at}) panicked in its destructor");
+    context::with_core(|core| match core {
+        Some(core) => core.on_lost_panic(payload.as_ref(), what),
+        None => report_lost_panic(payload.as_ref(), what),
+    });
+    crate::task::drop_quietly(payload);
+}
+
+/// Says on stderr that `what` happened, with `payload`'s message; never panics (stderr may be closed).
+fn report_lost_panic(payload: &(dyn std::any::Any + Send), what: fmt::Arguments<'_>) {
+    use std::io::Write;
+    let message = crate::task::error::panic_message(payload).unwrap_or("Box<dyn Any>");
+    let _ = writeln!(std::io::stderr(), "weft: {what}: {message}");
+}
+
 /// An event loop: runs tasks, timers and I/O on the thread that calls [`block_on`](Runtime::block_on).
 ///
 /// Dropping the runtime drops every task that is still alive (their destructors run), stops the blocking pool's

@@ -6,6 +6,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use super::Id;
@@ -192,4 +193,12 @@ pub(crate) fn take_panic(id: Id) -> Option<Box<dyn Any + Send>> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     table.as_mut().and_then(|table| table.remove(&id))
+}
+
+/// Drops a panic payload, whose own destructor may panic too (`panic_any` of a value that panics when dropped):
+/// that second panic is caught and its payload leaked rather than let loose.
+pub(crate) fn drop_quietly(payload: Box<dyn Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
 }

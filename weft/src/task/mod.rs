@@ -60,5 +60,6 @@ pub use yield_now::{yield_now, YieldNow};
 #[doc(hidden)]
 pub use gather::__private;
 
+pub(crate) use error::drop_quietly;
 pub(crate) use raw::TaskRef;
 pub(crate) use stats::{bookmark, bookmark_if_none};

@@ -102,6 +102,15 @@ fn completed(header: &Header, unhandled_panic: Option<Box<dyn Any + Send>>) -> R
     }
 }
 
+/// Runs `drop`, which drops a task's output or panic payload; a panic in a destructor there is reported like
+/// an unhandled panic instead of unwinding into whoever let go of the task (a `JoinHandle` dropped while its
+/// thread unwinds would abort the process; a waker may be dropped anywhere).
+fn drop_reporting_panic(header: &Header, drop: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(drop)) {
+        crate::runtime::report_destructor_panic(header.id, header.spawned_at, payload);
+    }
+}
+
 /// An owned reference to a task cell.
 pub(crate) struct TaskRef {
     /// The cell's header; we own one of its references.
@@ -296,7 +305,7 @@ impl<F: Future> Cell<F> {
                 OUTPUT
             }
             (Ok(Poll::Ready(output)), Err(payload)) => {
-                let _ = catch_unwind(AssertUnwindSafe(move || drop(output)));
+                drop_reporting_panic(&cell.header, move || drop(output));
                 error::store_panic(cell.header.id, payload);
                 PANICKED
             }
@@ -348,11 +357,11 @@ impl<F: Future> Cell<F> {
                 None
             };
             if outcome & OUTPUT != 0 && std::mem::needs_drop::<F::Output>() {
-                // SAFETY: rule 2: without join interest at completion the output belongs to this side; it is
-                // marked consumed so that nobody drops it again.
-                let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
-                    ManuallyDrop::drop(&mut (*cell.slot.get()).output)
-                }));
+                drop_reporting_panic(header, || {
+                    // SAFETY: rule 2: without join interest at completion the output belongs to this side; it
+                    // is marked consumed so that nobody drops it again.
+                    unsafe { ManuallyDrop::drop(&mut (*cell.slot.get()).output) }
+                });
             }
             header.state.set_consumed();
             return completed(header, unhandled_panic);
@@ -406,10 +415,14 @@ impl<F: Future> Cell<F> {
             return;
         }
         if state & OUTPUT != 0 {
-            // SAFETY: rule 2: the output is in the slot, ours, and now marked consumed.
-            unsafe { ManuallyDrop::drop(&mut (*cell.slot.get()).output) };
+            drop_reporting_panic(&cell.header, || {
+                // SAFETY: rule 2: the output is in the slot, ours, and now marked consumed.
+                unsafe { ManuallyDrop::drop(&mut (*cell.slot.get()).output) }
+            });
         } else if state & PANICKED != 0 {
-            drop(error::take_panic(cell.header.id));
+            if let Some(payload) = error::take_panic(cell.header.id) {
+                error::drop_quietly(payload);
+            }
         }
     }
 
@@ -425,11 +438,17 @@ impl<F: Future> Cell<F> {
         debug_assert!(state & COMPLETE != 0, "a task freed before it completed");
         if state & CONSUMED == 0 {
             if state & OUTPUT != 0 {
-                // SAFETY: rule 6: an unconsumed output is still in the slot. (The slot's contents are `Send` or
-                // were left by a handle on this thread: rule 6.)
-                unsafe { ManuallyDrop::drop(&mut (*(*cell).slot.get()).output) };
+                // SAFETY: rule 6: the last reference; the header stays valid until freed below.
+                let header = unsafe { &(*cell).header };
+                drop_reporting_panic(header, || {
+                    // SAFETY: rule 6: an unconsumed output is still in the slot. (The slot's contents are `Send`
+                    // or were left by a handle on this thread: rule 6.)
+                    unsafe { ManuallyDrop::drop(&mut (*(*cell).slot.get()).output) }
+                });
             } else if state & PANICKED != 0 {
-                drop(error::take_panic(id));
+                if let Some(payload) = error::take_panic(id) {
+                    error::drop_quietly(payload);
+                }
             }
         }
         // The header's only field with a destructor: the join waker (rule 3: nobody else touches it now).
