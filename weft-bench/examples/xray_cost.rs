@@ -1,5 +1,5 @@
-//! What x-ray's always-on bookkeeping (bookmarks, poll statistics) costs, in instructions: run ping_pong or
-//! spawn+join under cachegrind, in a normal build and in one with `--cfg weft_no_xray`, at two sizes, and divide
+//! What x-ray's always-on bookkeeping (bookmarks, poll statistics) or the cooperative budget costs, in
+//! instructions: run ping_pong, spawn+join or yield_many under cachegrind, in a normal build and in one with `--cfg weft_no_xray`, at two sizes, and divide
 //! the difference by the extra operations — instruction counts do not depend on code placement or on a noisy
 //! machine, which time does.
 //!
@@ -45,7 +45,21 @@ fn main() {
                     h.await.unwrap();
                 }
             }
-            _ => panic!("ping_pong or spawn"),
+            "yield_many" => {
+                let tasks: Vec<_> = (0..100)
+                    .map(|_| {
+                        weft::spawn(async move {
+                            for _ in 0..n / 100 {
+                                weft::task::yield_now().await;
+                            }
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap();
+                }
+            }
+            _ => panic!("ping_pong, spawn or yield_many"),
         }
     });
 }

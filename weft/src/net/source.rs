@@ -88,6 +88,7 @@ impl<T: AsFd> Source<T> {
     }
 
     /// [`poll_io`](Self::poll_io) once the task's budget allows it.
+    #[inline(always)]
     fn poll_io_now<R>(
         &self,
         cx: &mut Context<'_>,

@@ -261,6 +261,7 @@ impl Core {
         let waker = Waker::from(main.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
+        coop::constrain();
         let _budget = LiftBudget;
         loop {
             if main.woken.load(Relaxed) && main.woken.swap(false, SeqCst) {

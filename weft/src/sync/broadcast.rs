@@ -346,6 +346,7 @@ impl<T: Clone> RecvWaiter<'_, T> {
     }
 
     /// [`poll_recv`](Self::poll_recv) once the task's budget allows it.
+    #[inline(always)]
     fn poll_recv_now(
         &mut self,
         next: &mut u64,

@@ -218,12 +218,9 @@ impl<T> Chan<T> {
     }
 
     /// Polls for a message (rule 4), arming the receiver when it registers its waker (rule 5).
+    /// A message ready at once spends from the task's budget; once it is spent the message stays queued and the
+    /// task steps aside.
     fn poll_recv(&self, armed: &mut Armed, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        coop::budgeted(cx, |cx| self.poll_recv_now(armed, cx))
-    }
-
-    /// [`poll_recv`](Self::poll_recv) once the task's budget allows it.
-    fn poll_recv_now(&self, armed: &mut Armed, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if let Some(version) = armed.version {
             let same_task = armed
                 .waker
@@ -235,6 +232,9 @@ impl<T> Chan<T> {
         }
         armed.version = None;
         let mut state = lock(&self.state);
+        if !state.buffer.is_empty() && !coop::try_spend(cx) {
+            return Poll::Pending; // woken already; the message waits for the next poll (coop rule 2)
+        }
         let message = state.buffer.pop_front();
         let sender = match message {
             Some(_) if self.capacity.is_some() => release_permit(&mut state),
@@ -436,16 +436,9 @@ impl<'a, T> Acquire<'a, T> {
     }
 
     /// Ready with the state still locked and a permit held, so the caller can use it at once (rule 4); or
-    /// `Err` once the channel is closed.
+    /// `Err` once the channel is closed. A permit free at once spends from the task's budget (one that was
+    /// waited for does not: the task stepped aside meanwhile).
     fn poll_acquire(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<MutexGuard<'a, State<T>>, Closed>> {
-        coop::budgeted(cx, |cx| self.poll_acquire_now(cx))
-    }
-
-    /// [`poll_acquire`](Self::poll_acquire) once the task's budget allows it.
-    fn poll_acquire_now(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<MutexGuard<'a, State<T>>, Closed>> {
@@ -456,6 +449,9 @@ impl<'a, T> Acquire<'a, T> {
                     return Poll::Ready(Err(Closed));
                 }
                 if state.available > 0 && state.send_waiters.is_empty() {
+                    if !coop::try_spend(cx) {
+                        return Poll::Pending; // woken already; nothing taken (coop rule 2)
+                    }
                     state.available -= 1;
                     return Poll::Ready(Ok(state));
                 }

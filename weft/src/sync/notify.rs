@@ -214,6 +214,7 @@ impl Future for Notified<'_> {
 
 impl Notified<'_> {
     /// [`Future::poll`] once the task's budget allows it.
+    #[inline(always)]
     fn poll_now(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let this = self;
         if this.done {

@@ -205,12 +205,9 @@ struct Acquire<'a> {
 
 impl Acquire<'_> {
     /// `Ready(Ok)` once the permits are ours; `Ready(Err)` if the pool is closed first.
+    /// Permits free at once spend from the task's budget (ones waited for do not: the task stepped aside
+    /// meanwhile).
     fn poll_acquire(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
-        coop::budgeted(cx, |cx| self.poll_acquire_now(cx))
-    }
-
-    /// [`poll_acquire`](Self::poll_acquire) once the task's budget allows it.
-    fn poll_acquire_now(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
         let mut state = lock(&self.permits.state);
         match self.waiter {
             None => {
@@ -218,6 +215,9 @@ impl Acquire<'_> {
                     return Poll::Ready(Err(()));
                 }
                 if state.available >= self.needed && state.waiters.is_empty() {
+                    if !coop::try_spend(cx) {
+                        return Poll::Pending; // woken already; nothing taken (coop rule 2)
+                    }
                     state.available -= self.needed;
                     return Poll::Ready(Ok(()));
                 }

@@ -8,7 +8,7 @@
 //! the task goes to the back of the run queue and the loop takes its turn. The loop refills the budget before
 //! every poll of a task (and of the `block_on` future).
 //!
-//! Only a completed operation spends (a leaf that returns `Pending` leaves the budget as it was), so a poll that
+//! Only a completed operation spends (a leaf that returns `Pending` gives its unit back), so a poll that
 //! looks at many futures that are not ready, as `select!` or `join_all` do, is never forced to yield by them.
 //!
 //! Outside a weft loop (a blocking-pool thread, another executor) the budget is unconstrained and nothing
@@ -16,9 +16,10 @@
 //!
 //! # Invariants
 //!
-//! 1. The budget is constrained only while the loop polls a task or the `block_on` future on this thread: the
-//!    loop sets it before each such poll and puts back "unconstrained" when `block_on` returns, so a leaf future
-//!    polled by anyone else never yields for the budget (it could spin forever: nobody would refill it).
+//! 1. The budget is enforced only while a loop's `block_on` runs on this thread (outside an [`unconstrained`]
+//!    section): the loop refills it before each poll of a task or of the `block_on` future and lifts it when
+//!    `block_on` returns, so a leaf future polled by anyone else never yields for the budget (it could spin
+//!    forever: nobody would refill it).
 //! 2. A leaf checks the budget before it does anything, so yielding for the budget never consumes a message, a
 //!    permit or bytes: the next poll finds them where they were.
 //!
@@ -38,12 +39,16 @@ use std::task::{Context, Poll};
 /// lengthen the worst delay of everyone else, smaller ones add turns without making the delay noticeably shorter.
 pub(crate) const TASK_BUDGET: u32 = 128;
 
-/// The budget while nothing constrains it (invariant 1).
-const UNCONSTRAINED: u32 = u32::MAX;
+/// The budget while nothing constrains it: more than any poll completes. Off a loop it may still run down to
+/// zero after 2^31 operations; then [`exhausted`] sees that no loop constrains this thread and starts it again.
+const UNCONSTRAINED: u32 = 1 << 31;
 
 thread_local! {
-    /// What the poll in progress on this thread may still complete, or [`UNCONSTRAINED`].
+    /// What the poll in progress on this thread may still complete.
     static BUDGET: Cell<u32> = const { Cell::new(UNCONSTRAINED) };
+    /// Whether a loop's `block_on` runs on this thread and has not lifted the budget (invariant 1); read only
+    /// when the budget runs out.
+    static CONSTRAINED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Gives the poll about to start a full budget (the loop, before polling a task or the `block_on` future).
@@ -52,40 +57,62 @@ pub(crate) fn refill() {
     BUDGET.with(|budget| budget.set(TASK_BUDGET));
 }
 
+/// The loop's `block_on` starts: from now on the budget it refills is enforced (invariant 1).
+pub(crate) fn constrain() {
+    CONSTRAINED.with(|constrained| constrained.set(true));
+}
+
 /// Lifts the budget (the loop, when `block_on` returns: invariant 1).
-#[inline]
 pub(crate) fn lift() {
+    CONSTRAINED.with(|constrained| constrained.set(false));
     BUDGET.with(|budget| budget.set(UNCONSTRAINED));
 }
 
 /// Runs a leaf operation `op` under the budget: if the budget is spent, wakes the task and returns `Pending`
-/// without calling `op` (invariant 2); otherwise calls it and, if it completed, spends one unit.
+/// without calling `op` (invariant 2); otherwise spends one unit and calls it, and gives the unit back if it
+/// did not complete. Spending before and refunding after costs the `Ready` path one decrement (a check and a
+/// spend after would cost two accesses).
 #[inline]
 pub(crate) fn budgeted<T>(
     cx: &mut Context<'_>,
     op: impl FnOnce(&mut Context<'_>) -> Poll<T>,
 ) -> Poll<T> {
-    if BUDGET.with(Cell::get) == 0 {
-        cx.waker().wake_by_ref();
+    let left = BUDGET.with(Cell::get);
+    if left == 0 && exhausted(cx) {
         return Poll::Pending;
     }
+    // Wrapping: a nested leaf may spend and refund in between; the sum stays right.
+    BUDGET.with(|budget| budget.set(left.wrapping_sub(1)));
     let poll = op(cx);
-    if poll.is_ready() {
-        spend();
+    if poll.is_pending() {
+        BUDGET.with(|budget| budget.set(budget.get().wrapping_add(1)));
     }
     poll
 }
 
-/// Spends one unit, if the budget is constrained. Read again after the operation, which may itself have spent
-/// (a leaf that polls another leaf), and never below zero.
+/// Spends one unit for an operation about to complete at once, for a leaf that can tell before it takes
+/// anything: true if it may go on; false once the budget is spent, after waking the task, and the leaf returns
+/// `Pending` with nothing taken (invariant 2). The `Pending` path of such a leaf costs nothing.
 #[inline]
-fn spend() {
-    BUDGET.with(|budget| {
-        let left = budget.get();
-        if left != UNCONSTRAINED && left != 0 {
-            budget.set(left - 1);
-        }
-    });
+pub(crate) fn try_spend(cx: &Context<'_>) -> bool {
+    let left = BUDGET.with(Cell::get);
+    if left == 0 && exhausted(cx) {
+        return false;
+    }
+    BUDGET.with(|budget| budget.set(left.wrapping_sub(1)));
+    true
+}
+
+/// The budget ran out: under a loop, wakes the task so it steps aside (true); elsewhere, starts the budget
+/// again and lets the operation go on (false).
+#[cold]
+fn exhausted(cx: &Context<'_>) -> bool {
+    if CONSTRAINED.with(Cell::get) {
+        cx.waker().wake_by_ref();
+        return true;
+    }
+    BUDGET.with(|budget| budget.set(UNCONSTRAINED));
+    false
 }
 
 /// Runs `future` with no budget: weft's leaf futures inside it never yield for the budget.
@@ -133,13 +160,17 @@ impl<F: Future> Future for Unconstrained<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         /// Puts the budget back when the inner poll ends, also by a panic.
-        struct Restore(u32);
+        struct Restore(u32, bool);
         impl Drop for Restore {
             fn drop(&mut self) {
                 BUDGET.with(|budget| budget.set(self.0));
+                CONSTRAINED.with(|constrained| constrained.set(self.1));
             }
         }
-        let _restore = Restore(BUDGET.with(|budget| budget.replace(UNCONSTRAINED)));
+        let _restore = Restore(
+            BUDGET.with(|budget| budget.replace(UNCONSTRAINED)),
+            CONSTRAINED.with(|constrained| constrained.replace(false)),
+        );
         self.project().future.poll(cx)
     }
 }
