@@ -19,8 +19,8 @@ use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::task::{Label, Op};
 use crate::time::{Instant, Sleep};
-use crate::xray::{Label, Op};
 
 /// The pause before the first retry of an episode.
 pub(crate) const FIRST_PAUSE: Duration = Duration::from_millis(5);

@@ -145,7 +145,7 @@ macro_rules! impl_stream_methods {
                 &'a self,
                 buf: &'a mut [u8],
             ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                let wait = $crate::net::source::Wait::here($crate::xray::Op::$read_op);
+                let wait = $crate::net::source::Wait::here($crate::task::Op::$read_op);
                 std::future::poll_fn(move |cx| self.poll_read_with(cx, buf, wait))
             }
 
@@ -172,7 +172,7 @@ macro_rules! impl_stream_methods {
                 &'a self,
                 buf: &'a mut [u8],
             ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
-                let wait = $crate::net::source::Wait::here($crate::xray::Op::$read_op);
+                let wait = $crate::net::source::Wait::here($crate::task::Op::$read_op);
                 async move {
                     let mut filled = 0;
                     while filled < buf.len() {
@@ -210,7 +210,7 @@ macro_rules! impl_stream_methods {
                 &'a self,
                 buf: &'a [u8],
             ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                let wait = $crate::net::source::Wait::here($crate::xray::Op::$write_op);
+                let wait = $crate::net::source::Wait::here($crate::task::Op::$write_op);
                 std::future::poll_fn(move |cx| self.poll_write_with(cx, buf, wait))
             }
 
@@ -236,7 +236,7 @@ macro_rules! impl_stream_methods {
                 &'a self,
                 bufs: &'a [std::io::IoSlice<'a>],
             ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                let wait = $crate::net::source::Wait::here($crate::xray::Op::$write_op);
+                let wait = $crate::net::source::Wait::here($crate::task::Op::$write_op);
                 std::future::poll_fn(move |cx| self.poll_write_vectored_with(cx, bufs, wait))
             }
 
@@ -268,7 +268,7 @@ macro_rules! impl_stream_methods {
                 &'a self,
                 buf: &'a [u8],
             ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
-                let wait = $crate::net::source::Wait::here($crate::xray::Op::$write_op);
+                let wait = $crate::net::source::Wait::here($crate::task::Op::$write_op);
                 async move {
                     let mut buf = buf;
                     while !buf.is_empty() {
@@ -305,7 +305,7 @@ macro_rules! impl_stream_methods {
                 &'a self,
                 buf: &'a mut [u8],
             ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                let wait = $crate::net::source::Wait::here($crate::xray::Op::$read_op);
+                let wait = $crate::net::source::Wait::here($crate::task::Op::$read_op);
                 std::future::poll_fn(move |cx| {
                     self.source
                         .poll_io(cx, $crate::driver::Direction::Read, wait, |socket| {
@@ -321,7 +321,7 @@ macro_rules! impl_stream_methods {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let wait = $crate::net::source::Wait::here($crate::xray::Op::$read_op);
+                let wait = $crate::net::source::Wait::here($crate::task::Op::$read_op);
                 self.poll_read_with(cx, buf, wait)
             }
 
@@ -332,7 +332,7 @@ macro_rules! impl_stream_methods {
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let wait = $crate::net::source::Wait::here($crate::xray::Op::$write_op);
+                let wait = $crate::net::source::Wait::here($crate::task::Op::$write_op);
                 self.poll_write_with(cx, buf, wait)
             }
 
@@ -342,7 +342,7 @@ macro_rules! impl_stream_methods {
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let wait = $crate::net::source::Wait::here($crate::xray::Op::$write_op);
+                let wait = $crate::net::source::Wait::here($crate::task::Op::$write_op);
                 self.poll_write_vectored_with(cx, bufs, wait)
             }
 

@@ -16,7 +16,7 @@ use crate::driver::Direction;
 use crate::runtime::context;
 use crate::runtime::Shared;
 use crate::task::coop;
-use crate::xray::{Label, Op};
+use crate::task::{Label, Op};
 
 /// What a waiting operation leaves as its task's bookmark when it returns `Pending`: the line that awaited
 /// (captured with `#[track_caller]` where the future was made) and the operation. The descriptor is added from

@@ -16,7 +16,7 @@ use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::{each_addr, impl_stream_methods, impl_stream_traits};
 use crate::driver::Direction;
 use crate::sys;
-use crate::xray::Op;
+use crate::task::Op;
 
 /// The backlog of listeners made by [`TcpListener::bind`].
 const DEFAULT_BACKLOG: i32 = 1024;

@@ -11,7 +11,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::each_addr;
 use super::source::{Source, Wait};
 use crate::driver::Direction;
-use crate::xray::Op;
+use crate::task::Op;
 
 /// A UDP socket.
 ///

@@ -17,7 +17,7 @@ use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::{impl_stream_methods, impl_stream_traits};
 use crate::driver::Direction;
 use crate::sys;
-use crate::xray::Op;
+use crate::task::Op;
 
 /// A Unix-domain stream server.
 ///

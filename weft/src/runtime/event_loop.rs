@@ -512,7 +512,7 @@ impl Core {
             format_args!(
                 "{} (spawned at {spawned_at}) panicked and nobody will see it, because its JoinHandle was \
                  dropped",
-                crate::xray::TaskTitle(id, name)
+                crate::task::TaskTitle(id, name)
             ),
         );
     }

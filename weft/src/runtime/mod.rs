@@ -50,7 +50,7 @@ pub(crate) fn report_destructor_panic(
     spawned_at: &'static Location<'static>,
     payload: Box<dyn std::any::Any + Send>,
 ) {
-    let task = crate::xray::TaskTitle(id, None);
+    let task = crate::task::TaskTitle(id, None);
     let what =
         format_args!("the output of {task} (spawned at {spawned_at}) panicked in its destructor");
     context::with_core(|core| match core {

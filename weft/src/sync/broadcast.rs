@@ -26,7 +26,7 @@ use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::{lock, Arc, Mutex};
 use crate::task::coop;
-use crate::xray::Op;
+use crate::task::Op;
 
 /// A broadcast channel keeping the last `capacity` messages; `T: Clone` because each receiver gets its own copy.
 ///

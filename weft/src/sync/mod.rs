@@ -45,7 +45,7 @@ pub mod watch;
 use std::panic::Location;
 use std::task::Poll;
 
-use crate::xray::{Label, Op};
+use crate::task::{Label, Op};
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};

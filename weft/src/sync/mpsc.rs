@@ -72,7 +72,7 @@ use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{lock, Arc, Mutex, MutexGuard};
 use crate::task::coop;
-use crate::xray::Op;
+use crate::task::Op;
 
 /// A bounded channel of `capacity` messages: [`Sender::send`] waits while the buffer is full.
 ///

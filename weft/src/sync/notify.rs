@@ -22,7 +22,7 @@ use super::wait_list::{WaitKey, WaitList, WakeBatch};
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{lock, Mutex};
 use crate::task::coop;
-use crate::xray::Op;
+use crate::task::Op;
 
 /// Wakes tasks without passing data: a building block for your own synchronization ("something changed, look
 /// again").

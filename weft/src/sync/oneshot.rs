@@ -53,7 +53,7 @@ use crate::loom::sync::atomic::{
 };
 use crate::loom::sync::Arc;
 use crate::task::coop;
-use crate::xray::Op;
+use crate::task::Op;
 
 /// The sender is done: it sent or was dropped (rule 1).
 const COMPLETE: usize = 0b0_0001;

@@ -11,7 +11,7 @@ use super::coop;
 use super::raw::{self, Header, TaskRef};
 use super::state::COMPLETE;
 use super::{Id, JoinError};
-use crate::xray::{Label, Op};
+use crate::task::{Label, Op};
 
 /// An owned permission to await a task's output, the `create_task` result of asyncio.
 ///

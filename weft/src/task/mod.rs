@@ -44,6 +44,7 @@ pub(crate) mod error;
 mod gather;
 mod handle;
 mod id;
+pub(crate) mod label;
 pub(crate) mod raw;
 pub(crate) mod state;
 pub(crate) mod stats;
@@ -61,5 +62,19 @@ pub use yield_now::{yield_now, YieldNow};
 pub use gather::__private;
 
 pub(crate) use error::drop_quietly;
+pub(crate) use label::{Label, Op};
 pub(crate) use raw::TaskRef;
 pub(crate) use stats::{bookmark, bookmark_if_none};
+
+/// A task as reports name it: "task 7" or "task 7 'handler'".
+pub(crate) struct TaskTitle<'a>(pub(crate) Id, pub(crate) Option<&'a str>);
+
+impl std::fmt::Display for TaskTitle<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "task {}", self.0)?;
+        match self.1 {
+            Some(name) => write!(f, " '{name}'"),
+            None => Ok(()),
+        }
+    }
+}

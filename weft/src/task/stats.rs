@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::Mutex;
 
-use crate::xray::Label;
+use crate::task::Label;
 
 /// Task statistics and bookmark; see the module docs. Read and written only on the owner loop's thread (rule 8).
 ///
@@ -172,7 +172,7 @@ fn unpack(packed: u32) -> Option<&'static Location<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xray::Op;
+    use crate::task::Op;
 
     #[test]
     fn stats_count_polls_and_keep_the_bookmark_in_16_bytes() {

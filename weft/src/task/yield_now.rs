@@ -5,7 +5,7 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::xray::{Label, Op};
+use crate::task::{Label, Op};
 
 /// Lets every other ready task run once before this one continues: the task wakes itself and returns
 /// `Pending`, so it goes to the back of the run queue.

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::{Instant, Sleep};
-use crate::xray::{Label, Op};
+use crate::task::{Label, Op};
 
 /// What an [`Interval`] does when ticks were missed because the task was busy for longer than a period.
 ///

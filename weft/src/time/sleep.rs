@@ -11,7 +11,7 @@ use super::Instant;
 use crate::runtime::context;
 use crate::runtime::Shared;
 use crate::task::coop;
-use crate::xray::{Label, Op};
+use crate::task::{Label, Op};
 
 /// Waits until `duration` has passed. A zero duration completes on the first poll.
 ///

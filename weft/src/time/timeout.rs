@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::{Instant, Sleep};
-use crate::xray::{Label, Op};
+use crate::task::{Label, Op};
 
 /// Runs `future` for at most `duration`: `Ok(output)` if it finishes in time, `Err(Elapsed)` otherwise, in
 /// which case the future is dropped at its bookmark (its destructors run). The future is polled before the

@@ -125,7 +125,7 @@ pub(crate) struct Blocking {
 
 impl fmt::Display for Blocking {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let task = super::TaskTitle(self.id, self.name.as_deref());
+        let task = crate::task::TaskTitle(self.id, self.name.as_deref());
         write!(f, "{task} (spawned at {})", self.spawned_at)?;
         if let Some(running_for) = self.running_for {
             write!(f, ", running for {}", short(running_for))?;

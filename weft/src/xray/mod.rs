@@ -31,19 +31,6 @@ mod trace;
 
 pub use bookmark::Bookmark;
 
-/// A task as reports name it: "task 7" or "task 7 'handler'".
-pub(crate) struct TaskTitle<'a>(pub(crate) crate::task::Id, pub(crate) Option<&'a str>);
-
-impl std::fmt::Display for TaskTitle<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "task {}", self.0)?;
-        match self.1 {
-            Some(name) => write!(f, " '{name}'"),
-            None => Ok(()),
-        }
-    }
-}
-pub(crate) use bookmark::{Label, Op};
 pub(crate) use dump::{Blocking, DumpRequest, Unanswered};
 pub use dump::{Dump, TaskInfo, TaskState};
 

@@ -13,8 +13,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::bookmark::{Bookmark, Label};
+use super::bookmark::Bookmark;
 use crate::task::Id;
+use crate::task::Label;
 
 /// A poll that blocked the loop for longer than the slow-poll threshold.
 ///
@@ -84,7 +85,7 @@ impl SlowPoll {
 
 impl fmt::Display for SlowPoll {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let task = super::TaskTitle(self.id, self.name.as_deref());
+        let task = crate::task::TaskTitle(self.id, self.name.as_deref());
         let ms = self.duration.as_secs_f64() * 1e3;
         write!(f, "{task} (spawned at {}) ", self.spawned_at)?;
         if self.still_running {
