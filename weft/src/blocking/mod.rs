@@ -16,13 +16,11 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
 
-use crate::runtime::shared::lock;
-use crate::runtime::Shared;
 use crate::task::raw;
 use crate::task::{Id, JoinHandle, TaskRef};
 
@@ -52,6 +50,16 @@ struct Inner {
     keep_alive: Duration,
     /// Jobs queued or running.
     in_flight: AtomicUsize,
+    /// Called on a pool thread when the last job in flight ends (the loop, if its virtual clock waits for the
+    /// pool, wants to know); set once by the runtime that owns the pool.
+    on_idle: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+/// Locks a mutex, ignoring poisoning: the pool's own critical sections never panic midway.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The pool's mutable state.
@@ -116,8 +124,15 @@ impl Pool {
                 max_threads,
                 keep_alive,
                 in_flight: AtomicUsize::new(0),
+                on_idle: OnceLock::new(),
             }),
         }
+    }
+
+    /// Sets what a pool thread calls when the last job in flight ends (once; later calls are ignored). The pool
+    /// knows nothing of loops: this is how it tells one that blocking work is over.
+    pub(crate) fn on_idle(&self, callback: impl Fn() + Send + Sync + 'static) {
+        let _ = self.inner.on_idle.set(Box::new(callback));
     }
 
     /// Threads alive, threads not running a job, and jobs waiting for a thread.
@@ -138,7 +153,6 @@ impl Pool {
     /// Queues `function`; starts a thread if none is idle and the limit allows.
     pub(crate) fn spawn<F, T>(
         &self,
-        shared: &Arc<Shared>,
         function: F,
         location: &'static Location<'static>,
     ) -> JoinHandle<T>
@@ -168,12 +182,11 @@ impl Pool {
         } else if state.threads < self.inner.max_threads {
             state.handles.retain(|handle| !handle.is_finished());
             let inner = self.inner.clone();
-            let shared = Arc::downgrade(shared);
             let spawned = thread::Builder::new()
                 .name("weft-blocking".into())
                 .spawn(move || {
                     WORKER.with(|worker| *worker.borrow_mut() = Some(inner.clone()));
-                    inner.work_loop(&shared);
+                    inner.work_loop();
                     WORKER.with(|worker| worker.borrow_mut().take());
                 });
             match spawned {
@@ -223,7 +236,7 @@ impl Pool {
 
 impl Inner {
     /// A pool thread: run jobs until idle for `keep_alive` or shut down.
-    fn work_loop(&self, shared: &Weak<Shared>) {
+    fn work_loop(&self) {
         let mut state = lock(&self.state);
         loop {
             if let Some(job) = state.queue.pop_front() {
@@ -238,8 +251,8 @@ impl Inner {
                 }
                 if self.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
                     // The last job ended: a loop with a virtual clock may jump again.
-                    if let Some(shared) = shared.upgrade().filter(|shared| shared.paused_clock) {
-                        shared.unpark();
+                    if let Some(on_idle) = self.on_idle.get() {
+                        on_idle();
                     }
                 }
                 state = lock(&self.state);

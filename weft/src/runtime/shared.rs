@@ -48,8 +48,6 @@ pub(crate) struct Shared {
     pub(crate) eventfd: EventFd,
     /// The blocking pool.
     pub(crate) blocking: Pool,
-    /// Whether the clock is virtual (the pool must wake the loop when the last blocking job ends).
-    pub(crate) paused_clock: bool,
     /// The loop's counters as of its latest turn.
     pub(crate) metrics: PublishedMetrics,
     /// Where the cells of tasks spawned on the loop's thread live.
@@ -141,7 +139,6 @@ impl Shared {
             awake: AtomicBool::new(true),
             eventfd,
             blocking,
-            paused_clock,
             metrics: PublishedMetrics::new(),
             arena: Arena::new(),
             polling: PollingNow::new(),
@@ -152,6 +149,15 @@ impl Shared {
         lock(&LOOPS)
             .get_or_insert_with(HashMap::new)
             .insert(shared.id, Arc::downgrade(&shared));
+        if paused_clock {
+            // A virtual clock waits while blocking work runs; the pool says when the last job ends.
+            let waiting = Arc::downgrade(&shared);
+            shared.blocking.on_idle(move || {
+                if let Some(shared) = waiting.upgrade() {
+                    shared.unpark();
+                }
+            });
+        }
         shared
     }
 
@@ -283,7 +289,7 @@ impl Shared {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.blocking.spawn(self, function, location)
+        self.blocking.spawn(function, location)
     }
 }
 
