@@ -30,6 +30,8 @@ pub(crate) fn with_core_of<R>(shared: *const Shared, f: impl FnOnce(Option<&Core
 pub(crate) struct Enter {
     /// The context to restore.
     previous: *const Core,
+    /// The loop's timers stay current as long as the loop does.
+    _timers: crate::time::context::Entered,
 }
 
 /// Makes `core` the current loop until the guard is dropped. `nested_ok` allows replacing another loop (used
@@ -43,7 +45,10 @@ pub(crate) fn enter(core: &Core, nested_ok: bool) -> Enter {
              .await the future instead, or run it on another thread"
         );
     }
-    Enter { previous }
+    Enter {
+        previous,
+        _timers: crate::time::context::enter(core.timers()),
+    }
 }
 
 impl Drop for Enter {

@@ -22,7 +22,7 @@ use crate::sys::EventFd;
 use crate::task::raw::{self, RunOutcome};
 use crate::task::{coop, stats};
 use crate::task::{Id, JoinHandle, TaskRef};
-use crate::time::{Clock, Wheel};
+use crate::time::Timers;
 use crate::xray::{
     Bookmark, Dump, LoopCounters, LoopWork, PollWatch, SlowPoll, SlowPollHandler, TaskInfo,
     TaskState, Trace, Unanswered, Watchdog,
@@ -52,10 +52,8 @@ pub(crate) struct Core {
     /// Time spent in the polls of each live task, while polls are timed (slow-poll detection on); kept out of
     /// the task header, which has room only for what is always on.
     busy: RefCell<HashMap<Id, Duration>>,
-    /// The timer wheel.
-    timers: RefCell<Wheel>,
-    /// Real or virtual time.
-    clock: Clock,
+    /// The timer wheel and the clock, real or virtual.
+    timers: Timers,
     /// Where the loop parks.
     driver: Driver,
     /// A batch taken from the remote queue (kept to reuse its buffers).
@@ -140,6 +138,7 @@ impl Core {
         let driver = Driver::new(&eventfd)?;
         let pool = Pool::new(builder.max_blocking_threads, builder.blocking_keep_alive);
         let shared = Shared::new(eventfd, pool, builder.start_paused);
+        let timers = Timers::new(shared.id(), builder.start_paused);
         let poll_watch = shared.poll_watch.clone();
         Ok(Core {
             shared,
@@ -150,8 +149,7 @@ impl Core {
             now_stamp: Cell::new(stats::stamp(1)),
             stale_pops: Cell::new(0),
             busy: RefCell::new(HashMap::new()),
-            timers: RefCell::new(Wheel::new()),
-            clock: Clock::new(builder.start_paused),
+            timers,
             driver,
             remote_batch: RefCell::new(Remote::default()),
             fired: RefCell::new(Vec::new()),
@@ -181,11 +179,6 @@ impl Core {
         &self.shared
     }
 
-    /// The loop's clock.
-    pub(crate) fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
     /// The loop's trace, when tracing is on.
     pub(crate) fn trace(&self) -> Option<&Trace> {
         self.trace.as_ref()
@@ -196,8 +189,8 @@ impl Core {
         &self.driver
     }
 
-    /// The loop's timer wheel.
-    pub(crate) fn timers(&self) -> &RefCell<Wheel> {
+    /// The loop's timers.
+    pub(crate) fn timers(&self) -> &Timers {
         &self.timers
     }
 
@@ -530,11 +523,11 @@ impl Core {
 
     /// Takes in what other threads handed over: woken tasks, spawned tasks, and dropped timers.
     fn take_remote(&self) {
+        self.timers.remove_orphans();
         let mut batch = self.remote_batch.borrow_mut();
         self.shared.take_remote(&mut batch);
         if batch.woken.is_empty()
             && batch.spawned.is_empty()
-            && batch.orphan_timers.is_empty()
             && batch.orphan_sources.is_empty()
             && batch.dumps.is_empty()
         {
@@ -565,23 +558,17 @@ impl Core {
                 run_queue.push_back(queue_ref);
             }
         }
-        if !batch.orphan_timers.is_empty() {
-            let mut timers = self.timers.borrow_mut();
-            for key in batch.orphan_timers.drain(..) {
-                timers.remove(key);
-            }
-        }
     }
 
     /// Fires every timer that is due and wakes its task.
     fn fire_timers(&self) {
-        if self.timers.borrow().is_empty() {
+        if self.timers.wheel().borrow().is_empty() {
             return;
         }
-        let now = self.clock.now_ms();
+        let now = self.timers.clock().now_ms();
         let trace_start = self.trace.as_ref().map(Trace::last);
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
-        self.timers.borrow_mut().advance(now, &mut fired);
+        self.timers.wheel().borrow_mut().advance(now, &mut fired);
         LoopCounters::add(&self.counters.timers_fired, fired.len() as u64);
         if let (Some(trace), Some(start), false) = (&self.trace, trace_start, fired.is_empty()) {
             trace.loop_work(LoopWork::Timers, start, fired.len() as u64);
@@ -608,10 +595,10 @@ impl Core {
                 run_queue.shrink_to(RUN_QUEUE_KEEP / 16);
             }
         }
-        let next_deadline = self.timers.borrow().next_deadline();
+        let next_deadline = self.timers.wheel().borrow().next_deadline();
         let timeout = match next_deadline {
             None => None,
-            Some(deadline) if self.clock.is_paused() => {
+            Some(deadline) if self.timers.clock().is_paused() => {
                 if self.shared.blocking.in_flight() == 0 {
                     self.advance_virtual_clock(deadline, main_woken);
                     self.shared.announce_awake();
@@ -621,7 +608,7 @@ impl Core {
                 None
             }
             Some(deadline) => Some(Duration::from_millis(
-                deadline.saturating_sub(self.clock.now_ms()),
+                deadline.saturating_sub(self.timers.clock().now_ms()),
             )),
         };
         self.poll_driver(timeout);
@@ -637,7 +624,7 @@ impl Core {
         }
         self.take_remote();
         if !self.has_work(main_woken) {
-            self.clock.advance_to_ms(deadline);
+            self.timers.clock().advance_to_ms(deadline);
         }
         self.fire_timers();
     }
@@ -736,8 +723,7 @@ impl Core {
             request.answer(Dump::unanswered(Unanswered::ShutDown));
         }
         self.shared.blocking.shutdown();
-        let timers = std::mem::take(&mut *self.timers.borrow_mut());
-        drop(timers);
+        self.timers.clear();
         if let Some(trace) = &self.trace {
             if let Err(error) = trace.write() {
                 eprintln!("weft: could not write the trace: {error}");

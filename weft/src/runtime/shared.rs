@@ -23,8 +23,6 @@ pub(crate) struct Remote {
     pub(crate) woken: Vec<TaskRef>,
     /// Tasks spawned from other threads: (registry reference, queue reference).
     pub(crate) spawned: Vec<(TaskRef, TaskRef)>,
-    /// Timer keys of sleeps dropped on another thread, to remove from the wheel.
-    pub(crate) orphan_timers: Vec<u32>,
     /// Registration keys of sockets dropped (or moved to another loop) on another thread.
     pub(crate) orphan_sources: Vec<u32>,
     /// Task dumps asked for by other threads ([`Handle::dump`](super::Handle::dump)).
@@ -236,7 +234,6 @@ impl Shared {
         let mut remote = lock(&self.remote);
         std::mem::swap(&mut remote.woken, &mut into.woken);
         std::mem::swap(&mut remote.spawned, &mut into.spawned);
-        std::mem::swap(&mut remote.orphan_timers, &mut into.orphan_timers);
         std::mem::swap(&mut remote.orphan_sources, &mut into.orphan_sources);
         std::mem::swap(&mut remote.dumps, &mut into.dumps);
     }
@@ -247,7 +244,6 @@ impl Shared {
         let taken = Remote {
             woken: std::mem::take(&mut remote.woken),
             spawned: std::mem::take(&mut remote.spawned),
-            orphan_timers: std::mem::take(&mut remote.orphan_timers),
             orphan_sources: std::mem::take(&mut remote.orphan_sources),
             dumps: std::mem::take(&mut remote.dumps),
             closed: true,

@@ -4,7 +4,7 @@ use std::fmt;
 use std::ops::{Add, AddAssign, Sub, SubAssign};
 use std::time::Duration;
 
-use crate::runtime::context;
+use super::context;
 
 /// A measurement of a monotonic clock, like [`std::time::Instant`], except that inside a runtime built with
 /// [`start_paused(true)`](crate::Builder::start_paused) it follows the **virtual** clock.
@@ -40,8 +40,8 @@ impl Instant {
     /// });
     /// ```
     pub fn now() -> Instant {
-        Instant(context::with_core(|core| match core {
-            Some(core) if core.clock().is_paused() => core.clock().now(),
+        Instant(context::with_current(|timers| match timers {
+            Some(timers) if timers.clock().is_paused() => timers.clock().now(),
             _ => std::time::Instant::now(),
         }))
     }

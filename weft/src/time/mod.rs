@@ -6,6 +6,7 @@
 //! whenever every task is waiting, so tests of timeouts are instant and deterministic.
 
 mod clock;
+pub(crate) mod context;
 mod instant;
 mod interval;
 mod sleep;
@@ -13,6 +14,7 @@ mod timeout;
 mod wheel;
 
 pub(crate) use clock::Clock;
+pub(crate) use context::Timers;
 pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};

@@ -7,9 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::context;
 use super::Instant;
-use crate::runtime::context;
-use crate::runtime::Shared;
 use crate::task::coop;
 use crate::task::{Label, Op};
 
@@ -119,36 +118,36 @@ impl Sleep {
     /// Polls without leaving a bookmark (for the timers that leave their own: timeout, interval).
     pub(crate) fn poll_quietly(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let registration = self.registration;
-        let outcome = context::with_core(|core| {
-            let core = core.expect(
+        let outcome = context::with_current(|timers| {
+            let timers = timers.expect(
                 "weft::time::Sleep polled outside a runtime: timers need a weft runtime \
                  (weft::run, #[weft::main] or Runtime::block_on)",
             );
             match registration {
-                Some(registration) if registration.loop_id == core.shared().id() => {
-                    let mut timers = core.timers().borrow_mut();
-                    if timers.is_fired(registration.key) {
-                        timers.remove(registration.key);
+                Some(registration) if registration.loop_id == timers.loop_id() => {
+                    let mut wheel = timers.wheel().borrow_mut();
+                    if wheel.is_fired(registration.key) {
+                        wheel.remove(registration.key);
                         Some(Poll::Ready(()))
                     } else {
-                        timers.set_waker(registration.key, cx.waker());
+                        wheel.set_waker(registration.key, cx.waker());
                         Some(Poll::Pending)
                     }
                 }
                 // Registered with another loop (the sleep moved): start over on this one.
                 Some(_) => None,
                 None => {
-                    let clock = core.clock();
+                    let clock = timers.clock();
                     if self.deadline.into_std() <= clock.now() {
                         return Some(Poll::Ready(()));
                     }
                     let deadline = clock.deadline_ms(self.deadline.into_std());
-                    let key = core
-                        .timers()
+                    let key = timers
+                        .wheel()
                         .borrow_mut()
                         .insert(deadline, cx.waker().clone());
                     self.registration = Some(Registration {
-                        loop_id: core.shared().id(),
+                        loop_id: timers.loop_id(),
                         key,
                     });
                     Some(Poll::Pending)
@@ -239,11 +238,11 @@ impl Sleep {
         let Some(registration) = self.registration.take() else {
             return;
         };
-        let removed_here = context::with_core(|core| match core {
-            Some(core) if core.shared().id() == registration.loop_id => {
-                match core.timers().try_borrow_mut() {
-                    Ok(mut timers) => {
-                        timers.remove(registration.key);
+        let removed_here = context::with_current(|timers| match timers {
+            Some(timers) if timers.loop_id() == registration.loop_id => {
+                match timers.wheel().try_borrow_mut() {
+                    Ok(mut wheel) => {
+                        wheel.remove(registration.key);
                         true
                     }
                     Err(_) => false,
@@ -252,9 +251,7 @@ impl Sleep {
             _ => false,
         });
         if !removed_here {
-            if let Some(shared) = Shared::find(registration.loop_id) {
-                shared.push_remote(|remote| remote.orphan_timers.push(registration.key));
-            }
+            context::orphan(registration.loop_id, registration.key);
         }
     }
 }
