@@ -8,11 +8,13 @@
 //! - [`harness`]: runs each case of each runtime in a fresh child process, interleaved, N times;
 //! - [`child`]: the child side of that protocol;
 //! - [`loadgen`]: the one load generator for echo and http, on no runtime under test;
-//! - [`report`]: medians, ratios, the table, `latest.json` and `RESULTS.md`.
+//! - [`report`]: medians, ratios, the table, `latest.json` and `RESULTS.md`;
+//! - [`churn`]: the soak's load generator: long-lived echo connections and short-lived ones ending every way.
 
 #![warn(missing_docs)]
 
 pub mod child;
+pub mod churn;
 pub mod common;
 pub mod epoll;
 pub mod harness;
