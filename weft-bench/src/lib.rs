@@ -9,7 +9,8 @@
 //! - [`child`]: the child side of that protocol;
 //! - [`loadgen`]: the one load generator for echo and http, on no runtime under test;
 //! - [`report`]: medians, ratios, the table, `latest.json` and `RESULTS.md`;
-//! - [`churn`]: the soak's load generator: long-lived echo connections and short-lived ones ending every way.
+//! - [`soak`]: `weft-bench soak`, weft's echo server under load and churn, watched for growth, with its own load
+//!   generator, [`churn`].
 
 #![warn(missing_docs)]
 
@@ -26,6 +27,7 @@ pub mod rt_smol;
 pub mod rt_tokio;
 pub mod rt_weft;
 pub mod runtime;
+pub mod soak;
 pub mod spec;
 pub mod sys;
 
