@@ -49,7 +49,7 @@ pub struct ChurnConfig {
     pub time_limit: Duration,
 }
 
-/// How a connection behaves. Short-lived kinds are picked at random with the weights of [`Kind::pick`].
+/// How a connection behaves. Short-lived kinds are picked at random, with the shares listed in `Kind::SHORT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// Open for the whole run, one 64-byte message in flight at a time.
