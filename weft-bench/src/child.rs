@@ -45,6 +45,8 @@ pub enum Message {
     Failed(String),
     /// This runtime cannot run this workload (yet).
     NotSupported(String),
+    /// A soak server's own figures, a few times a second (see [`crate::soak`]).
+    Tick(crate::soak::ServerTick),
 }
 
 impl Message {

@@ -117,6 +117,30 @@ impl Proc {
         }
     }
 
+    /// Every [`Message`] the child has written so far, without waiting (other lines are passed on to stderr);
+    /// `Err` once its stdout has closed and everything before that was read.
+    pub fn try_messages(&mut self) -> Result<Vec<Message>, String> {
+        let mut messages = Vec::new();
+        // Bounded: each line is consumed once and the child writes a few lines a second.
+        loop {
+            match self.lines.try_recv() {
+                Ok(line) => match serde_json::from_str::<Message>(&line) {
+                    Ok(m) => messages.push(m),
+                    Err(_) => eprintln!("[{}] {line}", self.name),
+                },
+                Err(mpsc::TryRecvError::Empty) => return Ok(messages),
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    return Err(format!("{}: its output closed", self.name))
+                }
+            }
+        }
+    }
+
+    /// How the child ended, if it has (it is reaped then); `None` while it runs.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// Gives the child up to `grace` to exit by itself, then kills it; reaps it either way.
     pub fn finish(mut self, grace: Duration) {
         let deadline = Instant::now() + grace;

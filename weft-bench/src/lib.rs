@@ -8,11 +8,14 @@
 //! - [`harness`]: runs each case of each runtime in a fresh child process, interleaved, N times;
 //! - [`child`]: the child side of that protocol;
 //! - [`loadgen`]: the one load generator for echo and http, on no runtime under test;
-//! - [`report`]: medians, ratios, the table, `latest.json` and `RESULTS.md`.
+//! - [`report`]: medians, ratios, the table, `latest.json` and `RESULTS.md`;
+//! - [`soak`]: `weft-bench soak`, weft's echo server under load and churn, watched for growth, with its own load
+//!   generator, [`churn`].
 
 #![warn(missing_docs)]
 
 pub mod child;
+pub mod churn;
 pub mod common;
 pub mod epoll;
 pub mod harness;
@@ -24,6 +27,7 @@ pub mod rt_smol;
 pub mod rt_tokio;
 pub mod rt_weft;
 pub mod runtime;
+pub mod soak;
 pub mod spec;
 pub mod sys;
 

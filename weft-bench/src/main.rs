@@ -5,6 +5,7 @@
 //! cargo run -p weft-bench --release -- --quick        # every workload, small sizes, under 3 minutes
 //! cargo run -p weft-bench --release                   # full sizes, under 15 minutes
 //! cargo run -p weft-bench --release -- echo spawn     # just these
+//! cargo run -p weft-bench --release -- soak --seconds 60   # weft's echo server under churn, fails on growth
 //! ```
 
 use std::path::PathBuf;
@@ -16,7 +17,8 @@ use weft_bench::runtime::Runtime;
 use weft_bench::spec::{Size, Workload};
 
 const USAGE: &str = "\
-usage: weft-bench [--quick] [--runs N] [--runtimes weft,tokio-ct,...] [--json PATH | --no-json] [--record] [WORKLOAD...]
+usage: weft-bench soak [--seconds N] [--conns N] [--churn N] [--parallel N]   (see `weft-bench soak --help`)
+       weft-bench [--quick] [--runs N] [--runtimes weft,tokio-ct,...] [--json PATH | --no-json] [--record] [WORKLOAD...]
 
   --quick          small sizes, 3 runs per figure (under 3 minutes); default: full sizes, 5 runs
   --runs N         runs per figure
@@ -116,6 +118,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("__child") => return weft_bench::child::main(&args[1..]),
         Some("__loadgen") => return weft_bench::loadgen::main(&args[1..]),
+        Some("__soak_server") => return weft_bench::soak::server_main(&args[1..]),
         _ => {}
     }
     let exe = match std::env::current_exe() {
@@ -125,6 +128,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.first().map(String::as_str) == Some("soak") {
+        return weft_bench::soak::main(&args[1..], &exe);
+    }
     let cli = match parse(&args, exe) {
         Ok(cli) => cli,
         Err(e) => {

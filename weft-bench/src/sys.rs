@@ -28,6 +28,41 @@ pub fn status_field(pid: Option<u32>, field: &str) -> io::Result<u64> {
     Err(io::Error::other(format!("no {field} in status")))
 }
 
+/// The number of open descriptors of process `pid` (entries of `/proc/<pid>/fd`).
+pub fn open_fds(pid: u32) -> io::Result<u64> {
+    let mut count = 0;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
+        entry?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Sets `SO_LINGER` to zero seconds, so that closing `socket` resets the connection (RST) instead of closing it
+/// in order (FIN); std has no stable setter for it.
+pub fn set_linger_zero(socket: &impl std::os::fd::AsRawFd) -> io::Result<()> {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `linger` is a valid libc::linger that outlives the call and the length passed is its exact size;
+    // a descriptor that is not a socket makes the kernel return an error, not undefined behaviour.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            std::ptr::addr_of!(linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Peak-RSS measurement around one phase of a workload: the baseline is the current RSS, and (where the kernel
 /// allows it) the peak (`VmHWM`) is reset to it first, so the figure is the growth caused by the phase.
 #[derive(Clone, Copy, Debug)]
@@ -284,6 +319,7 @@ mod tests {
         assert!(status_field(None, "VmRSS").unwrap() > 0);
         assert!(status_field(None, "Threads").unwrap() >= 1);
         process_cpu_time(std::process::id()).unwrap();
+        assert!(open_fds(std::process::id()).unwrap() >= 3);
         let me = || process_cpu_time(std::process::id()).unwrap();
         let w = Interference::start(me()).unwrap();
         assert!(w.other_cores(me()).is_none());
