@@ -10,6 +10,9 @@
 //! Pages are aligned to their size and start with a header naming the owner loop, so a cell finds its loop from
 //! its own address ([`Arena::owner_of`]) instead of keeping an 8-byte pointer in every task header.
 //!
+//! Built with `--cfg weft_no_arena`, weft takes no cell from here: each comes from the global allocator, so that
+//! ASAN, valgrind and Miri see a task freed too early as a use after free, not as a slot still inside a page.
+//!
 //! # Invariants
 //!
 //! 1. `local` and `pages` are touched only on the owner loop's thread (callers check the thread-local context), or
@@ -65,8 +68,8 @@ struct Local {
 struct Class {
     /// Loop thread only (invariant 1).
     local: UnsafeCell<Local>,
-    /// Slots freed on other threads.
-    remote: Mutex<Vec<usize>>,
+    /// Slots freed on other threads, kept as pointers so that they keep their page's provenance.
+    remote: Mutex<Vec<NonNull<FreeSlot>>>,
     /// Whether `remote` may hold slots.
     remote_pending: AtomicBool,
 }
@@ -119,7 +122,8 @@ impl Pages {
 }
 
 // SAFETY: the thread-unsafe parts (`local`, `pages`) are only touched on the owner loop's thread (invariant 1);
-// the rest is a Mutex and an atomic.
+// the rest is a Mutex (whose pointers are free slots of this arena, invariant 2, not shared with anyone) and an
+// atomic.
 unsafe impl Sync for Arena {}
 // SAFETY: the raw pointers name memory owned by the arena itself; moving the arena moves that ownership.
 unsafe impl Send for Arena {}
@@ -182,7 +186,7 @@ impl Arena {
                     .unwrap_or_else(|poisoned| poisoned.into_inner()),
             );
             for slot in remote {
-                let slot = slot as *mut FreeSlot;
+                let slot = slot.as_ptr();
                 // SAFETY: invariant 2: a freed slot of this class, ours to link.
                 unsafe { slot.write(FreeSlot { next: local.free }) };
                 local.free = slot;
@@ -221,10 +225,11 @@ impl Arena {
     /// `slot` came from [`allocate`](Self::allocate) of a live arena and is derived from that allocation (its
     /// provenance covers the page).
     pub(crate) unsafe fn owner_of(slot: NonNull<u8>) -> *const Shared {
-        let offset = slot.as_ptr() as usize & (PAGE - 1);
+        // The page's start, derived from the slot so that it keeps the chunk's provenance.
+        let page = slot.as_ptr().map_addr(|address| address & !(PAGE - 1));
         // SAFETY: pages are PAGE-aligned (chunks are, and pages are whole multiples into them) and start with their
-        // header (invariant 3); stepping back by the offset stays inside the page.
-        unsafe { slot.as_ptr().sub(offset).cast::<PageHeader>().read().owner }
+        // header (invariant 3); the page's start lies in the same chunk as the slot.
+        unsafe { page.cast::<PageHeader>().read().owner }
     }
 
     /// Returns a slot. `on_owner_thread` says whether the caller is the owner loop's thread.
@@ -247,7 +252,7 @@ impl Arena {
                 .remote
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(slot.as_ptr() as usize);
+                .push(slot.cast());
             class.remote_pending.store(true, Ordering::Release);
         }
     }
@@ -279,7 +284,7 @@ mod tests {
             let a = arena.allocate(layout, ptr::null());
             let b = arena.allocate(layout, ptr::null());
             assert_eq!(
-                b.as_ptr() as usize - a.as_ptr() as usize,
+                b.as_ptr().addr() - a.as_ptr().addr(),
                 72,
                 "exact-size slots, back to back"
             );
@@ -303,7 +308,7 @@ mod tests {
             let many: Vec<_> = (0..2000)
                 .map(|_| arena.allocate(layout, ptr::null()))
                 .collect();
-            let mut sorted: Vec<usize> = many.iter().map(|slot| slot.as_ptr() as usize).collect();
+            let mut sorted: Vec<usize> = many.iter().map(|slot| slot.as_ptr().addr()).collect();
             sorted.sort_unstable();
             sorted.dedup();
             assert_eq!(sorted.len(), 2000, "no slot handed out twice");

@@ -28,7 +28,7 @@
 //!    thread (rules 1 and 2 guarantee the future is gone, and a leftover output is `Send` or was dropped by its
 //!    non-`Send` handle's thread), so the last reference may be dropped on any thread.
 //! 7. **The owner pointer** (found by `raw::owner_of`: in the arena page's header for a cell from the loop's
-//!    arena, in the 8 bytes before the header for any other cell) holds one strong count of the loop's shared
+//!    arena, in the 8 bytes before the header for any other cell, which under `--cfg weft_no_arena` is every cell) holds one strong count of the loop's shared
 //!    state for as long as the cell lives, so waking a task after its runtime is gone touches only memory that is still valid; the
 //!    loop's queues refuse it once closed.
 //! 8. **The x-ray statistics** (`Header::stats`: bookmark, polls, last run) are read and written only

@@ -187,7 +187,10 @@ where
     F: Future,
 {
     let layout = Layout::new::<Cell<F>>();
-    let in_arena = on_owner_thread && owner.is_some() && Arena::serves(layout);
+    // Under `--cfg weft_no_arena` every cell has an allocation of its own, whose lifetime ASAN, valgrind and Miri
+    // can check.
+    let in_arena =
+        !cfg!(weft_no_arena) && on_owner_thread && owner.is_some() && Arena::serves(layout);
     let owner = owner.map_or(std::ptr::null(), Arc::into_raw);
     let cell = Cell {
         header: Header {

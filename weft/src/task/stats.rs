@@ -1,22 +1,25 @@
 //! The x-ray part of a task header: the task's bookmark and poll statistics, in 16 bytes (task rule 8).
 //!
-//! A bookmark's location is a `&'static Location`, 8 bytes as a pointer; here it is packed into 32 bits as its
-//! distance in bytes from an anchor in this program's static data (every `Location` the compiler emits for the
-//! program's own code lies well within 2 GiB of it), or, for a location too far away (code in a shared library
-//! loaded elsewhere), as an index into a small table of such locations. The pointer's provenance is exposed by the
-//! `as usize` cast when packing and taken up again by the `as *const` cast when unpacking (`as` casts are
-//! `expose_provenance` / `with_exposed_provenance`, which this crate's MSRV predates).
+//! A bookmark's location is a `&'static Location`, 8 bytes as a pointer; here it is packed into 32 bits as an
+//! id: one plus its index in a process-wide, append-only table of the locations bookmarks have named so far.
+//! Unpacking reads the reference back from the table, so it keeps the provenance of the `Location` it names.
+//! (Packing its distance from an anchor static would save the lookup, but unpacking would need an
+//! integer-to-pointer cast: offset from the anchor, a pointer may only reach the anchor's own allocation under
+//! strict provenance, which Miri's `-Zmiri-strict-provenance` checks.) Packing must stay cheap, since every leaf future
+//! that returns `Pending` does it: a thread looks the location up in its own small cache, direct-mapped by
+//! address ([`IDS`]), and takes the table's lock only the first time it meets a location (or when another one
+//! pushed it out of its cache slot). A dump reads the table without a lock.
 //!
 //! A leaf future that returns `Pending` does not look for its task: it leaves its bookmark in a thread-local
 //! ([`bookmark`]: one store), which the loop moves into the polled task's header when the poll returns `Pending`
 //! ([`TaskStats::end_poll`]) and clears after any other poll. So every poll starts with none, a poll that parks
 //! in a future weft does not know leaves no bookmark rather than a stale one, and the leaf's `Pending` path costs
-//! a subtraction, a range check and one store.
+//! a cache lookup and one store.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::Location;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::task::Label;
 
@@ -109,64 +112,86 @@ pub(crate) fn forget_left() {
     LEFT.with(|left| left.set(0));
 }
 
-/// The anchor locations are measured from: a static of this crate, 8-aligned like `Location`.
-static ANCHOR: u64 = 0;
+/// Slots in each thread's cache of packed locations ([`IDS`]); a power of two.
+const CACHE_SLOTS: usize = 64;
 
-/// Locations too far from the anchor to pack as a distance, and their indices.
-static FAR: Mutex<Option<FarLocations>> = Mutex::new(None);
-
-/// The far locations by index, and the index of each by address.
-type FarLocations = (Vec<&'static Location<'static>>, HashMap<usize, u32>);
-
-/// The anchor's address.
-fn anchor() -> usize {
-    std::ptr::from_ref(&ANCHOR) as usize
+thread_local! {
+    /// This thread's recently packed locations, direct-mapped by address: (address, id). An address of 0 is no
+    /// location, so the empty slots never match.
+    static IDS: [Cell<(usize, u32)>; CACHE_SLOTS] = const { [const { Cell::new((0, 0)) }; CACHE_SLOTS] };
 }
 
-/// Packs a location into 32 bits: even and non-zero — its distance in bytes from the anchor (±2 GiB; even, as
-/// both are aligned like `usize`, and never 0, as the anchor is not a `Location`); odd — its index in [`FAR`],
-/// shifted left by one, plus one; 0 — none.
+/// The id of every location packed so far, by address (the cold path of [`pack`]; the write side of [`TABLE`]).
+static ID_OF: Mutex<Option<HashMap<usize, u32>>> = Mutex::new(None);
+
+/// Entries in the table's first segment; segment `k` holds `FIRST_SEGMENT << k`.
+const FIRST_SEGMENT: usize = 64;
+/// Segments in the table: enough for every id a `u32` can name.
+const SEGMENTS: usize = 27;
+
+/// Every location packed so far, by id minus one: segments allocated as they are needed and never freed or
+/// moved, so that [`unpack`] reads an entry without a lock. Entries are set only under [`ID_OF`]'s lock.
+static TABLE: [OnceLock<Box<[OnceLock<&'static Location<'static>>]>>; SEGMENTS] =
+    [const { OnceLock::new() }; SEGMENTS];
+
+/// The segment and offset in [`TABLE`] of the entry at `index`.
+fn position(index: usize) -> (usize, usize) {
+    let shifted = index + FIRST_SEGMENT;
+    let top = shifted.ilog2() as usize;
+    (top - FIRST_SEGMENT.ilog2() as usize, shifted - (1 << top))
+}
+
+/// Packs a location into 32 bits: its id (0: none). One lookup in the thread's cache, unless the location is
+/// new to this thread or was pushed out of its cache slot.
 #[inline]
 fn pack(location: &'static Location<'static>) -> u32 {
-    let address = std::ptr::from_ref(location) as usize; // exposes the provenance
-    let distance = address.wrapping_sub(anchor()) as isize;
-    if distance as i32 as isize == distance {
-        distance as u32
+    let address = std::ptr::from_ref(location).addr();
+    // `Location`s are 8-aligned, 24 bytes apart when neighbours: the slot skips the always-zero bits.
+    let slot = (address >> 3) % CACHE_SLOTS;
+    let (cached, id) = IDS.with(|ids| ids[slot].get());
+    if cached == address {
+        id
     } else {
-        pack_far(location)
+        pack_slow(location, slot)
     }
 }
 
-/// The slow path of [`pack`]: an index into the table of far locations.
+/// The slow path of [`pack`]: finds or makes the location's id in the process-wide table, and caches it in
+/// `slot` of this thread's cache.
 #[cold]
-fn pack_far(location: &'static Location<'static>) -> u32 {
-    let mut far = FAR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let (list, index_of) = far.get_or_insert_with(Default::default);
-    let address = std::ptr::from_ref(location) as usize;
-    let index = *index_of.entry(address).or_insert_with(|| {
-        list.push(location);
-        u32::try_from(list.len() - 1).unwrap_or(u32::MAX)
-    });
-    // Past 2^31 distinct far locations (never, in practice) the bookmark points at the last one.
-    (index.min((1 << 31) - 1) << 1) | 1
+fn pack_slow(location: &'static Location<'static>, slot: usize) -> u32 {
+    let address = std::ptr::from_ref(location).addr();
+    let mut id_of = ID_OF
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let id_of = id_of.get_or_insert_with(HashMap::new);
+    let next = id_of.len();
+    let id = match id_of.get(&address) {
+        Some(&id) => id,
+        // Past the table's last entry (over four billion call sites: never, in practice) the bookmark is lost.
+        None if next >= u32::MAX as usize => return 0,
+        None => {
+            let (segment, offset) = position(next);
+            let entries = TABLE[segment].get_or_init(|| {
+                (0..FIRST_SEGMENT << segment)
+                    .map(|_| OnceLock::new())
+                    .collect()
+            });
+            let _ = entries[offset].set(location);
+            let id = next as u32 + 1;
+            id_of.insert(address, id);
+            id
+        }
+    };
+    IDS.with(|ids| ids[slot].set((address, id)));
+    id
 }
 
 /// Unpacks what [`pack`] made; `None` for 0.
 fn unpack(packed: u32) -> Option<&'static Location<'static>> {
-    if packed == 0 {
-        return None;
-    }
-    if packed & 1 == 0 {
-        let address = anchor().wrapping_add(packed as i32 as isize as usize);
-        // Takes up the provenance `pack` exposed.
-        let pointer = address as *const Location<'static>;
-        // SAFETY: `pack` made `packed` from the address of a `&'static Location` whose provenance it exposed, so
-        // `pointer` is that reference again, valid for the life of the program.
-        return Some(unsafe { &*pointer });
-    }
-    let index = packed >> 1;
-    let far = FAR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    far.as_ref()?.0.get(index as usize).copied()
+    let index = (packed as usize).checked_sub(1)?;
+    let (segment, offset) = position(index);
+    TABLE[segment].get()?.get(offset)?.get().copied()
 }
 
 #[cfg(test)]
@@ -214,12 +239,30 @@ mod tests {
     }
 
     #[test]
-    fn far_locations_are_kept_in_a_table() {
-        let leaked: &'static Location<'static> = Box::leak(Box::new(*Location::caller()));
-        let packed = pack_far(leaked);
-        assert_eq!(packed & 1, 1, "odd: an index");
-        assert!(std::ptr::eq(unpack(packed).unwrap(), leaked));
-        assert_eq!(pack_far(leaked), packed, "one entry per location");
+    fn locations_round_trip_through_the_table_and_the_cache() {
+        // More than a thread's cache and the table's first segment hold, from the heap (far from the
+        // program's own locations); each packed twice: first new, then from the cache or after eviction.
+        let leaked: Vec<&'static Location<'static>> = (0..3 * CACHE_SLOTS)
+            .map(|_| &*Box::leak(Box::new(*Location::caller())))
+            .collect();
+        for _ in 0..2 {
+            let ids: Vec<u32> = leaked.iter().map(|&location| pack(location)).collect();
+            for (&location, &id) in leaked.iter().zip(&ids) {
+                assert_ne!(id, 0);
+                assert!(std::ptr::eq(unpack(id).unwrap(), location));
+                assert_eq!(pack(location), id, "one id per location");
+            }
+        }
         assert_eq!(unpack(0), None);
+        assert_eq!(unpack(u32::MAX), None, "an id never handed out");
+    }
+
+    #[test]
+    fn table_positions_fill_each_segment_in_turn() {
+        assert_eq!(position(0), (0, 0));
+        assert_eq!(position(FIRST_SEGMENT - 1), (0, FIRST_SEGMENT - 1));
+        assert_eq!(position(FIRST_SEGMENT), (1, 0));
+        assert_eq!(position(3 * FIRST_SEGMENT), (2, 0));
+        assert_eq!(position(u32::MAX as usize - 1).0, SEGMENTS - 1);
     }
 }
