@@ -22,7 +22,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::task::raw;
-use crate::task::{Id, JoinHandle, TaskRef};
+use crate::task::{Id, JoinHandle, Owner, TaskRef};
 
 /// A job: the task, and the reference its thread keeps while running it.
 struct Job {
@@ -151,16 +151,19 @@ impl Pool {
     }
 
     /// Queues `function`; starts a thread if none is idle and the limit allows.
-    pub(crate) fn spawn<F, T>(
+    ///
+    /// `S` is the runtime's loop type: a job has no owner loop, but its cell is made for that type all the same.
+    pub(crate) fn spawn<S, F, T>(
         &self,
         function: F,
         location: &'static Location<'static>,
     ) -> JoinHandle<T>
     where
+        S: Owner,
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (keep, task, handle) = raw::new_task(
+        let (keep, task, handle) = raw::new_task::<_, S>(
             BlockingFuture(Some(function)),
             None,
             false,

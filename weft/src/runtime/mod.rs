@@ -42,26 +42,8 @@ use event_loop::Core;
 /// How many tasks the loop polls before it checks timers, the remote queue and the OS again.
 pub(crate) const EVENT_INTERVAL: usize = 64;
 
-/// A task's output panicked in its destructor, dropped by a `JoinHandle` or with the task's last reference: the
-/// panic is reported under the policy of the loop on this thread (on stderr off a loop) and goes no further, so
-/// a handle dropped while its thread unwinds cannot abort the process.
-pub(crate) fn report_destructor_panic(
-    id: crate::task::Id,
-    spawned_at: &'static Location<'static>,
-    payload: Box<dyn std::any::Any + Send>,
-) {
-    let task = crate::task::TaskTitle(id, None);
-    let what =
-        format_args!("the output of {task} (spawned at {spawned_at}) panicked in its destructor");
-    context::with_core(|core| match core {
-        Some(core) => core.on_lost_panic(payload.as_ref(), what),
-        None => report_lost_panic(payload.as_ref(), what),
-    });
-    crate::task::drop_quietly(payload);
-}
-
 /// Says on stderr that `what` happened, with `payload`'s message; never panics (stderr may be closed).
-fn report_lost_panic(payload: &(dyn std::any::Any + Send), what: fmt::Arguments<'_>) {
+pub(crate) fn report_lost_panic(payload: &(dyn std::any::Any + Send), what: fmt::Arguments<'_>) {
     use std::io::Write;
     let message = crate::task::error::panic_message(payload).unwrap_or("Box<dyn Any>");
     let _ = writeln!(std::io::stderr(), "weft: {what}: {message}");
@@ -204,6 +186,40 @@ where
              or use a weft::Handle to spawn from another thread"
         ),
     })
+}
+
+/// `task::Builder` lives in the task layer; spawning belongs to the runtime.
+impl crate::task::Builder {
+    /// Spawns the task on the current loop, like [`weft::spawn`](crate::spawn).
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let shared = std::rc::Rc::new(21); // the future need not be Send
+    ///     let task = weft::task::Builder::new()
+    ///         .name("double")
+    ///         .spawn(async move { *shared * 2 });
+    ///     assert_eq!(task.await.unwrap(), 42);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let location = Location::caller();
+        context::with_core(|core| {
+            match core {
+            Some(core) => core.spawn_local(future, self.into_name(), location),
+            None => panic!(
+                "weft::task::Builder::spawn called outside a runtime: wrap your code in weft::run or #[weft::main]"
+            ),
+        }
+        })
+    }
 }
 
 /// Runs a blocking or CPU-heavy closure on the runtime's blocking pool, so it does not stall the loop, and

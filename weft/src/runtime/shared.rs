@@ -13,7 +13,7 @@ use crate::blocking::Pool;
 use crate::sys::EventFd;
 use crate::task::arena::Arena;
 use crate::task::raw::{self, TaskRef};
-use crate::task::{Id, JoinHandle};
+use crate::task::{Id, JoinHandle, Owner};
 use crate::xray::{DumpRequest, PollWatch, PublishedMetrics};
 
 /// What other threads hand to the loop.
@@ -169,24 +169,6 @@ impl Shared {
         lock(&LOOPS).as_ref()?.get(&id)?.upgrade()
     }
 
-    /// Pushes a woken task (holding its queue reference) to this loop: on the loop's own thread straight onto
-    /// the run queue, with no lock; from elsewhere through the remote queue.
-    ///
-    /// Once the task is handed over, `self` is touched only under the remote lock: the task may be the last
-    /// thing keeping this `Shared` alive (task rule 7), and the loop cannot drop it before the lock is released.
-    pub(crate) fn schedule(&self, task: TaskRef) {
-        let task = context::with_core_of(self, |core| match core {
-            Some(core) => {
-                core.push_local(task);
-                None
-            }
-            None => Some(task),
-        });
-        if let Some(task) = task {
-            self.push_remote(|remote| remote.woken.push(task));
-        }
-    }
-
     /// Runs `push` on the remote queue and wakes the loop; if the loop has shut down, `push` is not run and its
     /// captures are dropped here.
     pub(crate) fn push_remote(&self, push: impl FnOnce(&mut Remote)) -> bool {
@@ -285,7 +267,7 @@ impl Shared {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.blocking.spawn(function, location)
+        self.blocking.spawn::<Shared, _, _>(function, location)
     }
 }
 
@@ -294,5 +276,53 @@ impl Drop for Shared {
         if let Some(loops) = lock(&LOOPS).as_mut() {
             loops.remove(&self.id);
         }
+    }
+}
+
+/// The runtime's side of the seam with the task layer.
+impl Owner for Shared {
+    /// Pushes a woken task (holding its queue reference) to this loop: on the loop's own thread straight onto
+    /// the run queue, with no lock; from elsewhere through the remote queue.
+    ///
+    /// Once the task is handed over, `self` is touched only under the remote lock: the task may be the last
+    /// thing keeping this `Shared` alive (task rule 7), and the loop cannot drop it before the lock is released.
+    #[inline]
+    fn schedule(&self, task: TaskRef) {
+        let task = context::with_core_of(self, |core| match core {
+            Some(core) => {
+                core.push_local(task);
+                None
+            }
+            None => Some(task),
+        });
+        if let Some(task) = task {
+            self.push_remote(|remote| remote.woken.push(task));
+        }
+    }
+
+    fn arena(&self) -> &Arena {
+        &self.arena
+    }
+
+    fn is_current(&self) -> bool {
+        context::with_core_of(self, |core| core.is_some())
+    }
+
+    /// The panic goes under the policy of the loop on this thread (on stderr off a loop) and no further, so a
+    /// handle dropped while its thread unwinds cannot abort the process.
+    fn report_lost_panic(
+        id: Id,
+        spawned_at: &'static Location<'static>,
+        payload: Box<dyn std::any::Any + Send>,
+    ) {
+        let task = crate::task::TaskTitle(id, None);
+        let what = format_args!(
+            "the output of {task} (spawned at {spawned_at}) panicked in its destructor"
+        );
+        context::with_core(|core| match core {
+            Some(core) => core.on_lost_panic(payload.as_ref(), what),
+            None => super::report_lost_panic(payload.as_ref(), what),
+        });
+        crate::task::drop_quietly(payload);
     }
 }

@@ -25,7 +25,6 @@ use std::alloc::{self, Layout};
 use std::cell::UnsafeCell;
 use std::ptr::{self, NonNull};
 
-use crate::runtime::Shared;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -36,7 +35,7 @@ const PAGE: usize = 64 * 1024;
 #[repr(C)]
 struct PageHeader {
     /// The loop whose arena this is.
-    owner: *const Shared,
+    owner: *const (),
 }
 
 /// Bytes taken by the page header (a multiple of `GRAIN`, so slots stay aligned).
@@ -172,7 +171,7 @@ impl Arena {
     ///
     /// # Safety
     /// Called on the owner loop's thread (invariant 1).
-    pub(crate) unsafe fn allocate(&self, layout: Layout, owner: *const Shared) -> NonNull<u8> {
+    pub(crate) unsafe fn allocate(&self, layout: Layout, owner: *const ()) -> NonNull<u8> {
         let index = class_of(layout).expect("checked by Arena::serves");
         let class = &self.classes[index];
         // SAFETY: invariant 1: we are on the owner loop's thread, the only one touching `local`.
@@ -224,7 +223,7 @@ impl Arena {
     /// # Safety
     /// `slot` came from [`allocate`](Self::allocate) of a live arena and is derived from that allocation (its
     /// provenance covers the page).
-    pub(crate) unsafe fn owner_of(slot: NonNull<u8>) -> *const Shared {
+    pub(crate) unsafe fn owner_of(slot: NonNull<u8>) -> *const () {
         // The page's start, derived from the slot so that it keeps the chunk's provenance.
         let page = slot.as_ptr().map_addr(|address| address & !(PAGE - 1));
         // SAFETY: pages are PAGE-aligned (chunks are, and pages are whole multiples into them) and start with their

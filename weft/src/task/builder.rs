@@ -1,11 +1,6 @@
 //! [`Builder`]: spawn a task with a name.
 
-use std::future::Future;
-use std::panic::Location;
 use std::sync::Arc;
-
-use super::JoinHandle;
-use crate::runtime::context;
 
 /// Spawns a task with options — today, a name that shows up in panic reports and in the x-ray.
 ///
@@ -50,34 +45,8 @@ impl Builder {
         self
     }
 
-    /// Spawns the task on the current loop, like [`weft::spawn`](crate::spawn).
-    ///
-    /// ```
-    /// weft::run(async {
-    ///     let shared = std::rc::Rc::new(21); // the future need not be Send
-    ///     let task = weft::task::Builder::new()
-    ///         .name("double")
-    ///         .spawn(async move { *shared * 2 });
-    ///     assert_eq!(task.await.unwrap(), 42);
-    /// });
-    /// ```
-    ///
-    /// # Panics
-    /// Outside a runtime.
-    #[track_caller]
-    pub fn spawn<F>(self, future: F) -> JoinHandle<F::Output>
-    where
-        F: Future + 'static,
-        F::Output: 'static,
-    {
-        let location = Location::caller();
-        context::with_core(|core| {
-            match core {
-            Some(core) => core.spawn_local(future, self.name, location),
-            None => panic!(
-                "weft::task::Builder::spawn called outside a runtime: wrap your code in weft::run or #[weft::main]"
-            ),
-        }
-        })
+    /// The name given, if any (the runtime spawns the task: see `Builder::spawn` in `runtime`).
+    pub(crate) fn into_name(self) -> Option<Arc<str>> {
+        self.name
     }
 }

@@ -45,6 +45,7 @@ mod gather;
 mod handle;
 mod id;
 pub(crate) mod label;
+pub(crate) mod owner;
 pub(crate) mod raw;
 pub(crate) mod state;
 pub(crate) mod stats;
@@ -63,6 +64,7 @@ pub use gather::__private;
 
 pub(crate) use error::drop_quietly;
 pub(crate) use label::{Label, Op};
+pub(crate) use owner::Owner;
 pub(crate) use raw::TaskRef;
 pub(crate) use stats::{bookmark, bookmark_if_none};
 

@@ -7,6 +7,7 @@ use std::alloc::{self, Layout};
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
@@ -17,13 +18,13 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use super::arena::Arena;
 use super::error::{self, JoinError};
 use super::id::Id;
+use super::owner::Owner;
 use super::state::{
     PopTransition, ScheduleTransition, State, ARENA, COMPLETE, CONSUMED, JOIN_INTEREST, JOIN_WAKER,
     OUTPUT, PANICKED, SCHEDULED,
 };
 use super::stats::TaskStats;
 use super::JoinHandle;
-use crate::runtime::Shared;
 
 /// The type-erased part of a task, at the start of every cell.
 #[repr(C)]
@@ -42,15 +43,17 @@ pub(crate) struct Header {
     pub(crate) stats: TaskStats,
 }
 
-/// A whole task: header first (so a `*Header` is a `*Cell`), then the slot.
+/// A whole task owned by a loop of type `S`: header first (so a `*Header` is a `*Cell`), then the slot.
 #[repr(C)]
-struct Cell<F: Future> {
+struct Cell<F: Future, S> {
     /// The type-erased part.
     header: Header,
     /// The future while the task runs, then its output (rules 1 and 2). Which one it holds is told by the
     /// state word, not by a tag of its own: not `COMPLETE` — the future; `COMPLETE | OUTPUT` without
     /// `CONSUMED` — the output; otherwise nothing. Keeping the tag out of the slot saves 8 bytes a task.
     slot: UnsafeCell<Slot<F>>,
+    /// The owner's type: its pointer is kept outside the cell (rule 7).
+    owner: PhantomData<fn() -> S>,
 }
 
 /// The future, or its output, in the same bytes.
@@ -73,6 +76,8 @@ pub(crate) struct Vtable {
     drop_output: unsafe fn(NonNull<Header>),
     /// Frees the cell (rule 6).
     dealloc: unsafe fn(NonNull<Header>),
+    /// Hands the task, scheduled, to its owner loop (for callers that do not know the owner's type: abort).
+    schedule: unsafe fn(TaskRef),
 }
 
 /// What running a task from a queue did.
@@ -105,9 +110,9 @@ fn completed(header: &Header, unhandled_panic: Option<Box<dyn Any + Send>>) -> R
 /// Runs `drop`, which drops a task's output or panic payload; a panic in a destructor there is reported like
 /// an unhandled panic instead of unwinding into whoever let go of the task (a `JoinHandle` dropped while its
 /// thread unwinds would abort the process; a waker may be dropped anywhere).
-fn drop_reporting_panic(header: &Header, drop: impl FnOnce()) {
+fn drop_reporting_panic<S: Owner>(header: &Header, drop: impl FnOnce()) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(drop)) {
-        crate::runtime::report_destructor_panic(header.id, header.spawned_at, payload);
+        S::report_lost_panic(header.id, header.spawned_at, payload);
     }
 }
 
@@ -142,15 +147,16 @@ impl Header {
 /// reference its pool thread keeps while running it), the queue's reference (rule 4) and the join handle.
 ///
 /// `on_owner_thread`: the caller is the owner loop's thread, so the cell may come from the loop's arena.
-pub(crate) fn new_task<F>(
+pub(crate) fn new_task<F, S>(
     future: F,
-    owner: Option<Arc<Shared>>,
+    owner: Option<Arc<S>>,
     on_owner_thread: bool,
     id: Id,
     spawned_at: &'static Location<'static>,
 ) -> (TaskRef, TaskRef, JoinHandle<F::Output>)
 where
     F: Future,
+    S: Owner,
 {
     let ptr = allocate(
         future,
@@ -174,9 +180,9 @@ where
 
 /// Allocates a task cell for `future`, with `flags` set and `refs` references owned by the caller: from the owner
 /// loop's arena when the caller is on that loop's thread and the cell fits, otherwise from the global allocator.
-fn allocate<F>(
+fn allocate<F, S>(
     future: F,
-    owner: Option<Arc<Shared>>,
+    owner: Option<Arc<S>>,
     on_owner_thread: bool,
     id: Id,
     spawned_at: &'static Location<'static>,
@@ -185,8 +191,9 @@ fn allocate<F>(
 ) -> NonNull<Header>
 where
     F: Future,
+    S: Owner,
 {
-    let layout = Layout::new::<Cell<F>>();
+    let layout = Layout::new::<Cell<F, S>>();
     // Under `--cfg weft_no_arena` every cell has an allocation of its own, whose lifetime ASAN, valgrind and Miri
     // can check.
     let in_arena =
@@ -195,7 +202,7 @@ where
     let cell = Cell {
         header: Header {
             state: State::new(if in_arena { flags | ARENA } else { flags }, refs),
-            vtable: &Cell::<F>::VTABLE,
+            vtable: &Cell::<F, S>::VTABLE,
             id,
             spawned_at,
             join_waker: UnsafeCell::new(None),
@@ -204,9 +211,10 @@ where
         slot: UnsafeCell::new(Slot {
             future: ManuallyDrop::new(future),
         }),
+        owner: PhantomData,
     };
     if !in_arena {
-        let (layout, offset) = Cell::<F>::boxed_layout();
+        let (layout, offset) = Cell::<F, S>::boxed_layout();
         // SAFETY: the layout has a non-zero size (it holds the owner pointer).
         let base = unsafe { alloc::alloc(layout) };
         let Some(base) = NonNull::new(base) else {
@@ -216,8 +224,8 @@ where
         // before it lie inside the allocation and are 8-aligned (the cell's alignment is at least 8: its header
         // starts with an atomic word). The owner's strong count moves into the cell (rule 7).
         unsafe {
-            let cell_ptr = base.as_ptr().add(offset).cast::<Cell<F>>();
-            cell_ptr.cast::<*const Shared>().sub(1).write(owner);
+            let cell_ptr = base.as_ptr().add(offset).cast::<Cell<F, S>>();
+            cell_ptr.cast::<*const ()>().sub(1).write(owner.cast());
             cell_ptr.write(cell);
             return NonNull::new_unchecked(cell_ptr).cast();
         }
@@ -225,7 +233,7 @@ where
     // SAFETY: `in_arena` implies a non-null owner, which the cell now holds a strong count of (rule 7; the arena
     // records it in the page's header); the caller is the owner loop's thread (arena invariant 1) and the arena
     // serves this layout.
-    let slot = unsafe { (*owner).arena.allocate(layout, owner) }.cast::<Cell<F>>();
+    let slot = unsafe { (*owner).arena().allocate(layout, owner.cast()) }.cast::<Cell<F, S>>();
     // SAFETY: the slot is fresh, sized and aligned for a Cell<F> (the arena serves alignments up to 8 and this
     // layout passed `serves`).
     unsafe { slot.as_ptr().write(cell) };
@@ -235,7 +243,12 @@ where
 /// The loop that polls the task at `ptr`, whose strong count the cell holds (rule 7); null for a blocking task.
 ///
 /// An arena cell finds it in its page's header; any other cell keeps it in the 8 bytes before its header.
-fn owner_of(ptr: NonNull<Header>) -> *const Shared {
+fn owner_of<S: Owner>(ptr: NonNull<Header>) -> *const S {
+    erased_owner_of(ptr).cast()
+}
+
+/// [`owner_of`] for a caller that does not know the owner's type.
+fn erased_owner_of(ptr: NonNull<Header>) -> *const () {
     // SAFETY: `ptr` is a live cell (the caller holds a reference or is freeing it); ARENA never changes.
     let in_arena = unsafe { ptr.as_ref() }.state.load() & ARENA != 0;
     if in_arena {
@@ -244,20 +257,20 @@ fn owner_of(ptr: NonNull<Header>) -> *const Shared {
     } else {
         // SAFETY: other cells were allocated by `allocate` with the owner in the 8 bytes before the header; the
         // pointer derives from that allocation, so stepping back stays inside it.
-        unsafe { ptr.as_ptr().cast::<*const Shared>().sub(1).read() }
+        unsafe { ptr.as_ptr().cast::<*const ()>().sub(1).read() }
     }
 }
 
 /// Whether the task at `ptr` is `spawn_blocking` work (it has no owner loop).
 pub(crate) fn is_blocking(ptr: NonNull<Header>) -> bool {
-    owner_of(ptr).is_null()
+    erased_owner_of(ptr).is_null()
 }
 
-impl<F: Future> Cell<F> {
+impl<F: Future, S: Owner> Cell<F, S> {
     /// The layout of a cell from the global allocator — the owner pointer, then the cell — and the cell's offset.
     fn boxed_layout() -> (Layout, usize) {
-        let (layout, offset) = Layout::new::<*const Shared>()
-            .extend(Layout::new::<Cell<F>>())
+        let (layout, offset) = Layout::new::<*const ()>()
+            .extend(Layout::new::<Cell<F, S>>())
             .expect("a task cell's layout fits in memory");
         (layout.pad_to_align(), offset)
     }
@@ -266,6 +279,7 @@ impl<F: Future> Cell<F> {
     const VTABLE: Vtable = Vtable {
         poll: Self::poll,
         cancel: Self::cancel,
+        schedule: push_to_owner::<S>,
         read_output: Self::read_output,
         drop_output: Self::drop_output,
         dealloc: Self::dealloc,
@@ -275,9 +289,9 @@ impl<F: Future> Cell<F> {
     ///
     /// # Safety
     /// `ptr` must point to the header of a live `Cell<F>` (every header comes from [`allocate`] for its `F`).
-    unsafe fn from_header<'a>(ptr: NonNull<Header>) -> &'a Cell<F> {
-        // SAFETY: the caller guarantees a live Cell<F>; repr(C) puts the header at offset 0.
-        unsafe { ptr.cast::<Cell<F>>().as_ref() }
+    unsafe fn from_header<'a>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
+        // SAFETY: the caller guarantees a live Cell<F, S>; repr(C) puts the header at offset 0.
+        unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
     }
 
     /// Polls the future once.
@@ -287,7 +301,7 @@ impl<F: Future> Cell<F> {
     unsafe fn poll(ptr: NonNull<Header>) -> RunOutcome {
         // SAFETY: the vtable is only reachable through headers of Cell<F>.
         let cell = unsafe { Self::from_header(ptr) };
-        let waker = ManuallyDrop::new(borrowed_waker(ptr));
+        let waker = ManuallyDrop::new(borrowed_waker::<S>(ptr));
         let mut cx = Context::from_waker(&waker);
         // SAFETY: rule 1: this thread has exclusive access to the slot, which holds the future while the task is
         // not complete.
@@ -308,7 +322,7 @@ impl<F: Future> Cell<F> {
                 OUTPUT
             }
             (Ok(Poll::Ready(output)), Err(payload)) => {
-                drop_reporting_panic(&cell.header, move || drop(output));
+                drop_reporting_panic::<S>(&cell.header, move || drop(output));
                 error::store_panic(cell.header.id, payload);
                 PANICKED
             }
@@ -349,7 +363,7 @@ impl<F: Future> Cell<F> {
     /// # Safety
     /// Rule 1: the caller has exclusive access to the slot, the future is gone, and the slot holds an output
     /// iff `outcome` has `OUTPUT`.
-    unsafe fn complete(cell: &Cell<F>, outcome: usize) -> RunOutcome {
+    unsafe fn complete(cell: &Cell<F, S>, outcome: usize) -> RunOutcome {
         let header = &cell.header;
         let previous = header.state.transition_to_complete(outcome);
         if previous & JOIN_INTEREST == 0 {
@@ -360,7 +374,7 @@ impl<F: Future> Cell<F> {
                 None
             };
             if outcome & OUTPUT != 0 && std::mem::needs_drop::<F::Output>() {
-                drop_reporting_panic(header, || {
+                drop_reporting_panic::<S>(header, || {
                     // SAFETY: rule 2: without join interest at completion the output belongs to this side; it
                     // is marked consumed so that nobody drops it again.
                     unsafe { ManuallyDrop::drop(&mut (*cell.slot.get()).output) }
@@ -418,7 +432,7 @@ impl<F: Future> Cell<F> {
             return;
         }
         if state & OUTPUT != 0 {
-            drop_reporting_panic(&cell.header, || {
+            drop_reporting_panic::<S>(&cell.header, || {
                 // SAFETY: rule 2: the output is in the slot, ours, and now marked consumed.
                 unsafe { ManuallyDrop::drop(&mut (*cell.slot.get()).output) }
             });
@@ -434,16 +448,16 @@ impl<F: Future> Cell<F> {
     /// # Safety
     /// Rule 6: the reference count reached zero; `ptr` came from [`allocate`] for this `F`.
     unsafe fn dealloc(ptr: NonNull<Header>) {
-        let cell = ptr.cast::<Cell<F>>().as_ptr();
+        let cell = ptr.cast::<Cell<F, S>>().as_ptr();
         // SAFETY: rule 6: the last reference; nobody else reads or writes the cell any more.
         let (state, id) = unsafe { ((*cell).header.state.load(), (*cell).header.id) };
-        let owner = owner_of(ptr);
+        let owner = owner_of::<S>(ptr);
         debug_assert!(state & COMPLETE != 0, "a task freed before it completed");
         if state & CONSUMED == 0 {
             if state & OUTPUT != 0 {
                 // SAFETY: rule 6: the last reference; the header stays valid until freed below.
                 let header = unsafe { &(*cell).header };
-                drop_reporting_panic(header, || {
+                drop_reporting_panic::<S>(header, || {
                     // SAFETY: rule 6: an unconsumed output is still in the slot. (The slot's contents are `Send`
                     // or were left by a handle on this thread: rule 6.)
                     unsafe { ManuallyDrop::drop(&mut (*(*cell).slot.get()).output) }
@@ -457,13 +471,13 @@ impl<F: Future> Cell<F> {
         // The header's only field with a destructor: the join waker (rule 3: nobody else touches it now).
         // SAFETY: rule 6, as above; dropped once, here.
         unsafe { ptr::drop_in_place((*cell).header.join_waker.get()) };
-        let layout = Layout::new::<Cell<F>>();
+        let layout = Layout::new::<Cell<F, S>>();
         if state & ARENA != 0 {
-            let on_owner_thread =
-                crate::runtime::context::with_core_of(owner, |core| core.is_some());
-            // SAFETY: ARENA cells have an owner, alive until `release_owner` below (rule 7); the slot came from
-            // its arena with this layout and is no longer used; `on_owner_thread` was just checked.
-            unsafe { (*owner).arena.free(ptr.cast(), layout, on_owner_thread) };
+            // SAFETY: ARENA cells have an owner, alive until `release_owner` below (rule 7).
+            let owner = unsafe { &*owner };
+            // SAFETY: the slot came from the owner's arena with this layout and is no longer used; whether
+            // this is the owner loop's thread is asked right here.
+            unsafe { owner.arena().free(ptr.cast(), layout, owner.is_current()) };
         } else {
             let (layout, offset) = Self::boxed_layout();
             // SAFETY: the cell was allocated in `allocate` with this layout, `offset` bytes into the allocation;
@@ -475,7 +489,7 @@ impl<F: Future> Cell<F> {
 }
 
 /// Drops a freed cell's strong count of its owner (rule 7).
-fn release_owner(owner: *const Shared) {
+fn release_owner<S: Owner>(owner: *const S) {
     if !owner.is_null() {
         // SAFETY: rule 7: the cell held one strong count, created by Arc::into_raw in `allocate`, released once
         // here as the cell is freed.
@@ -548,7 +562,8 @@ impl TaskRef {
         if header.state.transition_to_cancelled() == ScheduleTransition::Push {
             // SAFETY: the transition added the queue's reference (rule 4); we take ownership of it.
             let task = unsafe { TaskRef::from_raw(ptr) };
-            push_to_owner(task);
+            // SAFETY: the vtable's schedule function is `push_to_owner` for the cell's owner type.
+            unsafe { (header.vtable.schedule)(task) };
         }
     }
 
@@ -577,8 +592,11 @@ pub(crate) fn drop_reference(ptr: NonNull<Header>) {
 }
 
 /// Hands a scheduled task (holding the queue's reference) to its owner loop.
-fn push_to_owner(task: TaskRef) {
-    let owner = owner_of(task.ptr);
+///
+/// # Safety
+/// `S` is the owner type the task's cell was allocated with.
+unsafe fn push_to_owner<S: Owner>(task: TaskRef) {
+    let owner = owner_of::<S>(task.ptr);
     // SAFETY: rule 7: the cell holds a strong count of its owner while it lives, and `task` keeps the cell alive
     // until `schedule` hands it over; `schedule` touches the owner after that only under the remote queue's
     // lock, which keeps the task (and so the owner) from being dropped meanwhile.
@@ -671,54 +689,66 @@ pub(crate) mod join {
     }
 }
 
-/// Waker functions over a task header pointer; each waker owns one reference.
-static WAKER_VTABLE: RawWakerVTable =
-    RawWakerVTable::new(clone_waker, wake, wake_by_ref, drop_waker);
+/// Waker functions over a task header pointer, for cells owned by an `S`; each waker owns one reference.
+struct TaskWaker<S>(PhantomData<S>);
 
-/// A waker over `ptr` that does not own a reference; the caller keeps it in `ManuallyDrop`.
-fn borrowed_waker(ptr: NonNull<Header>) -> Waker {
+impl<S: Owner> TaskWaker<S> {
+    /// The vtable: one per owner type, so a wake calls the owner's `schedule` directly.
+    const VTABLE: RawWakerVTable =
+        RawWakerVTable::new(Self::clone, Self::wake, Self::wake_by_ref, Self::drop);
+
+    /// Waker clone: one more reference.
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        // SAFETY: the data of a task waker is a live header pointer (the waker being cloned holds a reference).
+        let header = unsafe { &*(data as *const Header) };
+        header.state.ref_inc();
+        RawWaker::new(data, &Self::VTABLE)
+    }
+
+    /// Waker wake: the waker's reference becomes the queue's, or is dropped.
+    unsafe fn wake(data: *const ()) {
+        // SAFETY: a task waker's data is a non-null header pointer.
+        let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
+        // SAFETY: the waker owns a reference, so the cell is alive.
+        let header = unsafe { ptr.as_ref() };
+        match header.state.transition_to_scheduled(false) {
+            // SAFETY: rule 4: the waker's reference is now the queue's; this vtable is for the cell's owner type.
+            ScheduleTransition::Push => unsafe { push_to_owner::<S>(TaskRef::from_raw(ptr)) },
+            ScheduleTransition::Nothing => drop_reference(ptr),
+        }
+    }
+
+    /// Waker wake_by_ref: a new reference for the queue.
+    unsafe fn wake_by_ref(data: *const ()) {
+        // SAFETY: a task waker's data is a non-null header pointer.
+        let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
+        // SAFETY: the waker holds a reference, so the cell is alive.
+        let header = unsafe { ptr.as_ref() };
+        if header.state.transition_to_scheduled(true) == ScheduleTransition::Push {
+            // SAFETY: rule 4: the transition added the queue's reference; this vtable is for the cell's owner
+            // type.
+            unsafe { push_to_owner::<S>(TaskRef::from_raw(ptr)) };
+        }
+    }
+
+    /// Waker drop: one reference less.
+    unsafe fn drop(data: *const ()) {
+        // SAFETY: a task waker's data is a non-null header pointer owning a reference.
+        drop_reference(unsafe { NonNull::new_unchecked(data as *mut Header) });
+    }
+}
+
+/// A waker over `ptr` (a cell owned by an `S`) that does not own a reference; the caller keeps it in
+/// `ManuallyDrop`.
+fn borrowed_waker<S: Owner>(ptr: NonNull<Header>) -> Waker {
     // SAFETY: the vtable's functions uphold the RawWaker contract for task headers; the caller never drops
     // this waker, so it needs no reference of its own.
-    unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE)) }
-}
-
-/// Waker clone: one more reference.
-unsafe fn clone_waker(data: *const ()) -> RawWaker {
-    // SAFETY: the data of a task waker is a live header pointer (the waker being cloned holds a reference).
-    let header = unsafe { &*(data as *const Header) };
-    header.state.ref_inc();
-    RawWaker::new(data, &WAKER_VTABLE)
-}
-
-/// Waker wake: the waker's reference becomes the queue's, or is dropped.
-unsafe fn wake(data: *const ()) {
-    // SAFETY: a task waker's data is a non-null header pointer.
-    let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
-    // SAFETY: the waker owns a reference, so the cell is alive.
-    let header = unsafe { ptr.as_ref() };
-    match header.state.transition_to_scheduled(false) {
-        // SAFETY: rule 4: the waker's reference is now the queue's.
-        ScheduleTransition::Push => push_to_owner(unsafe { TaskRef::from_raw(ptr) }),
-        ScheduleTransition::Nothing => drop_reference(ptr),
+    unsafe {
+        Waker::from_raw(RawWaker::new(
+            ptr.as_ptr() as *const (),
+            &TaskWaker::<S>::VTABLE,
+        ))
     }
-}
-
-/// Waker wake_by_ref: a new reference for the queue.
-unsafe fn wake_by_ref(data: *const ()) {
-    // SAFETY: a task waker's data is a non-null header pointer.
-    let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
-    // SAFETY: the waker holds a reference, so the cell is alive.
-    let header = unsafe { ptr.as_ref() };
-    if header.state.transition_to_scheduled(true) == ScheduleTransition::Push {
-        // SAFETY: rule 4: the transition added the queue's reference.
-        push_to_owner(unsafe { TaskRef::from_raw(ptr) });
-    }
-}
-
-/// Waker drop: one reference less.
-unsafe fn drop_waker(data: *const ()) {
-    // SAFETY: a task waker's data is a non-null header pointer owning a reference.
-    drop_reference(unsafe { NonNull::new_unchecked(data as *mut Header) });
 }
 
 #[cfg(test)]
@@ -727,7 +757,7 @@ mod tests {
 
     /// The size of the cell that would hold `future`.
     fn size_of_cell<F: Future>(_: &F) -> usize {
-        std::mem::size_of::<Cell<F>>()
+        std::mem::size_of::<Cell<F, ()>>()
     }
 
     #[test]
