@@ -300,10 +300,12 @@ impl Owner for Shared {
         }
     }
 
+    #[inline]
     fn arena(&self) -> &Arena {
         &self.arena
     }
 
+    #[inline]
     fn is_current(&self) -> bool {
         context::with_core_of(self, |core| core.is_some())
     }

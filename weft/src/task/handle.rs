@@ -127,11 +127,12 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let ptr = self.ptr;
-        let poll = coop::budgeted(cx, |cx| {
-            // SAFETY: we are the unique join side and the output type is T (from_raw's contract).
-            unsafe { raw::join::poll(ptr, cx.waker()) }
-        });
+        // A task already complete spends from the budget before its output is taken (coop rule 2).
+        if self.header().state.load() & COMPLETE != 0 && !coop::try_spend(cx) {
+            return Poll::Pending;
+        }
+        // SAFETY: we are the unique join side and the output type is T (from_raw's contract).
+        let poll = unsafe { raw::join::poll(self.ptr, cx.waker()) };
         if poll.is_pending() {
             // The handle was created where the task was spawned: that line, and the task awaited.
             // SAFETY: the handle holds a reference, so the header is alive; id, owner and spawned_at never change.
