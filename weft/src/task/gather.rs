@@ -252,9 +252,11 @@ impl<F: Future> fmt::Debug for JoinAll<F> {
 pub mod __private {
     use super::{MaybeDone, ReadySet};
     use std::future::Future;
+    use std::pin::Pin;
     use std::task::Context;
 
     pub use std::future::poll_fn;
+    pub use std::pin::pin;
     pub use std::task::Poll;
 
     /// The state of one `join!`: its ready list and its buffer.
@@ -291,16 +293,16 @@ pub mod __private {
         }
 
         /// Polls child `index` if it was woken.
-        ///
-        /// # Safety
-        /// `child` must be pinned: it is never moved again until dropped.
-        pub unsafe fn poll_child<F: Future>(&mut self, index: usize, child: &mut Child<F>) {
+        pub fn poll_child<F: Future>(&mut self, index: usize, child: Pin<&mut Child<F>>) {
             if !std::mem::take(&mut self.due[index]) {
                 return;
             }
+            // SAFETY: the child is pinned, so it never moves again until dropped (`Child` is a plain wrapper
+            // whose only field is structurally pinned).
+            let child = unsafe { child.get_unchecked_mut() };
             if let MaybeDone::Running(_) = child.0 {
                 let mut cx = Context::from_waker(self.ready.waker(index));
-                // SAFETY: the caller guarantees the child is pinned.
+                // SAFETY: as above: the child, and so its future, is pinned.
                 if unsafe { child.0.poll_pinned(&mut cx) } {
                     self.remaining -= 1;
                 }
@@ -342,8 +344,10 @@ pub mod __private {
         }
 
         /// Takes the output (after [`Join::is_done`]).
-        pub fn take(&mut self) -> F::Output {
-            self.0.take()
+        pub fn take(self: Pin<&mut Self>) -> F::Output {
+            // SAFETY: taking the output replaces a finished child's `Done` with `Taken`: no future is moved
+            // (a running child panics in `take` without moving anything).
+            unsafe { self.get_unchecked_mut() }.0.take()
         }
     }
 }
@@ -383,7 +387,8 @@ macro_rules! __join_internal {
         $crate::__join_internal!(@normalize ($($done)* [($($skip)*) $head]) ($($skip)* _) $($rest,)*)
     };
     (@normalize ($([($($skip:tt)*) $future:expr])*) ($($count:tt)*)) => {{
-        let mut children = ( $( $crate::task::__private::Child::new($future), )* );
+        // Each child pinned where it stands, so the expansion needs no `unsafe` of its own.
+        let mut children = ( $( $crate::task::__private::pin!($crate::task::__private::Child::new($future)), )* );
         let children = &mut children;
         let mut join = $crate::task::__private::Join::new(<[()]>::len(&[$($crate::__join_internal!(@unit $count)),*]));
         $crate::task::__private::poll_fn(move |cx| {
@@ -392,15 +397,13 @@ macro_rules! __join_internal {
                 {
                     let ( $($skip,)* child, .. ) = &mut *children;
                     let index = <[()]>::len(&[$($crate::__join_internal!(@unit $skip)),*]);
-                    // SAFETY: `children` lives in the enclosing async block's state, which is pinned while this
-                    // future is awaited, and nothing moves out of it until every child is done.
-                    unsafe { join.poll_child(index, child) };
+                    join.poll_child(index, child.as_mut());
                 }
             )*
             if join.is_done() {
                 $crate::task::__private::Poll::Ready(( $( {
                     let ( $($skip,)* child, .. ) = &mut *children;
-                    child.take()
+                    child.as_mut().take()
                 }, )* ))
             } else {
                 $crate::task::__private::Poll::Pending
