@@ -15,6 +15,8 @@
 //!
 //! References: epoll(7) on edge-triggered mode; mio's and tokio's readiness caching.
 
+#![forbid(unsafe_code)]
+
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::RawFd;

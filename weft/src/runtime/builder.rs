@@ -1,5 +1,7 @@
 //! [`Builder`]: how a runtime is configured.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::io;
 use std::path::PathBuf;

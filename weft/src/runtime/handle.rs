@@ -1,5 +1,7 @@
 //! [`Handle`]: the thread-safe way into a runtime.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;

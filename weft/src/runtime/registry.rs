@@ -1,6 +1,8 @@
 //! The loop's registry of live tasks (task rule 5): a slab of references, so shutdown can drop every task and
 //! the x-ray can list them.
 
+#![forbid(unsafe_code)]
+
 use crate::task::state::MAX_SLOTS;
 use crate::task::TaskRef;
 

@@ -1,5 +1,7 @@
 //! [`Builder`]: spawn a task with a name.
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 
 /// Spawns a task with options — today, a name that shows up in panic reports and in the x-ray.

@@ -26,6 +26,8 @@
 //! The size ([`TASK_BUDGET`]) is tokio's (`tokio/src/runtime/coop.rs`, 128 per poll), confirmed by measurement:
 //! see the constant.
 
+#![forbid(unsafe_code)]
+
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;

@@ -3,6 +3,8 @@
 //! A panic's payload waits in a small process-wide table keyed by task id until the `JoinHandle` reads it, so
 //! the task cell need not reserve room for it: panics are rare, small tasks are many.
 
+#![forbid(unsafe_code)]
+
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;

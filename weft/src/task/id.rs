@@ -1,5 +1,7 @@
 //! Task ids: unique for the life of the process.
 
+#![forbid(unsafe_code)]
+
 use std::cell::Cell;
 use std::fmt;
 use std::num::NonZeroU64;

@@ -8,6 +8,8 @@
 //! builds a string. They live here, beside the task header that keeps them, so that leaf futures leave bookmarks
 //! without naming the x-ray layer, which only reads them.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 /// What a task waits on: the operation, which names the label and says how to read its argument.

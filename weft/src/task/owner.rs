@@ -4,6 +4,8 @@
 //! cell is instantiated for that type, so scheduling a woken task is a direct call, not a call through a pointer
 //! (async-task's `Schedule` and tokio's `Schedule` trait keep tasks ignorant of the executor the same way).
 
+#![forbid(unsafe_code)]
+
 use std::any::Any;
 use std::panic::Location;
 

@@ -15,6 +15,8 @@
 //!
 //! After `COMPLETE`, the outcome is: `OUTPUT` — a value; `PANICKED` — a panic; neither — cancelled.
 
+#![forbid(unsafe_code)]
+
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 

@@ -16,6 +16,8 @@
 //! in a future weft does not know leaves no bookmark rather than a stale one, and the leaf's `Pending` path costs
 //! a cache lookup and one store.
 
+#![forbid(unsafe_code)]
+
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::Location;

@@ -1,5 +1,7 @@
 //! [`yield_now`]: step aside once so other tasks can run.
 
+#![forbid(unsafe_code)]
+
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;

@@ -3,6 +3,8 @@
 //! Timer deadlines are kept as whole milliseconds since the clock's start. A deadline is rounded **up** to the
 //! next millisecond and the current time **down**, so a timer never fires before its deadline.
 
+#![forbid(unsafe_code)]
+
 use std::cell::Cell;
 use std::time::{Duration, Instant as StdInstant};
 

@@ -1,5 +1,7 @@
 //! [`Instant`]: a point in time that follows the runtime's clock.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub, SubAssign};
 use std::time::Duration;

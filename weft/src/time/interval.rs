@@ -1,5 +1,7 @@
 //! [`Interval`]: ticks at a fixed period.
 
+#![forbid(unsafe_code)]
+
 use std::future::{poll_fn, Future};
 use std::panic::Location;
 use std::task::{Context, Poll};

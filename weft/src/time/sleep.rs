@@ -1,5 +1,7 @@
 //! [`Sleep`]: a future that completes at a deadline.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;

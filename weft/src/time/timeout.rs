@@ -1,5 +1,7 @@
 //! [`timeout`]: give a future a deadline.
 
+#![forbid(unsafe_code)]
+
 use std::error::Error;
 use std::fmt;
 use std::future::Future;

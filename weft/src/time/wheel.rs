@@ -20,6 +20,8 @@
 //! References: Varghese & Lauck, "Hashed and Hierarchical Timing Wheels" (SOSP 1987); the Linux kernel's
 //! timer wheel.
 
+#![forbid(unsafe_code)]
+
 use std::task::Waker;
 
 /// Bits of a slot index.
