@@ -644,13 +644,13 @@ impl Core {
             .filter_map(|task| {
                 let header = task.header();
                 let flags = header.state.load();
-                if flags & crate::task::state::COMPLETE != 0 {
+                if flags.is_complete() {
                     return None;
                 }
                 let stats = &header.stats;
                 let state = if header.id.as_u64() == running_id {
                     TaskState::Running
-                } else if flags & crate::task::state::SCHEDULED != 0 {
+                } else if flags.is_scheduled() {
                     TaskState::Ready
                 } else {
                     TaskState::Parked

@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 
 use super::coop;
 use super::raw::{self, Header, TaskRef};
-use super::state::COMPLETE;
 use super::{Id, JoinError};
 use crate::task::{Label, Op};
 
@@ -82,7 +81,7 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.header().state.load() & COMPLETE != 0
+        self.header().state.load().is_complete()
     }
 
     /// The task's id. It stays the same after the task finishes, and no other task ever gets it.
@@ -128,7 +127,7 @@ impl<T> Future for JoinHandle<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // A task already complete spends from the budget before its output is taken (coop rule 2).
-        if self.header().state.load() & COMPLETE != 0 && !coop::try_spend(cx) {
+        if self.header().state.load().is_complete() && !coop::try_spend(cx) {
             return Poll::Pending;
         }
         // SAFETY: we are the unique join side and the output type is T (from_raw's contract).
@@ -206,7 +205,7 @@ impl AbortHandle {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.task.header().state.load() & COMPLETE != 0
+        self.task.header().state.load().is_complete()
     }
 
     /// The task's id, the same as its [`JoinHandle::id`].

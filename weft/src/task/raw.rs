@@ -19,10 +19,7 @@ use super::arena::Arena;
 use super::error::{self, JoinError};
 use super::id::Id;
 use super::owner::Owner;
-use super::state::{
-    PopTransition, ScheduleTransition, State, ARENA, COMPLETE, CONSUMED, JOIN_INTEREST, JOIN_WAKER,
-    OUTPUT, PANICKED, SCHEDULED,
-};
+use super::state::{Outcome, PopTransition, ScheduleTransition, State};
 use super::stats::TaskStats;
 use super::JoinHandle;
 
@@ -158,15 +155,7 @@ where
     F: Future,
     S: Owner,
 {
-    let ptr = allocate(
-        future,
-        owner,
-        on_owner_thread,
-        id,
-        spawned_at,
-        SCHEDULED | JOIN_INTEREST,
-        3,
-    );
+    let ptr = allocate(future, owner, on_owner_thread, id, spawned_at, 3);
     // SAFETY: `allocate` created three references; each value below takes one. The handle gets the join
     // interest and the output type is F::Output.
     unsafe {
@@ -178,7 +167,7 @@ where
     }
 }
 
-/// Allocates a task cell for `future`, with `flags` set and `refs` references owned by the caller: from the owner
+/// Allocates a scheduled, joinable task cell for `future`, with `refs` references owned by the caller: from the owner
 /// loop's arena when the caller is on that loop's thread and the cell fits, otherwise from the global allocator.
 fn allocate<F, S>(
     future: F,
@@ -186,7 +175,6 @@ fn allocate<F, S>(
     on_owner_thread: bool,
     id: Id,
     spawned_at: &'static Location<'static>,
-    flags: usize,
     refs: usize,
 ) -> NonNull<Header>
 where
@@ -201,7 +189,7 @@ where
     let owner = owner.map_or(std::ptr::null(), Arc::into_raw);
     let cell = Cell {
         header: Header {
-            state: State::new(if in_arena { flags | ARENA } else { flags }, refs),
+            state: State::new_scheduled_joinable(in_arena, refs),
             vtable: &Cell::<F, S>::VTABLE,
             id,
             spawned_at,
@@ -250,7 +238,7 @@ fn owner_of<S: Owner>(ptr: NonNull<Header>) -> *const S {
 /// [`owner_of`] for a caller that does not know the owner's type.
 fn erased_owner_of(ptr: NonNull<Header>) -> *const () {
     // SAFETY: `ptr` is a live cell (the caller holds a reference or is freeing it); ARENA never changes.
-    let in_arena = unsafe { ptr.as_ref() }.state.load() & ARENA != 0;
+    let in_arena = unsafe { ptr.as_ref() }.state.load().in_arena();
     if in_arena {
         // SAFETY: ARENA cells come from `Arena::allocate`, whose pages record the owner.
         unsafe { Arena::owner_of(ptr.cast()) }
@@ -319,16 +307,16 @@ impl<F: Future, S: Owner> Cell<F, S> {
             (Ok(Poll::Ready(output)), Ok(())) => {
                 // SAFETY: rule 1: the slot is free (the future was dropped) and still ours.
                 unsafe { (*cell.slot.get()).output = ManuallyDrop::new(output) };
-                OUTPUT
+                Outcome::Output
             }
             (Ok(Poll::Ready(output)), Err(payload)) => {
                 drop_reporting_panic::<S>(&cell.header, move || drop(output));
                 error::store_panic(cell.header.id, payload);
-                PANICKED
+                Outcome::Panicked
             }
             (Err(payload), _) => {
                 error::store_panic(cell.header.id, payload);
-                PANICKED
+                Outcome::Panicked
             }
             (Ok(Poll::Pending), _) => unreachable!("handled above"),
         };
@@ -348,10 +336,10 @@ impl<F: Future, S: Owner> Cell<F, S> {
             ManuallyDrop::drop(&mut (*cell.slot.get()).future)
         }));
         let outcome = match dropped {
-            Ok(()) => 0,
+            Ok(()) => Outcome::Cancelled,
             Err(payload) => {
                 error::store_panic(cell.header.id, payload);
-                PANICKED
+                Outcome::Panicked
             }
         };
         // SAFETY: rule 1, as above.
@@ -363,17 +351,17 @@ impl<F: Future, S: Owner> Cell<F, S> {
     /// # Safety
     /// Rule 1: the caller has exclusive access to the slot, the future is gone, and the slot holds an output
     /// iff `outcome` has `OUTPUT`.
-    unsafe fn complete(cell: &Cell<F, S>, outcome: usize) -> RunOutcome {
+    unsafe fn complete(cell: &Cell<F, S>, outcome: Outcome) -> RunOutcome {
         let header = &cell.header;
         let previous = header.state.transition_to_complete(outcome);
-        if previous & JOIN_INTEREST == 0 {
+        if !previous.has_join_interest() {
             // Rule 2: nobody will read the outcome; it is ours to drop, now.
-            let unhandled_panic = if outcome & PANICKED != 0 {
+            let unhandled_panic = if outcome == Outcome::Panicked {
                 error::take_panic(header.id)
             } else {
                 None
             };
-            if outcome & OUTPUT != 0 && std::mem::needs_drop::<F::Output>() {
+            if outcome == Outcome::Output && std::mem::needs_drop::<F::Output>() {
                 drop_reporting_panic::<S>(header, || {
                     // SAFETY: rule 2: without join interest at completion the output belongs to this side; it
                     // is marked consumed so that nobody drops it again.
@@ -383,7 +371,7 @@ impl<F: Future, S: Owner> Cell<F, S> {
             header.state.set_consumed();
             return completed(header, unhandled_panic);
         }
-        if previous & JOIN_WAKER != 0 {
+        if previous.has_join_waker() {
             // SAFETY: rule 3: JOIN_WAKER was set, so the slot holds the join side's waker and it will not be
             // written again now that COMPLETE is set.
             if let Some(waker) = unsafe { &*header.join_waker.get() } {
@@ -403,15 +391,15 @@ impl<F: Future, S: Owner> Cell<F, S> {
         let cell = unsafe { Self::from_header(ptr) };
         let state = cell.header.state.set_consumed();
         assert!(
-            state & CONSUMED == 0,
+            !state.is_consumed(),
             "JoinHandle polled after it returned Ready"
         );
         let id = cell.header.id;
-        let result = if state & OUTPUT != 0 {
+        let result = if state.has_output() {
             // SAFETY: rule 2: COMPLETE with OUTPUT and not consumed: the output is in the slot and ours alone;
             // marking it consumed above means nobody reads or drops it again.
             Ok(unsafe { ManuallyDrop::take(&mut (*cell.slot.get()).output) })
-        } else if state & PANICKED != 0 {
+        } else if state.is_panicked() {
             Err(JoinError::panic(id, error::take_panic(id)))
         } else {
             Err(JoinError::cancelled(id))
@@ -428,15 +416,15 @@ impl<F: Future, S: Owner> Cell<F, S> {
         // SAFETY: the vtable is only reachable through headers of Cell<F>.
         let cell = unsafe { Self::from_header(ptr) };
         let state = cell.header.state.set_consumed();
-        if state & CONSUMED != 0 {
+        if state.is_consumed() {
             return;
         }
-        if state & OUTPUT != 0 {
+        if state.has_output() {
             drop_reporting_panic::<S>(&cell.header, || {
                 // SAFETY: rule 2: the output is in the slot, ours, and now marked consumed.
                 unsafe { ManuallyDrop::drop(&mut (*cell.slot.get()).output) }
             });
-        } else if state & PANICKED != 0 {
+        } else if state.is_panicked() {
             if let Some(payload) = error::take_panic(cell.header.id) {
                 error::drop_quietly(payload);
             }
@@ -452,9 +440,9 @@ impl<F: Future, S: Owner> Cell<F, S> {
         // SAFETY: rule 6: the last reference; nobody else reads or writes the cell any more.
         let (state, id) = unsafe { ((*cell).header.state.load(), (*cell).header.id) };
         let owner = owner_of::<S>(ptr);
-        debug_assert!(state & COMPLETE != 0, "a task freed before it completed");
-        if state & CONSUMED == 0 {
-            if state & OUTPUT != 0 {
+        debug_assert!(state.is_complete(), "a task freed before it completed");
+        if !state.is_consumed() {
+            if state.has_output() {
                 // SAFETY: rule 6: the last reference; the header stays valid until freed below.
                 let header = unsafe { &(*cell).header };
                 drop_reporting_panic::<S>(header, || {
@@ -462,7 +450,7 @@ impl<F: Future, S: Owner> Cell<F, S> {
                     // or were left by a handle on this thread: rule 6.)
                     unsafe { ManuallyDrop::drop(&mut (*(*cell).slot.get()).output) }
                 });
-            } else if state & PANICKED != 0 {
+            } else if state.is_panicked() {
                 if let Some(payload) = error::take_panic(id) {
                     error::drop_quietly(payload);
                 }
@@ -472,7 +460,7 @@ impl<F: Future, S: Owner> Cell<F, S> {
         // SAFETY: rule 6, as above; dropped once, here.
         unsafe { ptr::drop_in_place((*cell).header.join_waker.get()) };
         let layout = Layout::new::<Cell<F, S>>();
-        if state & ARENA != 0 {
+        if state.in_arena() {
             // SAFETY: ARENA cells have an owner, alive until `release_owner` below (rule 7).
             let owner = unsafe { &*owner };
             // SAFETY: the slot came from the owner's arena with this layout and is no longer used; whether
@@ -548,7 +536,7 @@ impl TaskRef {
     ///
     /// Must be called on the owner loop's thread.
     pub(crate) fn shutdown(&self) -> RunOutcome {
-        if self.header().state.load() & COMPLETE != 0 {
+        if self.header().state.load().is_complete() {
             return RunOutcome::Stale;
         }
         // SAFETY: rule 1: the caller is the owner loop's thread and the task is not complete.
@@ -624,8 +612,8 @@ pub(crate) mod join {
         // SAFETY: the join side holds a reference.
         let header = unsafe { ptr.as_ref() };
         let state = header.state.load();
-        if state & COMPLETE == 0 {
-            let registered = if state & JOIN_WAKER == 0 {
+        if !state.is_complete() {
+            let registered = if !state.has_join_waker() {
                 // SAFETY: rule 3: JOIN_WAKER is unset, so the slot is ours to write.
                 unsafe { set_waker(header, waker) }
             } else {
@@ -679,7 +667,7 @@ pub(crate) mod join {
             }
             Ok(false) => {}
             // Already read (the usual case after `.await`): nothing left to drop.
-            Err(()) if header.state.load() & CONSUMED != 0 => {}
+            Err(()) if header.state.load().is_consumed() => {}
             Err(()) => {
                 // SAFETY: rule 2: complete with join interest: the output is ours to drop.
                 unsafe { (header.vtable.drop_output)(ptr) };

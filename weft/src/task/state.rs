@@ -21,27 +21,27 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 
 /// On a queue; the queue holds a reference (rule 4).
-pub(crate) const SCHEDULED: usize = 1 << 0;
+const SCHEDULED: usize = 1 << 0;
 /// The future is gone; the stage holds the output or nothing.
-pub(crate) const COMPLETE: usize = 1 << 1;
+const COMPLETE: usize = 1 << 1;
 /// `abort()` was called.
-pub(crate) const CANCELLED: usize = 1 << 2;
+const CANCELLED: usize = 1 << 2;
 /// A `JoinHandle` exists.
-pub(crate) const JOIN_INTEREST: usize = 1 << 3;
+const JOIN_INTEREST: usize = 1 << 3;
 /// The join waker slot holds a waker the task side may use (rule 3).
-pub(crate) const JOIN_WAKER: usize = 1 << 4;
+const JOIN_WAKER: usize = 1 << 4;
 /// With `COMPLETE`: the slot holds the output.
-pub(crate) const OUTPUT: usize = 1 << 5;
+const OUTPUT: usize = 1 << 5;
 /// With `COMPLETE`: the task panicked; the payload is in the panic table.
-pub(crate) const PANICKED: usize = 1 << 6;
+const PANICKED: usize = 1 << 6;
 /// The outcome was taken (or dropped) by whoever owned it (rule 2).
-pub(crate) const CONSUMED: usize = 1 << 7;
+const CONSUMED: usize = 1 << 7;
 /// The cell lives in its owner loop's arena (set at creation, never changed).
-pub(crate) const ARENA: usize = 1 << 8;
+const ARENA: usize = 1 << 8;
 /// Bits below the reference count.
 const FLAG_BITS: u32 = 9;
 /// One reference.
-pub(crate) const REF_ONE: usize = 1 << FLAG_BITS;
+const REF_ONE: usize = 1 << FLAG_BITS;
 /// Bits of the reference count.
 const REF_BITS: u32 = 27;
 /// The reference count's bits.
@@ -54,6 +54,63 @@ pub(crate) const MAX_SLOTS: usize = 1 << (usize::BITS - SLOT_SHIFT);
 /// The atomic state word of a task.
 #[derive(Debug)]
 pub(crate) struct State(AtomicUsize);
+
+/// The state word as read at one moment: its flags, asked by name (the bits stay private to this file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Snapshot(usize);
+
+impl Snapshot {
+    /// On a queue (rule 4).
+    pub(crate) fn is_scheduled(self) -> bool {
+        self.0 & SCHEDULED != 0
+    }
+
+    /// The future is gone: the task returned, panicked or was cancelled.
+    pub(crate) fn is_complete(self) -> bool {
+        self.0 & COMPLETE != 0
+    }
+
+    /// A `JoinHandle` exists (rule 2).
+    pub(crate) fn has_join_interest(self) -> bool {
+        self.0 & JOIN_INTEREST != 0
+    }
+
+    /// The join waker slot holds a waker the task side may use (rule 3).
+    pub(crate) fn has_join_waker(self) -> bool {
+        self.0 & JOIN_WAKER != 0
+    }
+
+    /// Complete with an output in the slot.
+    pub(crate) fn has_output(self) -> bool {
+        self.0 & OUTPUT != 0
+    }
+
+    /// Complete by a panic, whose payload waits in the panic table.
+    pub(crate) fn is_panicked(self) -> bool {
+        self.0 & PANICKED != 0
+    }
+
+    /// The outcome was taken or dropped (rule 2).
+    pub(crate) fn is_consumed(self) -> bool {
+        self.0 & CONSUMED != 0
+    }
+
+    /// The cell came from its owner loop's arena.
+    pub(crate) fn in_arena(self) -> bool {
+        self.0 & ARENA != 0
+    }
+}
+
+/// How a task completed, for [`State::transition_to_complete`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The future returned; the slot holds its output.
+    Output,
+    /// The future (or its destructor) panicked; the payload waits in the panic table.
+    Panicked,
+    /// The future was dropped before it finished.
+    Cancelled,
+}
 
 /// What [`State::transition_to_scheduled`] found.
 #[must_use]
@@ -81,7 +138,10 @@ pub(crate) enum PopTransition {
 
 impl State {
     /// A new task's state with `flags` set, holding `refs` references.
-    pub(crate) fn new(flags: usize, refs: usize) -> State {
+    /// A new task's word: scheduled (the queue's reference is among `refs`), with a `JoinHandle`, and marked
+    /// as an arena cell if `in_arena`.
+    pub(crate) fn new_scheduled_joinable(in_arena: bool, refs: usize) -> State {
+        let flags = SCHEDULED | JOIN_INTEREST | if in_arena { ARENA } else { 0 };
         State(AtomicUsize::new(flags | (refs * REF_ONE)))
     }
 
@@ -103,8 +163,8 @@ impl State {
     }
 
     /// The current word.
-    pub(crate) fn load(&self) -> usize {
-        self.0.load(Acquire)
+    pub(crate) fn load(&self) -> Snapshot {
+        Snapshot(self.0.load(Acquire))
     }
 
     /// Adds a reference (a waker clone).
@@ -189,14 +249,18 @@ impl State {
     /// Sets `COMPLETE` with the outcome bits (`OUTPUT` or `PANICKED` or neither) and returns the previous word
     /// (rule 2 decides from its `JOIN_INTEREST` who owns the output; rule 3 from its `JOIN_WAKER` whether to
     /// wake the join side).
-    pub(crate) fn transition_to_complete(&self, outcome: usize) -> usize {
-        debug_assert_eq!(outcome & !(OUTPUT | PANICKED), 0);
-        self.0.fetch_or(COMPLETE | outcome, AcqRel)
+    pub(crate) fn transition_to_complete(&self, outcome: Outcome) -> Snapshot {
+        let bits = match outcome {
+            Outcome::Output => OUTPUT,
+            Outcome::Panicked => PANICKED,
+            Outcome::Cancelled => 0,
+        };
+        Snapshot(self.0.fetch_or(COMPLETE | bits, AcqRel))
     }
 
     /// Marks the outcome as taken; returns the word before.
-    pub(crate) fn set_consumed(&self) -> usize {
-        self.0.fetch_or(CONSUMED, AcqRel)
+    pub(crate) fn set_consumed(&self) -> Snapshot {
+        Snapshot(self.0.fetch_or(CONSUMED, AcqRel))
     }
 
     /// The join side drops its interest. Returns `Err(())` if the task is already complete, in which case the
@@ -250,6 +314,13 @@ impl State {
 mod tests {
     use super::*;
 
+    impl State {
+        /// A word with exactly `flags` and `refs` references.
+        fn new(flags: usize, refs: usize) -> State {
+            State(AtomicUsize::new(flags | (refs * REF_ONE)))
+        }
+    }
+
     #[test]
     fn a_scheduled_task_is_not_scheduled_twice() {
         let state = State::new(JOIN_INTEREST, 1);
@@ -261,15 +332,15 @@ mod tests {
             state.transition_to_scheduled(true),
             ScheduleTransition::Nothing
         );
-        assert_eq!(state.load() & REF_MASK, 2 * REF_ONE);
+        assert_eq!(state.load().0 & REF_MASK, 2 * REF_ONE);
         assert_eq!(state.transition_from_queue(), PopTransition::Poll);
-        assert_eq!(state.load() & REF_MASK, REF_ONE);
+        assert_eq!(state.load().0 & REF_MASK, REF_ONE);
     }
 
     #[test]
     fn a_complete_task_is_never_scheduled() {
         let state = State::new(0, 1);
-        let _ = state.transition_to_complete(0);
+        let _ = state.transition_to_complete(Outcome::Cancelled);
         assert_eq!(
             state.transition_to_scheduled(true),
             ScheduleTransition::Nothing
@@ -288,7 +359,7 @@ mod tests {
     #[test]
     fn popping_a_complete_task_releases_the_last_reference() {
         let state = State::new(SCHEDULED, 1);
-        let _ = state.transition_to_complete(0);
+        let _ = state.transition_to_complete(Outcome::Cancelled);
         assert_eq!(state.transition_from_queue(), PopTransition::StaleDealloc);
     }
 
@@ -301,7 +372,7 @@ mod tests {
         assert!(!state.ref_dec());
         assert_eq!(state.transition_from_queue(), PopTransition::Poll);
         assert_eq!(state.registry_slot(), (MAX_SLOTS - 1) as u32);
-        assert_eq!(state.load() & REF_MASK, 0);
+        assert_eq!(state.load().0 & REF_MASK, 0);
     }
 
     #[test]
@@ -310,7 +381,7 @@ mod tests {
         assert_eq!(state.set_join_waker(), Ok(()));
         assert_eq!(state.unset_join_interest(), Ok(true));
         let state = State::new(JOIN_INTEREST, 1);
-        let _ = state.transition_to_complete(0);
+        let _ = state.transition_to_complete(Outcome::Cancelled);
         assert_eq!(state.unset_join_interest(), Err(()));
         assert_eq!(state.set_join_waker(), Err(()));
     }
