@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::registry::Registry;
 use super::shared::{Remote, Shared};
+use super::LoopCounters;
 use super::{context, Builder, UnhandledPanic, EVENT_INTERVAL};
 use crate::blocking::Pool;
 use crate::driver::Driver;
@@ -24,8 +25,8 @@ use crate::task::{coop, stats};
 use crate::task::{Id, JoinHandle, TaskRef};
 use crate::time::Timers;
 use crate::xray::{
-    Bookmark, Dump, LoopCounters, LoopWork, PollWatch, SlowPoll, SlowPollHandler, TaskInfo,
-    TaskState, Trace, Unanswered, Watchdog,
+    Bookmark, Dump, LoopWork, PollWatch, SlowPoll, SlowPollHandler, TaskInfo, TaskState, Trace,
+    Unanswered, Watchdog,
 };
 
 /// A run queue longer than this is shrunk when it empties, so a burst does not pin memory.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::{context, Shared};
 use crate::task::{Id, JoinHandle};
-use crate::xray::{Blocking, Dump, DumpRequest, Metrics, Unanswered};
+use crate::xray::{Blocking, Dump, DumpRequest, Unanswered};
 
 /// How long [`Handle::dump`] waits for the loop.
 const DUMP_WAIT: Duration = Duration::from_secs(1);
@@ -42,6 +42,11 @@ impl Handle {
     /// Wraps a loop's shared half.
     pub(crate) fn new(shared: Arc<Shared>) -> Handle {
         Handle { shared }
+    }
+
+    /// The loop's shared half (for the x-ray's methods on `Handle`).
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// The handle of the runtime running on this thread.
@@ -128,25 +133,6 @@ impl Handle {
         T: Send + 'static,
     {
         self.shared.spawn_blocking(function, Location::caller())
-    }
-
-    /// The loop's counters (tasks, polls, busy and parked time, wakes, timers, I/O events, the blocking pool,
-    /// slow polls), as of the end of its latest turn. Works from any thread.
-    ///
-    /// ```
-    /// let runtime = weft::Runtime::new().unwrap();
-    /// runtime.block_on(async {
-    ///     weft::spawn(async {}).await.unwrap();
-    /// });
-    /// let metrics = std::thread::scope(|scope| {
-    ///     let handle = runtime.handle();
-    ///     scope.spawn(move || handle.metrics()).join().unwrap()
-    /// });
-    /// assert_eq!(metrics.tasks_spawned, 1);
-    /// assert_eq!(metrics.tasks_alive, 0);
-    /// ```
-    pub fn metrics(&self) -> Metrics {
-        self.shared.metrics.snapshot(self.shared.blocking.stats())
     }
 
     /// Every live task of this runtime with its bookmark and statistics, from any thread (see

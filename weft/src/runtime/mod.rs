@@ -20,12 +20,14 @@
 
 mod builder;
 pub(crate) mod context;
+mod counters;
 mod event_loop;
 mod handle;
 mod registry;
 pub(crate) mod shared;
 
 pub use builder::{Builder, UnhandledPanic};
+pub(crate) use counters::{Counts, LoopCounters, PublishedMetrics};
 pub use handle::Handle;
 pub(crate) use shared::Shared;
 

@@ -9,12 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::context;
+use super::PublishedMetrics;
 use crate::blocking::Pool;
 use crate::sys::EventFd;
 use crate::task::arena::Arena;
 use crate::task::raw::{self, TaskRef};
 use crate::task::{Id, JoinHandle, Owner};
-use crate::xray::{DumpRequest, PollWatch, PublishedMetrics};
+use crate::xray::{DumpRequest, PollWatch};
 
 /// What other threads hand to the loop.
 #[derive(Debug, Default)]

@@ -35,7 +35,6 @@ pub(crate) use dump::{Blocking, DumpRequest, Unanswered};
 pub use dump::{Dump, TaskInfo, TaskState};
 
 pub use metrics::Metrics;
-pub(crate) use metrics::{LoopCounters, PublishedMetrics};
 pub use slow_poll::SlowPoll;
 pub(crate) use slow_poll::{PollWatch, SlowPollConfig, SlowPollHandler, Watchdog};
 pub use trace::flush_trace;
