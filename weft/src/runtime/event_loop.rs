@@ -24,10 +24,7 @@ use crate::task::raw::{self, RunOutcome};
 use crate::task::{coop, stats};
 use crate::task::{Id, JoinHandle, TaskRef};
 use crate::time::Timers;
-use crate::xray::{
-    Bookmark, Dump, LoopWork, PollWatch, SlowPoll, SlowPollHandler, TaskInfo, TaskState, Trace,
-    Unanswered, Watchdog,
-};
+use crate::xray::{Bookmark, LoopWork, PollWatch, SlowPoll, SlowPollHandler, Trace, Watchdog};
 
 /// A run queue longer than this is shrunk when it empties, so a burst does not pin memory.
 const RUN_QUEUE_KEEP: usize = 4096;
@@ -530,15 +527,12 @@ impl Core {
         if batch.woken.is_empty()
             && batch.spawned.is_empty()
             && batch.orphan_sources.is_empty()
-            && batch.dumps.is_empty()
+            && batch.visits.is_empty()
         {
             return;
         }
-        if !batch.dumps.is_empty() {
-            let dump = self.dump();
-            for request in batch.dumps.drain(..) {
-                request.answer(dump.clone());
-            }
+        for visit in batch.visits.drain(..) {
+            visit(self);
         }
         for key in batch.orphan_sources.drain(..) {
             self.driver.deregister(key);
@@ -630,60 +624,34 @@ impl Core {
         self.fire_timers();
     }
 
-    /// Every live task with its bookmark and statistics (on the loop's thread, between polls or from inside a
-    /// task's poll).
-    pub(crate) fn dump(&self) -> Dump {
-        let now = Instant::now();
-        let now_ms = self.ms_since_epoch(now);
-        let registry = self.registry.borrow();
-        let busy = self.busy.borrow();
-        let names = (self.named.get() > 0).then(|| super::shared::lock(&self.shared.names));
-        // The task whose poll asked, if a task asked (between polls none is running).
-        let running_id = self.shared.polling.id();
-        let tasks = registry
-            .iter()
-            .filter_map(|task| {
-                let header = task.header();
-                let flags = header.state.load();
-                if flags.is_complete() {
-                    return None;
-                }
-                let stats = &header.stats;
-                let state = if header.id.as_u64() == running_id {
-                    TaskState::Running
-                } else if flags.is_scheduled() {
-                    TaskState::Ready
-                } else {
-                    TaskState::Parked
-                };
-                let running = state == TaskState::Running;
-                let idle_for = match stats.last_ran_ms() {
-                    Some(ms) if !running => {
-                        Duration::from_millis(u64::from(now_ms.saturating_sub(ms)))
-                    }
-                    _ => Duration::ZERO,
-                };
-                Some(TaskInfo {
-                    id: header.id,
-                    name: names
-                        .as_ref()
-                        .and_then(|names| names.get(&header.id))
-                        .map(|name| name.to_string()),
-                    spawned_at: header.spawned_at,
-                    state,
-                    // A running task's bookmark is the one its poll resumed from, no longer where it waits.
-                    bookmark: stats
-                        .bookmark()
-                        .filter(|_| !running)
-                        .map(|(location, label)| Bookmark::new(location, label)),
-                    // The task statistics count a poll when it ends; a running task's is under way.
-                    polls: stats.polls() + u64::from(running),
-                    busy: busy.get(&header.id).copied().unwrap_or_default(),
-                    idle_for,
-                })
-            })
-            .collect();
-        Dump::new(tasks, self.slow_polls.is_some())
+    /// Calls `f` with every live task, on the loop's thread (between polls or from inside a task's poll).
+    pub(crate) fn for_each_task(&self, mut f: impl FnMut(&TaskRef)) {
+        for task in self.registry.borrow().iter() {
+            f(task);
+        }
+    }
+
+    /// Milliseconds from the loop's start to now, as task statistics count them (`stats::last_ran_ms`).
+    pub(crate) fn now_ms(&self) -> u32 {
+        self.ms_since_epoch(Instant::now())
+    }
+
+    /// Calls `f` with the names of live tasks, if any task has one.
+    pub(crate) fn with_names<R>(&self, f: impl FnOnce(Option<&HashMap<Id, Arc<str>>>) -> R) -> R {
+        if self.named.get() == 0 {
+            return f(None);
+        }
+        f(Some(&super::shared::lock(&self.shared.names)))
+    }
+
+    /// Whether polls are timed (slow-poll detection on), so that tasks' busy time is known.
+    pub(crate) fn polls_timed(&self) -> bool {
+        self.slow_polls.is_some()
+    }
+
+    /// The time spent in polls of task `id` so far, while polls are timed (zero otherwise).
+    pub(crate) fn busy_of(&self, id: Id) -> Duration {
+        self.busy.borrow().get(&id).copied().unwrap_or_default()
     }
 
     /// Drops every task that is still alive (their destructors run on this thread), refuses further work, and
@@ -720,9 +688,8 @@ impl Core {
         drop(woken);
         super::shared::lock(&self.shared.names).clear();
         self.named.set(0);
-        for request in remote.dumps {
-            request.answer(Dump::unanswered(Unanswered::ShutDown));
-        }
+        // Visits not made are dropped: whoever asked learns from that that the loop is gone.
+        drop(remote.visits);
         self.shared.blocking.shutdown();
         self.timers.clear();
         if let Some(trace) = &self.trace {

@@ -7,14 +7,8 @@ use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
 
-use std::time::{Duration, Instant};
-
 use super::{context, Shared};
-use crate::task::{Id, JoinHandle};
-use crate::xray::{Blocking, Dump, DumpRequest, Unanswered};
-
-/// How long [`Handle::dump`] waits for the loop.
-const DUMP_WAIT: Duration = Duration::from_secs(1);
+use crate::task::JoinHandle;
 
 /// A cheap, cloneable reference to a runtime, usable from any thread: spawn `Send` tasks onto its loop, or
 /// run closures on its blocking pool.
@@ -133,96 +127,6 @@ impl Handle {
         T: Send + 'static,
     {
         self.shared.spawn_blocking(function, Location::caller())
-    }
-
-    /// Every live task of this runtime with its bookmark and statistics, from any thread (see
-    /// [`xray::dump`](crate::xray::dump)).
-    ///
-    /// From another thread the request is answered by the loop between two polls, so it sees every task at a
-    /// bookmark. If the loop does not answer within a second — one poll is blocking it — the dump has no tasks
-    /// ([`Dump::answered`] is false) and says so, naming the task whose poll blocks the loop (with how long it has
-    /// run and the bookmark it resumed from, while slow-poll detection is on). It also returns at once, saying
-    /// so, when no thread is running the runtime or it has shut down. On the loop's own thread it is
-    /// [`xray::dump`](crate::xray::dump).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let runtime = weft::Runtime::new().unwrap();
-    /// let handle = runtime.handle();
-    /// runtime.block_on(async {
-    ///     let sleeper = weft::task::Builder::new()
-    ///         .name("sleeper")
-    ///         .spawn(async { weft::time::sleep(Duration::from_secs(60)).await });
-    ///     weft::task::yield_now().await;
-    ///     // Another thread asks; the loop answers while this task waits on the join.
-    ///     let asker = std::thread::spawn(move || handle.dump());
-    ///     let dump = weft::spawn_blocking(move || asker.join().unwrap()).await.unwrap();
-    ///     assert!(dump.answered());
-    ///     let task = &dump.tasks().iter().find(|task| task.id == sleeper.id()).unwrap();
-    ///     assert_eq!(task.name.as_deref(), Some("sleeper"));
-    ///     assert_eq!(task.bookmark.as_ref().unwrap().label, "sleep 60.0s");
-    ///     sleeper.abort();
-    /// });
-    /// ```
-    pub fn dump(&self) -> Dump {
-        let here = context::with_core_of(Arc::as_ptr(&self.shared), |core| {
-            core.map(|core| core.dump())
-        });
-        if let Some(dump) = here {
-            return dump;
-        }
-        if !self
-            .shared
-            .running
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            return Dump::unanswered(if self.shared.is_closed() {
-                Unanswered::ShutDown
-            } else {
-                Unanswered::NotRunning
-            });
-        }
-        let request = Arc::new(DumpRequest::new());
-        let asked = Instant::now();
-        if !self
-            .shared
-            .push_remote(|remote| remote.dumps.push(request.clone()))
-        {
-            return Dump::unanswered(Unanswered::ShutDown);
-        }
-        if let Some(dump) = request.wait(asked + DUMP_WAIT) {
-            return dump;
-        }
-        Dump::unanswered(Unanswered::Stuck {
-            waited: asked.elapsed(),
-            blocking: self.blocking_task(),
-        })
-    }
-
-    /// The task whose poll the loop is in, as published by the loop.
-    fn blocking_task(&self) -> Option<Blocking> {
-        let (id, spawned_at) = self.shared.polling.get()?;
-        let id = Id::from_u64(id)?;
-        let name = super::shared::lock(&self.shared.names)
-            .get(&id)
-            .map(|name| name.to_string());
-        let watched = self
-            .shared
-            .poll_watch
-            .current()
-            .filter(|(watched, ..)| *watched == id);
-        let (running_for, resumed_from) = match watched {
-            Some((_, _, running_for, resumed_from)) => (Some(running_for), resumed_from),
-            None => (None, None),
-        };
-        Some(Blocking {
-            id,
-            name,
-            spawned_at,
-            running_for,
-            resumed_from,
-        })
     }
 }
 

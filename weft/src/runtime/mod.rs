@@ -39,7 +39,8 @@ use std::panic::Location;
 use std::rc::Rc;
 
 use crate::task::JoinHandle;
-use event_loop::Core;
+pub(crate) use event_loop::Core;
+pub(crate) use shared::Visit;
 
 /// How many tasks the loop polls before it checks timers, the remote queue and the OS again.
 pub(crate) const EVENT_INTERVAL: usize = 64;

@@ -15,10 +15,13 @@ use crate::sys::EventFd;
 use crate::task::arena::Arena;
 use crate::task::raw::{self, TaskRef};
 use crate::task::{Id, JoinHandle, Owner};
-use crate::xray::{DumpRequest, PollWatch};
+use crate::xray::PollWatch;
+
+/// Work handed to the loop to run on its thread with access to it.
+pub(crate) type Visit = Box<dyn FnOnce(&super::event_loop::Core) + Send>;
 
 /// What other threads hand to the loop.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Remote {
     /// Woken tasks, each holding its queue reference (task rule 4).
     pub(crate) woken: Vec<TaskRef>,
@@ -26,10 +29,23 @@ pub(crate) struct Remote {
     pub(crate) spawned: Vec<(TaskRef, TaskRef)>,
     /// Registration keys of sockets dropped (or moved to another loop) on another thread.
     pub(crate) orphan_sources: Vec<u32>,
-    /// Task dumps asked for by other threads ([`Handle::dump`](super::Handle::dump)).
-    pub(crate) dumps: Vec<Arc<DumpRequest>>,
+    /// Work other threads want done on the loop's thread between polls (the x-ray's `Handle::dump`); dropped
+    /// unrun if the loop shuts down first.
+    pub(crate) visits: Vec<Visit>,
     /// Set at shutdown: nothing is accepted any more.
     pub(crate) closed: bool,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("woken", &self.woken.len())
+            .field("spawned", &self.spawned.len())
+            .field("orphan_sources", &self.orphan_sources.len())
+            .field("visits", &self.visits.len())
+            .field("closed", &self.closed)
+            .finish()
+    }
 }
 
 /// The thread-safe half of a loop, behind an `Arc`.
@@ -218,7 +234,7 @@ impl Shared {
         std::mem::swap(&mut remote.woken, &mut into.woken);
         std::mem::swap(&mut remote.spawned, &mut into.spawned);
         std::mem::swap(&mut remote.orphan_sources, &mut into.orphan_sources);
-        std::mem::swap(&mut remote.dumps, &mut into.dumps);
+        std::mem::swap(&mut remote.visits, &mut into.visits);
     }
 
     /// Closes the remote queue at shutdown and returns what was in it; from now on nothing is accepted.
@@ -228,7 +244,7 @@ impl Shared {
             woken: std::mem::take(&mut remote.woken),
             spawned: std::mem::take(&mut remote.spawned),
             orphan_sources: std::mem::take(&mut remote.orphan_sources),
-            dumps: std::mem::take(&mut remote.dumps),
+            visits: std::mem::take(&mut remote.visits),
             closed: true,
         };
         remote.closed = true;

@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Bookmark;
+use crate::runtime::{context, Core, Handle, Visit};
 use crate::task::Id;
 
 /// What a task is doing at the moment of the dump.
@@ -381,4 +382,168 @@ impl DumpRequest {
                 .0;
         }
     }
+}
+
+/// Answers a [`DumpRequest`] with the loop's dump, or, if the loop drops the visit unrun (it shut down first),
+/// with "shut down".
+struct Answer(Option<Arc<DumpRequest>>);
+
+impl Answer {
+    /// The loop answers.
+    fn give(mut self, dump: Dump) {
+        if let Some(request) = self.0.take() {
+            request.answer(dump);
+        }
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if let Some(request) = self.0.take() {
+            request.answer(Dump::unanswered(Unanswered::ShutDown));
+        }
+    }
+}
+
+/// How long [`Handle::dump`] waits for the loop.
+const DUMP_WAIT: Duration = Duration::from_secs(1);
+
+/// The task dump is the x-ray's; the runtime's handle asks for it.
+impl Handle {
+    /// Every live task of this runtime with its bookmark and statistics, from any thread (see
+    /// [`xray::dump`](crate::xray::dump)).
+    ///
+    /// From another thread the request is answered by the loop between two polls, so it sees every task at a
+    /// bookmark. If the loop does not answer within a second — one poll is blocking it — the dump has no tasks
+    /// ([`Dump::answered`] is false) and says so, naming the task whose poll blocks the loop (with how long it has
+    /// run and the bookmark it resumed from, while slow-poll detection is on). It also returns at once, saying
+    /// so, when no thread is running the runtime or it has shut down. On the loop's own thread it is
+    /// [`xray::dump`](crate::xray::dump).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = weft::Runtime::new().unwrap();
+    /// let handle = runtime.handle();
+    /// runtime.block_on(async {
+    ///     let sleeper = weft::task::Builder::new()
+    ///         .name("sleeper")
+    ///         .spawn(async { weft::time::sleep(Duration::from_secs(60)).await });
+    ///     weft::task::yield_now().await;
+    ///     // Another thread asks; the loop answers while this task waits on the join.
+    ///     let asker = std::thread::spawn(move || handle.dump());
+    ///     let dump = weft::spawn_blocking(move || asker.join().unwrap()).await.unwrap();
+    ///     assert!(dump.answered());
+    ///     let task = &dump.tasks().iter().find(|task| task.id == sleeper.id()).unwrap();
+    ///     assert_eq!(task.name.as_deref(), Some("sleeper"));
+    ///     assert_eq!(task.bookmark.as_ref().unwrap().label, "sleep 60.0s");
+    ///     sleeper.abort();
+    /// });
+    /// ```
+    pub fn dump(&self) -> Dump {
+        let shared = self.shared();
+        let here = context::with_core_of(Arc::as_ptr(shared), |core| core.map(dump_of));
+        if let Some(dump) = here {
+            return dump;
+        }
+        if !shared.running.load(std::sync::atomic::Ordering::SeqCst) {
+            return Dump::unanswered(if shared.is_closed() {
+                Unanswered::ShutDown
+            } else {
+                Unanswered::NotRunning
+            });
+        }
+        let request = Arc::new(DumpRequest::new());
+        let asked = Instant::now();
+        let answer = Answer(Some(request.clone()));
+        let visit: Visit = Box::new(move |core| answer.give(dump_of(core)));
+        if !shared.push_remote(|remote| remote.visits.push(visit)) {
+            return Dump::unanswered(Unanswered::ShutDown);
+        }
+        if let Some(dump) = request.wait(asked + DUMP_WAIT) {
+            return dump;
+        }
+        Dump::unanswered(Unanswered::Stuck {
+            waited: asked.elapsed(),
+            blocking: self.blocking_task(),
+        })
+    }
+
+    /// The task whose poll the loop is in, as published by the loop.
+    fn blocking_task(&self) -> Option<Blocking> {
+        let shared = self.shared();
+        let (id, spawned_at) = shared.polling.get()?;
+        let id = Id::from_u64(id)?;
+        let name = shared
+            .names
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&id)
+            .map(|name| name.to_string());
+        let watched = shared
+            .poll_watch
+            .current()
+            .filter(|(watched, ..)| *watched == id);
+        let (running_for, resumed_from) = match watched {
+            Some((_, _, running_for, resumed_from)) => (Some(running_for), resumed_from),
+            None => (None, None),
+        };
+        Some(Blocking {
+            id,
+            name,
+            spawned_at,
+            running_for,
+            resumed_from,
+        })
+    }
+}
+
+/// Every live task of `core` with its bookmark and statistics (on the loop's thread, between polls or from inside
+/// a task's poll).
+pub(crate) fn dump_of(core: &Core) -> Dump {
+    let now_ms = core.now_ms();
+    // The task whose poll asked, if a task asked (between polls none is running).
+    let running_id = core.shared().polling.id();
+    let busy_measured = core.polls_timed();
+    let mut tasks = Vec::new();
+    core.with_names(|names| {
+        core.for_each_task(|task| {
+            let header = task.header();
+            let flags = header.state.load();
+            if flags.is_complete() {
+                return;
+            }
+            let stats = &header.stats;
+            let state = if header.id.as_u64() == running_id {
+                TaskState::Running
+            } else if flags.is_scheduled() {
+                TaskState::Ready
+            } else {
+                TaskState::Parked
+            };
+            let running = state == TaskState::Running;
+            let idle_for = match stats.last_ran_ms() {
+                Some(ms) if !running => Duration::from_millis(u64::from(now_ms.saturating_sub(ms))),
+                _ => Duration::ZERO,
+            };
+            tasks.push(TaskInfo {
+                id: header.id,
+                name: names
+                    .and_then(|names| names.get(&header.id))
+                    .map(|name| name.to_string()),
+                spawned_at: header.spawned_at,
+                state,
+                // A running task's bookmark is the one its poll resumed from, no longer where it waits.
+                bookmark: stats
+                    .bookmark()
+                    .filter(|_| !running)
+                    .map(|(location, label)| Bookmark::new(location, label)),
+                // The task statistics count a poll when it ends; a running task's is under way.
+                polls: stats.polls() + u64::from(running),
+                busy: core.busy_of(header.id),
+                idle_for,
+            });
+        });
+    });
+    Dump::new(tasks, busy_measured)
 }

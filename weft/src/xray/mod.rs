@@ -31,7 +31,6 @@ mod trace;
 
 pub use bookmark::Bookmark;
 
-pub(crate) use dump::{Blocking, DumpRequest, Unanswered};
 pub use dump::{Dump, TaskInfo, TaskState};
 
 pub use metrics::Metrics;
@@ -61,9 +60,8 @@ pub(crate) use trace::{LoopWork, Trace, DEFAULT_CAPACITY as DEFAULT_TRACE_CAPACI
 /// Outside a runtime; from another thread use [`Handle::dump`](crate::Handle::dump).
 pub fn dump() -> Dump {
     crate::runtime::context::with_core(|core| {
-        core.expect(
+        dump::dump_of(core.expect(
             "weft::xray::dump called outside a runtime: call it inside a task, or use Handle::dump",
-        )
-        .dump()
+        ))
     })
 }
