@@ -76,6 +76,12 @@ pub mod time;
 pub mod xray;
 
 pub use runtime::{run, spawn, spawn_blocking, Builder, Handle, Runtime, UnhandledPanic};
+
+/// The observer a new [`Builder`] starts with: the x-ray, configured from the environment (`WEFT_SLOW_POLL`,
+/// `WEFT_TRACE`). The crate root wires the layers together: the runtime calls this without naming the x-ray.
+fn default_probe_settings() -> Box<dyn runtime::ProbeSettings> {
+    Box::new(xray::XraySettings::from_env())
+}
 pub use task::{join_all, JoinError, JoinHandle};
 
 #[cfg(feature = "macros")]

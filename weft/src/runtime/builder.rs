@@ -4,12 +4,10 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
+use super::ProbeSettings;
 use super::Runtime;
-use crate::xray::{SlowPoll, SlowPollConfig, DEFAULT_TRACE_CAPACITY};
 
 /// What a runtime does when a task whose [`JoinHandle`](crate::JoinHandle) was dropped panics — the panic
 /// nobody will ever see otherwise (asyncio's "Task exception was never retrieved").
@@ -99,12 +97,14 @@ pub struct Builder {
     pub(crate) max_blocking_threads: usize,
     /// How long an idle blocking thread waits for work before it exits.
     pub(crate) blocking_keep_alive: Duration,
-    /// Slow-poll detection.
-    pub(crate) slow_polls: SlowPollConfig,
-    /// Where to write the trace, if anywhere.
-    pub(crate) trace_path: Option<PathBuf>,
-    /// How many trace events to keep.
-    pub(crate) trace_capacity: usize,
+    /// What observes the loops (the x-ray: slow-poll detection, the trace), set through its own methods.
+    pub(crate) probe: Box<dyn ProbeSettings>,
+}
+
+impl Clone for Box<dyn ProbeSettings> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
 }
 
 impl Builder {
@@ -124,11 +124,7 @@ impl Builder {
             unhandled_panic: UnhandledPanic::Report,
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
-            slow_polls: SlowPollConfig::from_env(),
-            trace_path: std::env::var_os("WEFT_TRACE")
-                .filter(|path| !path.is_empty())
-                .map(PathBuf::from),
-            trace_capacity: DEFAULT_TRACE_CAPACITY,
+            probe: crate::default_probe_settings(),
         }
     }
 
@@ -218,96 +214,6 @@ impl Builder {
         self
     }
 
-    /// Reports every poll that blocks the loop for longer than `threshold` — when it returns, and, from a
-    /// watchdog thread, while it is still running (so a loop stuck in CPU work is named while it is stuck).
-    /// `None` turns detection off. The default is 100 ms in debug builds and off in release builds, unless the
-    /// environment sets `WEFT_SLOW_POLL` (`100ms`, `1s`, `250us`, `off`). While on, each poll costs two clock
-    /// reads and two uncontended locks, and the runtime has one more thread.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// let runtime = weft::Builder::new()
-    ///     .slow_poll_threshold(Some(Duration::from_millis(50)))
-    ///     .build()
-    ///     .unwrap();
-    /// runtime.block_on(async {
-    ///     // Reported on stderr: "weft: slow poll: task 1 (spawned at ...) blocked the loop for 80.1 ms".
-    ///     weft::spawn(async { std::thread::sleep(Duration::from_millis(80)) }).await.unwrap();
-    /// });
-    /// assert_eq!(runtime.handle().metrics().slow_polls, 1);
-    /// ```
-    pub fn slow_poll_threshold(&mut self, threshold: Option<Duration>) -> &mut Builder {
-        self.slow_polls.threshold = threshold;
-        self
-    }
-
-    /// Where slow polls go (default: one line on stderr). Called on the loop's thread after a slow poll
-    /// returns, and on the watchdog's thread while one is still running.
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// use std::time::Duration;
-    ///
-    /// let reports = Arc::new(AtomicUsize::new(0));
-    /// let counted = reports.clone();
-    /// let runtime = weft::Builder::new()
-    ///     .slow_poll_threshold(Some(Duration::from_millis(30)))
-    ///     .on_slow_poll(move |slow| {
-    ///         if !slow.still_running {
-    ///             counted.fetch_add(1, Ordering::SeqCst);
-    ///         }
-    ///     })
-    ///     .build()
-    ///     .unwrap();
-    /// runtime.block_on(async {
-    ///     weft::spawn(async { std::thread::sleep(Duration::from_millis(50)) }).await.unwrap();
-    /// });
-    /// assert_eq!(reports.load(Ordering::SeqCst), 1);
-    /// ```
-    pub fn on_slow_poll(
-        &mut self,
-        handler: impl Fn(&SlowPoll) + Send + Sync + 'static,
-    ) -> &mut Builder {
-        self.slow_polls.handler = Arc::new(handler);
-        self
-    }
-
-    /// Records a timeline of the loop and writes it to `path` as Chrome trace-event JSON (open it in Perfetto,
-    /// ui.perfetto.dev, or chrome://tracing) when the runtime is dropped and on
-    /// [`xray::flush_trace`](crate::xray::flush_trace): one slice per task poll named after the task, slices for
-    /// parking, timers and I/O, and flow arrows from each wake to the poll it causes. Also set by
-    /// `WEFT_TRACE=path`. Memory is bounded: the newest [`trace_capacity`](Builder::trace_capacity) events are
-    /// kept.
-    ///
-    /// ```
-    /// let path = std::env::temp_dir().join(format!("weft-trace-doc-{}.json", std::process::id()));
-    /// let runtime = weft::Builder::new().trace_path(&path).build().unwrap();
-    /// runtime.block_on(async {
-    ///     weft::task::Builder::new().name("traced").spawn(async {}).await.unwrap();
-    /// });
-    /// drop(runtime); // writes the file
-    /// let trace = std::fs::read_to_string(&path).unwrap();
-    /// assert!(trace.contains("traced (task"));
-    /// # std::fs::remove_file(&path).unwrap();
-    /// ```
-    pub fn trace_path(&mut self, path: impl Into<PathBuf>) -> &mut Builder {
-        self.trace_path = Some(path.into());
-        self
-    }
-
-    /// How many trace events to keep (the newest; default 262,144, about 10 MiB).
-    ///
-    /// ```
-    /// let runtime = weft::Builder::new().trace_capacity(10_000).build().unwrap();
-    /// # drop(runtime);
-    /// ```
-    pub fn trace_capacity(&mut self, events: usize) -> &mut Builder {
-        self.trace_capacity = events.max(1);
-        self
-    }
-
     /// Builds the runtime. A builder can build any number of runtimes, each with its own loop.
     ///
     /// ```
@@ -322,6 +228,11 @@ impl Builder {
     /// If the OS refuses the epoll instance or the eventfd (for example at the descriptor limit).
     pub fn build(&self) -> io::Result<Runtime> {
         Runtime::from_builder(self)
+    }
+
+    /// The probe settings, for the observer's own builder methods.
+    pub(crate) fn probe_settings(&mut self) -> &mut Box<dyn ProbeSettings> {
+        &mut self.probe
     }
 }
 
@@ -338,8 +249,7 @@ impl fmt::Debug for Builder {
             .field("unhandled_panic", &self.unhandled_panic)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.blocking_keep_alive)
-            .field("slow_poll_threshold", &self.slow_polls.threshold)
-            .field("trace_path", &self.trace_path)
+            .field("probe", &self.probe)
             .finish()
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use super::probe::{LoopWork, PollInfo, Probe};
 use super::registry::Registry;
 use super::shared::{Remote, Shared};
 use super::LoopCounters;
@@ -24,7 +25,6 @@ use crate::task::raw::{self, RunOutcome};
 use crate::task::{coop, stats};
 use crate::task::{Id, JoinHandle, TaskRef};
 use crate::time::Timers;
-use crate::xray::{Bookmark, LoopWork, PollWatch, SlowPoll, SlowPollHandler, Trace, Watchdog};
 
 /// A run queue longer than this is shrunk when it empties, so a burst does not pin memory.
 const RUN_QUEUE_KEEP: usize = 4096;
@@ -47,9 +47,6 @@ pub(crate) struct Core {
     now_stamp: Cell<u64>,
     /// Tasks popped from the run queue in this batch that were not polled (woken after they completed).
     stale_pops: Cell<usize>,
-    /// Time spent in the polls of each live task, while polls are timed (slow-poll detection on); kept out of
-    /// the task header, which has room only for what is always on.
-    busy: RefCell<HashMap<Id, Duration>>,
     /// The timer wheel and the clock, real or virtual.
     timers: Timers,
     /// Where the loop parks.
@@ -66,22 +63,8 @@ pub(crate) struct Core {
     shutdown_requested: Cell<bool>,
     /// What the loop counts.
     counters: LoopCounters,
-    /// Slow-poll detection, when on.
-    slow_polls: Option<SlowPolls>,
-    /// The trace, when on.
-    trace: Option<Trace>,
-}
-
-/// Slow-poll detection of one loop.
-struct SlowPolls {
-    /// Report polls longer than this.
-    threshold: Duration,
-    /// Where reports go.
-    handler: SlowPollHandler,
-    /// The poll in progress, for the watchdog.
-    watch: Arc<PollWatch>,
-    /// Reports polls still running past the threshold; stopped and joined when the loop is dropped.
-    _watchdog: Watchdog,
+    /// The observer (the x-ray's slow-poll detection and trace), when one is on.
+    probe: Option<Box<dyn Probe>>,
 }
 
 /// The waker of the future passed to `block_on`: sets a flag the loop checks every turn.
@@ -135,9 +118,12 @@ impl Core {
         let eventfd = EventFd::new()?;
         let driver = Driver::new(&eventfd)?;
         let pool = Pool::new(builder.max_blocking_threads, builder.blocking_keep_alive);
-        let shared = Shared::new(eventfd, pool, builder.start_paused);
+        let (probe, probe_shared) = match builder.probe.start() {
+            Some((probe, shared)) => (Some(probe), Some(shared)),
+            None => (None, None),
+        };
+        let shared = Shared::new(eventfd, pool, builder.start_paused, probe_shared);
         let timers = Timers::new(shared.id(), builder.start_paused);
-        let poll_watch = shared.poll_watch.clone();
         Ok(Core {
             shared,
             run_queue: RefCell::new(VecDeque::new()),
@@ -146,7 +132,6 @@ impl Core {
             epoch: Instant::now(),
             now_stamp: Cell::new(stats::stamp(1)),
             stale_pops: Cell::new(0),
-            busy: RefCell::new(HashMap::new()),
             timers,
             driver,
             remote_batch: RefCell::new(Remote::default()),
@@ -155,20 +140,7 @@ impl Core {
             unhandled_panic: builder.unhandled_panic,
             shutdown_requested: Cell::new(false),
             counters: LoopCounters::default(),
-            trace: builder
-                .trace_path
-                .clone()
-                .map(|path| Trace::new(path, builder.trace_capacity)),
-            slow_polls: builder.slow_polls.threshold.map(|threshold| {
-                let watch = poll_watch;
-                let handler = builder.slow_polls.handler.clone();
-                SlowPolls {
-                    threshold,
-                    _watchdog: Watchdog::start(watch.clone(), threshold, handler.clone()),
-                    handler,
-                    watch,
-                }
-            }),
+            probe,
         })
     }
 
@@ -177,9 +149,9 @@ impl Core {
         &self.shared
     }
 
-    /// The loop's trace, when tracing is on.
-    pub(crate) fn trace(&self) -> Option<&Trace> {
-        self.trace.as_ref()
+    /// The loop's observer, when one is on.
+    pub(crate) fn probe(&self) -> Option<&dyn Probe> {
+        self.probe.as_deref()
     }
 
     /// The loop's reactor.
@@ -195,8 +167,8 @@ impl Core {
     /// Pushes a woken task on the run queue (we are on the loop's thread).
     pub(crate) fn push_local(&self, task: TaskRef) {
         LoopCounters::add(&self.counters.local_wakes, 1);
-        if let Some(trace) = &self.trace {
-            trace.wake(task.header().id);
+        if let Some(probe) = &self.probe {
+            probe.woke(task.header().id);
         }
         self.run_queue.borrow_mut().push_back(task);
     }
@@ -225,8 +197,8 @@ impl Core {
             self.named.set(self.named.get() + 1);
         }
         LoopCounters::add(&self.counters.tasks_spawned, 1);
-        if let Some(trace) = &self.trace {
-            trace.wake(id);
+        if let Some(probe) = &self.probe {
+            probe.woke(id);
         }
         self.registry.borrow_mut().insert(registry_ref);
         self.run_queue.borrow_mut().push_back(queue_ref);
@@ -274,8 +246,8 @@ impl Core {
     /// One turn: take in what other threads handed over, poll up to `EVENT_INTERVAL` ready tasks, then fire
     /// timers and poll the OS; park if nothing is left to run (parking takes in remote work again first).
     fn turn(&self, main_woken: &AtomicBool) {
-        if let Some(trace) = &self.trace {
-            trace.now(); // polls are timed from here on (the main future's poll is not a task's)
+        if let Some(probe) = &self.probe {
+            probe.turn();
         }
         self.take_remote();
         if !cfg!(weft_no_xray) {
@@ -316,15 +288,15 @@ impl Core {
     /// Waits in the driver (for at most `timeout`), counting I/O events and time parked.
     fn poll_driver(&self, timeout: Option<Duration>) {
         if timeout == Some(Duration::ZERO) {
-            let start = self.trace.as_ref().map(Trace::last);
+            let start = self.probe.as_ref().map(|probe| probe.work_start(false));
             let events = self.driver.park(timeout, &self.shared.eventfd);
             LoopCounters::add(&self.counters.io_events, events);
-            if let (Some(trace), Some(start), true) = (&self.trace, start, events > 0) {
-                trace.loop_work(LoopWork::Io, start, events);
+            if let (Some(probe), Some(start), true) = (&self.probe, start, events > 0) {
+                probe.work_done(LoopWork::Io, start, events);
             }
             return;
         }
-        let trace_start = self.trace.as_ref().map(Trace::now);
+        let work_start = self.probe.as_ref().map(|probe| probe.work_start(true));
         self.publish_metrics(); // readers see fresh counters while the loop sleeps
         let parked_at = Instant::now();
         self.shared.metrics.parking(parked_at);
@@ -335,8 +307,8 @@ impl Core {
         LoopCounters::add(&self.counters.io_events, events);
         // Published again at the end of the turn this park belongs to.
         self.shared.metrics.awake();
-        if let (Some(trace), Some(start)) = (&self.trace, trace_start) {
-            trace.loop_work(LoopWork::Park, start, events);
+        if let (Some(probe), Some(start)) = (&self.probe, work_start) {
+            probe.work_done(LoopWork::Park, start, events);
         }
     }
 
@@ -360,7 +332,7 @@ impl Core {
 
     /// Whether polls are observed: timed for slow-poll detection, or traced.
     fn observed(&self) -> bool {
-        self.slow_polls.is_some() || self.trace.is_some()
+        self.probe.is_some()
     }
 
     /// Whether the loop keeps poll statistics (per task and its own count). Always, except under
@@ -383,10 +355,9 @@ impl Core {
         } else {
             let header = task.header();
             self.shared.polling.set(header.id, header.spawned_at);
-            if self.observed() {
-                self.run_task_observed(task)
-            } else {
-                task.run()
+            match self.probe.as_deref() {
+                Some(probe) => self.run_task_observed(probe, task),
+                None => task.run(),
             }
         };
         match outcome {
@@ -414,52 +385,33 @@ impl Core {
         }
     }
 
-    /// Polls one task under observation: publishes the poll for the slow-poll watchdog and reports it if it ran
-    /// past the threshold; records it in the trace.
-    ///
-    /// The poll is timed: its duration is added to the task's busy time.
-    fn run_task_observed(&self, task: TaskRef) -> RunOutcome {
+    /// Polls one task under the probe's observation (which may time the poll: then the task's statistics stamp
+    /// the moment it started).
+    fn run_task_observed(&self, probe: &dyn Probe, task: TaskRef) -> RunOutcome {
         let header = task.header();
-        let (id, spawned_at) = (header.id, header.spawned_at);
-        let name = self.task_name(id);
-        // Slow-poll detection times every poll (two clock reads), which also gives the task's busy time; the
-        // trace alone keeps to its one cheap stamp per poll.
-        let watched = self.slow_polls.as_ref().map(|slow_polls| {
-            let started = Instant::now();
-            self.stamp_polls_at(started);
-            (slow_polls, started)
+        let info = PollInfo {
+            id: header.id,
+            name: self.task_name(header.id),
+            spawned_at: header.spawned_at,
+            resumed_from: header.stats.bookmark(),
+        };
+        let mut task = Some(task);
+        let mut outcome = None;
+        let slow = probe.observe_poll(&info, &|started| self.stamp_polls_at(started), &mut || {
+            let ran = task.take().map_or(RunOutcome::Stale, TaskRef::run);
+            let stale = matches!(ran, RunOutcome::Stale);
+            outcome = Some(ran);
+            stale
         });
-        let resumed_from = header.stats.bookmark();
-        if let Some((slow_polls, started)) = watched {
-            slow_polls
-                .watch
-                .begin(started, id, spawned_at, name.clone(), resumed_from);
+        if slow {
+            LoopCounters::add(&self.counters.slow_polls, 1);
         }
-        let outcome = task.run();
-        let stale = matches!(outcome, RunOutcome::Stale);
-        if let Some((slow_polls, started)) = watched {
-            slow_polls.watch.end();
-            let duration = started.elapsed();
-            if !stale {
-                *self.busy.borrow_mut().entry(id).or_default() += duration;
-            }
-            if duration >= slow_polls.threshold && !stale {
-                LoopCounters::add(&self.counters.slow_polls, 1);
-                let report = SlowPoll::new(
-                    id,
-                    name.as_deref().map(str::to_owned),
-                    spawned_at,
-                    resumed_from.map(|(location, label)| Bookmark::new(location, label)),
-                    duration,
-                    false,
-                );
-                (slow_polls.handler)(&report);
-            }
+        // A probe that did not run the poll leaves the task unpolled and still scheduled: run it here.
+        match (outcome, task) {
+            (Some(outcome), _) => outcome,
+            (None, Some(task)) => task.run(),
+            (None, None) => RunOutcome::Stale,
         }
-        if let (Some(trace), false) = (&self.trace, stale) {
-            trace.poll(id, name.as_ref(), spawned_at);
-        }
-        outcome
     }
 
     /// A task completed: drop the registry's reference (task rule 5) and deal with a panic nobody will see.
@@ -483,8 +435,8 @@ impl Core {
             self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
             crate::task::drop_quietly(payload);
         }
-        if self.slow_polls.is_some() {
-            self.busy.borrow_mut().remove(&id);
+        if let Some(probe) = &self.probe {
+            probe.retired(id);
         }
         let task = self.registry.borrow_mut().remove_at(registry_slot);
         drop(task);
@@ -539,9 +491,9 @@ impl Core {
         }
         let mut run_queue = self.run_queue.borrow_mut();
         LoopCounters::add(&self.counters.remote_wakes, batch.woken.len() as u64);
-        if let Some(trace) = &self.trace {
+        if let Some(probe) = &self.probe {
             for task in &batch.woken {
-                trace.wake(task.header().id);
+                probe.woke(task.header().id);
             }
         }
         run_queue.extend(batch.woken.drain(..));
@@ -561,12 +513,12 @@ impl Core {
             return;
         }
         let now = self.timers.clock().now_ms();
-        let trace_start = self.trace.as_ref().map(Trace::last);
+        let work_start = self.probe.as_ref().map(|probe| probe.work_start(false));
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
         self.timers.wheel().borrow_mut().advance(now, &mut fired);
         LoopCounters::add(&self.counters.timers_fired, fired.len() as u64);
-        if let (Some(trace), Some(start), false) = (&self.trace, trace_start, fired.is_empty()) {
-            trace.loop_work(LoopWork::Timers, start, fired.len() as u64);
+        if let (Some(probe), Some(start), false) = (&self.probe, work_start, fired.is_empty()) {
+            probe.work_done(LoopWork::Timers, start, fired.len() as u64);
         }
         for waker in fired.drain(..) {
             waker.wake();
@@ -644,16 +596,6 @@ impl Core {
         f(Some(&super::shared::lock(&self.shared.names)))
     }
 
-    /// Whether polls are timed (slow-poll detection on), so that tasks' busy time is known.
-    pub(crate) fn polls_timed(&self) -> bool {
-        self.slow_polls.is_some()
-    }
-
-    /// The time spent in polls of task `id` so far, while polls are timed (zero otherwise).
-    pub(crate) fn busy_of(&self, id: Id) -> Duration {
-        self.busy.borrow().get(&id).copied().unwrap_or_default()
-    }
-
     /// Drops every task that is still alive (their destructors run on this thread), refuses further work, and
     /// stops the blocking pool.
     pub(crate) fn shutdown(&self) {
@@ -692,10 +634,8 @@ impl Core {
         drop(remote.visits);
         self.shared.blocking.shutdown();
         self.timers.clear();
-        if let Some(trace) = &self.trace {
-            if let Err(error) = trace.write() {
-                eprintln!("weft: could not write the trace: {error}");
-            }
+        if let Some(probe) = &self.probe {
+            probe.shutdown();
         }
     }
 }

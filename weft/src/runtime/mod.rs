@@ -23,12 +23,14 @@ pub(crate) mod context;
 mod counters;
 mod event_loop;
 mod handle;
+mod probe;
 mod registry;
 pub(crate) mod shared;
 
 pub use builder::{Builder, UnhandledPanic};
 pub(crate) use counters::{Counts, LoopCounters, PublishedMetrics};
 pub use handle::Handle;
+pub(crate) use probe::{LoopWork, PollInfo, Probe, ProbeSettings};
 pub(crate) use shared::Shared;
 
 use std::fmt;

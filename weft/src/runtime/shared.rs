@@ -15,7 +15,6 @@ use crate::sys::EventFd;
 use crate::task::arena::Arena;
 use crate::task::raw::{self, TaskRef};
 use crate::task::{Id, JoinHandle, Owner};
-use crate::xray::PollWatch;
 
 /// Work handed to the loop to run on its thread with access to it.
 pub(crate) type Visit = Box<dyn FnOnce(&super::event_loop::Core) + Send>;
@@ -69,8 +68,9 @@ pub(crate) struct Shared {
     pub(crate) arena: Arena,
     /// The poll the loop is in, for a dump the loop cannot answer.
     pub(crate) polling: PollingNow,
-    /// The poll in progress with its start time, published while slow-poll detection is on.
-    pub(crate) poll_watch: Arc<PollWatch>,
+    /// What other threads may read of the loop's probe while the loop is busy (the x-ray: the poll in
+    /// progress), if a probe is on.
+    pub(crate) probe_shared: Option<Arc<dyn std::any::Any + Send + Sync>>,
     /// True while some thread runs the loop (is inside its `block_on`).
     pub(crate) running: AtomicBool,
     /// Names given with `task::Builder::name`, by task id (kept out of the task cell: most tasks have none;
@@ -146,7 +146,12 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     /// A new shared half, registered in the process-wide table of loops.
-    pub(crate) fn new(eventfd: EventFd, blocking: Pool, paused_clock: bool) -> Arc<Shared> {
+    pub(crate) fn new(
+        eventfd: EventFd,
+        blocking: Pool,
+        paused_clock: bool,
+        probe_shared: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    ) -> Arc<Shared> {
         let shared = Arc::new(Shared {
             id: NEXT_LOOP_ID.fetch_add(1, Relaxed),
             remote: Mutex::new(Remote::default()),
@@ -157,7 +162,7 @@ impl Shared {
             metrics: PublishedMetrics::new(),
             arena: Arena::new(),
             polling: PollingNow::new(),
-            poll_watch: Arc::new(PollWatch::new()),
+            probe_shared,
             running: AtomicBool::new(false),
             names: Mutex::new(HashMap::new()),
         });

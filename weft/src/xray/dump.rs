@@ -5,8 +5,10 @@ use std::panic::Location;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use super::probe::XrayProbe;
+use super::slow_poll::PollWatch;
 use super::Bookmark;
-use crate::runtime::{context, Core, Handle, Visit};
+use crate::runtime::{context, Core, Handle, Probe, Visit};
 use crate::task::Id;
 
 /// What a task is doing at the moment of the dump.
@@ -481,8 +483,10 @@ impl Handle {
             .get(&id)
             .map(|name| name.to_string());
         let watched = shared
-            .poll_watch
-            .current()
+            .probe_shared
+            .as_ref()
+            .and_then(|part| part.downcast_ref::<PollWatch>())
+            .and_then(PollWatch::current)
             .filter(|(watched, ..)| *watched == id);
         let (running_for, resumed_from) = match watched {
             Some((_, _, running_for, resumed_from)) => (Some(running_for), resumed_from),
@@ -504,7 +508,10 @@ pub(crate) fn dump_of(core: &Core) -> Dump {
     let now_ms = core.now_ms();
     // The task whose poll asked, if a task asked (between polls none is running).
     let running_id = core.shared().polling.id();
-    let busy_measured = core.polls_timed();
+    let probe = core
+        .probe()
+        .and_then(|probe| probe.as_any().downcast_ref::<XrayProbe>());
+    let busy_measured = probe.is_some_and(|probe| probe.times_polls());
     let mut tasks = Vec::new();
     core.with_names(|names| {
         core.for_each_task(|task| {
@@ -540,7 +547,7 @@ pub(crate) fn dump_of(core: &Core) -> Dump {
                     .map(|(location, label)| Bookmark::new(location, label)),
                 // The task statistics count a poll when it ends; a running task's is under way.
                 polls: stats.polls() + u64::from(running),
-                busy: core.busy_of(header.id),
+                busy: probe.map_or(Duration::ZERO, |probe| probe.busy_of(header.id)),
                 idle_for,
             });
         });

@@ -26,6 +26,7 @@
 mod bookmark;
 mod dump;
 mod metrics;
+mod probe;
 mod slow_poll;
 mod trace;
 
@@ -34,10 +35,9 @@ pub use bookmark::Bookmark;
 pub use dump::{Dump, TaskInfo, TaskState};
 
 pub use metrics::Metrics;
+pub(crate) use probe::XraySettings;
 pub use slow_poll::SlowPoll;
-pub(crate) use slow_poll::{PollWatch, SlowPollConfig, SlowPollHandler, Watchdog};
 pub use trace::flush_trace;
-pub(crate) use trace::{LoopWork, Trace, DEFAULT_CAPACITY as DEFAULT_TRACE_CAPACITY};
 
 /// Every live task of the runtime running on this thread, with its bookmark: where it is parked.
 ///

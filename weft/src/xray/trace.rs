@@ -18,31 +18,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::runtime::context;
+use super::probe::XrayProbe;
+use crate::runtime::{context, LoopWork};
 use crate::task::Id;
 
 /// Events kept by default (32 bytes each: 8 MiB).
 pub(crate) const DEFAULT_CAPACITY: usize = 1 << 18;
 
-/// Loop work that is not a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LoopWork {
-    /// Parked in the OS.
-    Park,
-    /// Firing timers.
-    Timers,
-    /// Dispatching I/O events.
-    Io,
-}
-
-impl LoopWork {
-    /// The slice's name.
-    fn name(self) -> &'static str {
-        match self {
-            LoopWork::Park => "park",
-            LoopWork::Timers => "timers",
-            LoopWork::Io => "io",
-        }
+/// The slice's name for loop work.
+fn work_name(work: LoopWork) -> &'static str {
+    match work {
+        LoopWork::Park => "park",
+        LoopWork::Timers => "timers",
+        LoopWork::Io => "io",
     }
 }
 
@@ -293,7 +281,7 @@ fn write_file(
             Event::Loop { what, count, start, end } => writeln!(
                 out,
                 ",{{\"name\":\"{}\",\"cat\":\"loop\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"count\":{count}}}}}",
-                what.name(),
+                work_name(what),
                 micros(start),
                 micros(end.saturating_sub(start))
             )?,
@@ -327,8 +315,14 @@ fn write_file(
 /// # Errors
 /// If the file cannot be written.
 pub fn flush_trace() -> io::Result<()> {
-    context::with_core(|core| match core.and_then(|core| core.trace()) {
-        Some(trace) => trace.write(),
-        None => Ok(()),
+    context::with_core(|core| {
+        let probe = core.and_then(|core| core.probe());
+        match probe
+            .and_then(|probe| probe.as_any().downcast_ref::<XrayProbe>())
+            .and_then(XrayProbe::trace)
+        {
+            Some(trace) => trace.write(),
+            None => Ok(()),
+        }
     })
 }
