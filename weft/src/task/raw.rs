@@ -231,11 +231,13 @@ where
 /// The loop that polls the task at `ptr`, whose strong count the cell holds (rule 7); null for a blocking task.
 ///
 /// An arena cell finds it in its page's header; any other cell keeps it in the 8 bytes before its header.
+#[inline]
 fn owner_of<S: Owner>(ptr: NonNull<Header>) -> *const S {
     erased_owner_of(ptr).cast()
 }
 
 /// [`owner_of`] for a caller that does not know the owner's type.
+#[inline]
 fn erased_owner_of(ptr: NonNull<Header>) -> *const () {
     // SAFETY: `ptr` is a live cell (the caller holds a reference or is freeing it); ARENA never changes.
     let in_arena = unsafe { ptr.as_ref() }.state.load().in_arena();
@@ -570,6 +572,7 @@ impl Drop for TaskRef {
 }
 
 /// Drops one reference, freeing the cell if it was the last (rule 6).
+#[inline]
 pub(crate) fn drop_reference(ptr: NonNull<Header>) {
     // SAFETY: the caller owned a reference, so the cell is alive until we drop it.
     let header = unsafe { ptr.as_ref() };

@@ -163,11 +163,13 @@ impl State {
     }
 
     /// The current word.
+    #[inline]
     pub(crate) fn load(&self) -> Snapshot {
         Snapshot(self.0.load(Acquire))
     }
 
     /// Adds a reference (a waker clone).
+    #[inline]
     pub(crate) fn ref_inc(&self) {
         let previous = self.0.fetch_add(REF_ONE, Relaxed);
         // A reference count this high means references are leaking; stop before the field overflows.
@@ -178,6 +180,7 @@ impl State {
 
     /// Drops a reference. Returns true if it was the last: the caller must free the cell (rule 6).
     #[must_use]
+    #[inline]
     pub(crate) fn ref_dec(&self) -> bool {
         let previous = self.0.fetch_sub(REF_ONE, AcqRel);
         debug_assert!(
@@ -189,6 +192,7 @@ impl State {
 
     /// A wake (`add_ref`: a reference is added for the queue; otherwise the caller's reference moves to the
     /// queue, and on `Nothing` the caller must drop it).
+    #[inline]
     pub(crate) fn transition_to_scheduled(&self, add_ref: bool) -> ScheduleTransition {
         let mut current = self.0.load(Acquire);
         loop {
@@ -205,6 +209,7 @@ impl State {
     }
 
     /// The loop popped the task from a queue: clear `SCHEDULED` and release the queue's reference (rule 4).
+    #[inline]
     pub(crate) fn transition_from_queue(&self) -> PopTransition {
         let previous = self.0.fetch_sub(SCHEDULED + REF_ONE, AcqRel);
         debug_assert!(
