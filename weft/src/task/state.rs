@@ -17,8 +17,9 @@
 
 #![forbid(unsafe_code)]
 
-use std::sync::atomic::AtomicUsize;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+// Through the loom facade, so the models below check this very code under `--cfg loom`.
+use crate::loom::sync::atomic::AtomicUsize;
+use crate::loom::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 
 /// On a queue; the queue holds a reference (rule 4).
 const SCHEDULED: usize = 1 << 0;
@@ -389,5 +390,109 @@ mod tests {
         let _ = state.transition_to_complete(Outcome::Cancelled);
         assert_eq!(state.unset_join_interest(), Err(()));
         assert_eq!(state.set_join_waker(), Err(()));
+    }
+}
+
+/// loom models of the state machine's races (`RUSTFLAGS="--cfg loom" cargo test -p weft --lib --release
+/// loom_models`): every interleaving of the two sides, checked against the rules they must keep.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// A word with `flags` and `refs` references.
+    fn word(flags: usize, refs: usize) -> Arc<State> {
+        Arc::new(State(AtomicUsize::new(flags | (refs * REF_ONE))))
+    }
+
+    /// References in the word.
+    fn refs(state: &State) -> usize {
+        (state.load().0 & REF_MASK) / REF_ONE
+    }
+
+    #[test]
+    fn loom_models_wake_vs_complete() {
+        // A waker on another thread wakes the task while its loop completes it: the wake queues the task only if
+        // it came first, and then holds exactly one more reference for the queue (rule 4).
+        loom::model(|| {
+            let state = word(JOIN_INTEREST, 2);
+            let waker = {
+                let state = state.clone();
+                thread::spawn(move || state.transition_to_scheduled(true))
+            };
+            let previous = state.transition_to_complete(Outcome::Output);
+            let pushed = waker.join().unwrap() == ScheduleTransition::Push;
+            let now = state.load();
+            assert!(now.is_complete());
+            assert_eq!(now.is_scheduled(), pushed);
+            assert_eq!(refs(&state), 2 + usize::from(pushed));
+            // A wake never queues a complete task: it queued it only if it came before the completion.
+            assert_eq!(pushed, previous.is_scheduled());
+            if pushed {
+                // The queue pops it later and finds it stale: it releases the queue's reference.
+                assert_eq!(state.transition_from_queue(), PopTransition::Stale);
+                assert_eq!(refs(&state), 2);
+            }
+        });
+    }
+
+    #[test]
+    fn loom_models_abort_vs_poll() {
+        // An abort from another thread races the loop popping the task to poll it: the task ends up either
+        // polled-then-cancelled-on-its-next-pop, or cancelled right away — never lost, never queued twice.
+        loom::model(|| {
+            let state = word(JOIN_INTEREST | SCHEDULED, 3);
+            let aborter = {
+                let state = state.clone();
+                thread::spawn(move || state.transition_to_cancelled())
+            };
+            let popped = state.transition_from_queue();
+            let abort_pushed = aborter.join().unwrap() == ScheduleTransition::Push;
+            match popped {
+                // Popped first: the abort found it unscheduled and queued it again, with a reference.
+                PopTransition::Poll => {
+                    assert!(abort_pushed || state.load().0 & CANCELLED != 0);
+                    if abort_pushed {
+                        assert!(state.load().is_scheduled());
+                        assert_eq!(state.transition_from_queue(), PopTransition::Cancel);
+                    }
+                }
+                // Aborted while queued: the pop cancels it, and the abort added no second queue entry.
+                PopTransition::Cancel => assert!(!abort_pushed),
+                other => panic!("a live task popped as {other:?}"),
+            }
+            let _ = state.transition_to_complete(Outcome::Cancelled);
+            assert!(!state.load().is_scheduled());
+            assert_eq!(refs(&state), 2);
+        });
+    }
+
+    #[test]
+    fn loom_models_join_handle_drop_vs_complete() {
+        // The JoinHandle is dropped on one thread while the task completes on its loop: exactly one side owns the
+        // output and drops it (rule 2) — the loop if the handle was gone, the handle if the task was complete.
+        loom::model(|| {
+            let state = word(JOIN_INTEREST | JOIN_WAKER, 2);
+            let handle = {
+                let state = state.clone();
+                thread::spawn(move || state.unset_join_interest())
+            };
+            let previous = state.transition_to_complete(Outcome::Output);
+            let loop_owns_output = !previous.has_join_interest();
+            let dropped = handle.join().unwrap();
+            let handle_owns_output = dropped.is_err();
+            assert!(
+                loop_owns_output ^ handle_owns_output,
+                "exactly one side owns the output"
+            );
+            // The loop wakes the join side only if a waker was still registered when it completed (rule 3).
+            if previous.has_join_waker() {
+                assert!(handle_owns_output);
+            }
+            if let Ok(had_waker) = dropped {
+                assert!(had_waker, "the handle took its waker slot back");
+            }
+        });
     }
 }
