@@ -473,9 +473,15 @@ impl Core {
 
     /// Takes in what other threads handed over: woken tasks, spawned tasks, and dropped timers.
     fn take_remote(&self) {
+        self.take_remote_with(false);
+    }
+
+    /// [`take_remote`](Self::take_remote); `parking`: the look right after announcing a park (runtime
+    /// invariant 2), which must not miss a push.
+    fn take_remote_with(&self, parking: bool) {
         self.timers.remove_orphans();
         let mut batch = self.remote_batch.borrow_mut();
-        self.shared.take_remote(&mut batch);
+        self.shared.take_remote(&mut batch, parking);
         if batch.woken.is_empty()
             && batch.spawned.is_empty()
             && batch.orphan_sources.is_empty()
@@ -530,7 +536,7 @@ impl Core {
     /// With a virtual clock, jump to the next deadline instead (unless blocking work is in flight).
     fn park(&self, main_woken: &AtomicBool) {
         self.shared.announce_park();
-        self.take_remote();
+        self.take_remote_with(true);
         self.fire_timers();
         if self.has_work(main_woken) {
             self.shared.announce_awake();

@@ -21,6 +21,7 @@
 mod builder;
 pub(crate) mod context;
 mod counters;
+mod doorbell;
 mod event_loop;
 mod handle;
 mod probe;

@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::context;
+use super::doorbell::Doorbell;
 use super::PublishedMetrics;
 use crate::blocking::Pool;
 use crate::sys::EventFd;
@@ -54,10 +55,8 @@ pub(crate) struct Shared {
     id: u64,
     /// Work handed in by other threads.
     remote: Mutex<Remote>,
-    /// True when `remote` may hold something.
-    remote_pending: AtomicBool,
-    /// False only while the loop is (about to be) parked (runtime invariant 2).
-    awake: AtomicBool,
+    /// Whether `remote` may hold something and whether the loop is awake (runtime invariant 2).
+    doorbell: Doorbell,
     /// Written to wake the parked loop.
     pub(crate) eventfd: EventFd,
     /// The blocking pool.
@@ -155,8 +154,7 @@ impl Shared {
         let shared = Arc::new(Shared {
             id: NEXT_LOOP_ID.fetch_add(1, Relaxed),
             remote: Mutex::new(Remote::default()),
-            remote_pending: AtomicBool::new(false),
-            awake: AtomicBool::new(true),
+            doorbell: Doorbell::new(),
             eventfd,
             blocking,
             metrics: PublishedMetrics::new(),
@@ -201,8 +199,9 @@ impl Shared {
         }
         push(&mut remote);
         // Still under the lock: what was pushed may be all that keeps `self` alive (see `schedule`).
-        self.remote_pending.store(true, SeqCst);
-        self.unpark();
+        if self.doorbell.pushed() {
+            self.eventfd.notify();
+        }
         drop(remote);
         true
     }
@@ -214,27 +213,26 @@ impl Shared {
 
     /// Wakes the loop if it is parked (runtime invariant 2).
     pub(crate) fn unpark(&self) {
-        if !self.awake.swap(true, SeqCst) {
+        if self.doorbell.wake() {
             self.eventfd.notify();
         }
     }
 
     /// The loop announces it is about to park (runtime invariant 2); it must re-check its queues afterwards.
     pub(crate) fn announce_park(&self) {
-        self.awake.store(false, SeqCst);
+        self.doorbell.announce_park();
     }
 
     /// The loop is awake again.
     pub(crate) fn announce_awake(&self) {
-        self.awake.store(true, Relaxed);
+        self.doorbell.announce_awake();
     }
 
     /// Takes everything other threads handed in, if anything.
-    pub(crate) fn take_remote(&self, into: &mut Remote) {
-        if !self.remote_pending.load(SeqCst) {
+    pub(crate) fn take_remote(&self, into: &mut Remote, parking: bool) {
+        if !self.doorbell.take_pending(parking) {
             return;
         }
-        self.remote_pending.store(false, SeqCst);
         let mut remote = lock(&self.remote);
         std::mem::swap(&mut remote.woken, &mut into.woken);
         std::mem::swap(&mut remote.spawned, &mut into.spawned);
