@@ -716,3 +716,52 @@ fn udp_error_then_recv_waits_instead_of_spinning() {
         fresh_connection_works().await;
     });
 }
+
+#[test]
+fn closing_a_connection_the_peer_reset_is_not_an_error() {
+    use std::net::Shutdown;
+    use weft::io::AsyncWriteExt;
+    run(async {
+        // The peer closes with SO_LINGER 0: a reset. Shutting down or closing our side afterwards succeeds.
+        for how in ["shutdown", "close", "owned half", "borrowed half"] {
+            let (client, mut server) = connected_pair().await;
+            client.set_linger(Some(Duration::ZERO)).unwrap();
+            drop(client);
+            let mut buf = [0; 16];
+            let reset = loop {
+                match server.read(&mut buf).await {
+                    Ok(0) => break false,
+                    Ok(_) => continue,
+                    Err(error) => break error.kind() == io::ErrorKind::ConnectionReset,
+                }
+            };
+            assert!(reset, "{how}: the reset never arrived");
+            match how {
+                "shutdown" => server.shutdown(Shutdown::Write).unwrap(),
+                "close" => server.close().await.unwrap(),
+                "owned half" => {
+                    let (_read, mut write) = server.into_split();
+                    write.close().await.unwrap();
+                }
+                _ => {
+                    let (_read, mut write) = TcpStream::split(&mut server);
+                    write.close().await.unwrap();
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn closing_a_unix_stream_whose_peer_is_gone_is_not_an_error() {
+    use std::net::Shutdown;
+    use weft::io::AsyncWriteExt;
+    run(async {
+        let (a, mut b) = weft::net::UnixStream::pair().unwrap();
+        drop(a);
+        let mut buf = [0; 4];
+        assert_eq!(b.read(&mut buf).await.unwrap(), 0);
+        b.shutdown(Shutdown::Write).unwrap();
+        b.close().await.unwrap();
+    });
+}

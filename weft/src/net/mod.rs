@@ -37,6 +37,16 @@ pub use unix::{UnixDatagram, UnixListener, UnixStream};
 use std::io;
 use std::net::ToSocketAddrs;
 
+/// The result of `shutdown(2)` on a stream: `NotConnected` — a connection the peer already reset, nothing left to
+/// shut down — is success, as closing a dead connection should be (tokio does the same; hyper would otherwise log
+/// an error for nearly every connection a client closes).
+fn shut_down(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(()),
+        result => result,
+    }
+}
+
 /// Resolves `addr` and calls `op` on each address until one succeeds; returns the last error otherwise.
 async fn each_addr<A, T, F, Fut>(addr: A, mut op: F) -> io::Result<T>
 where

@@ -454,7 +454,8 @@ impl TcpStream {
         SockRef::from(self.source.get_ref()).set_linger(linger)
     }
 
-    /// Shuts down the read side, the write side (the peer reads EOF), or both.
+    /// Shuts down the read side, the write side (the peer reads EOF), or both. On a connection the peer has
+    /// already reset this succeeds: there is nothing left to shut down (`NotConnected` is not an error here).
     ///
     /// ```
     /// use weft::net::{Shutdown, TcpListener, TcpStream};
@@ -474,7 +475,7 @@ impl TcpStream {
     /// });
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.source.get_ref().shutdown(how)
+        super::shut_down(self.source.get_ref().shutdown(how))
     }
 
     /// Takes the pending socket error (`SO_ERROR`), if any.

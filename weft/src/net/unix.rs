@@ -334,7 +334,8 @@ impl UnixStream {
         self.source.get_ref().peer_addr()
     }
 
-    /// Shuts down the read side, the write side, or both.
+    /// Shuts down the read side, the write side, or both. On a connection the peer has already closed this
+    /// succeeds (`NotConnected` is not an error here).
     ///
     /// ```
     /// use weft::net::{Shutdown, UnixStream};
@@ -349,7 +350,7 @@ impl UnixStream {
     /// });
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.source.get_ref().shutdown(how)
+        super::shut_down(self.source.get_ref().shutdown(how))
     }
 
     /// Borrowed halves. With [`AsyncReadExt`](crate::io::AsyncReadExt) in scope, `stream.split()` means
