@@ -19,17 +19,22 @@
 //! return a `Result` work as usual. Inner attributes at the top of the body
 //! (`#![allow(..)]`) are moved to the generated function's body.
 //!
-//! The crate is dependency-free: it parses the function signature by hand
-//! from the `proc_macro` token stream and passes the body's tokens through
-//! untouched, so errors in your code point at your code.
+//! The signature is parsed with [`syn`], which also sees through the
+//! invisible groups a `macro_rules!` fragment (`$vis:vis`, `$ret:ty`,
+//! `$body:block`) wraps around its tokens. The body's statements are passed
+//! through as tokens, never parsed, so errors in your code point at your code.
 //!
 //! [weft]: https://docs.rs/weft
 //! [`weft::run`]: https://docs.rs/weft/latest/weft/fn.run.html
 
 #![deny(missing_docs)]
 
-use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
-use std::str::FromStr;
+use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
+use quote::{quote, ToTokens};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::{braced, token, Attribute, Error, LitBool, Meta, ReturnType, Safety, Signature};
+use syn::{Token, Type, Visibility};
 
 /// Runs an `async fn main()` on a weft runtime.
 ///
@@ -92,10 +97,18 @@ use std::str::FromStr;
 /// async fn main(verbose: bool) {} // error: #[weft::main] functions take no arguments
 /// ```
 ///
+/// ```compile_fail
+/// #[weft::main]
+/// async fn main<T>() {} // error: #[weft::main] functions cannot have generic parameters
+/// ```
+///
 /// [`Builder::start_paused`]: https://docs.rs/weft/latest/weft/struct.Builder.html
 #[proc_macro_attribute]
-pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand(Kind::Main, args, item)
+pub fn main(
+    args: proc_macro::TokenStream,
+    item: proc_macro::TokenStream,
+) -> proc_macro::TokenStream {
+    expand(Kind::Main, args.into(), item.into()).into()
 }
 
 /// Runs an `async fn` test on a fresh weft runtime.
@@ -139,7 +152,14 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// so don't add `#[test]` yourself.
+/// so don't add `#[test]` yourself:
+///
+/// ```compile_fail
+/// # fn main() {}
+/// #[weft::test]
+/// #[test] // error: a second test attribute is given: #[weft::test] already adds `#[test]`
+/// async fn twice() {}
+/// ```
 ///
 /// # Arguments
 ///
@@ -180,825 +200,574 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// async fn bad_value() {}
 /// ```
 #[proc_macro_attribute]
-pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand(Kind::Test, args, item)
+pub fn test(
+    args: proc_macro::TokenStream,
+    item: proc_macro::TokenStream,
+) -> proc_macro::TokenStream {
+    expand(Kind::Test, args.into(), item.into()).into()
 }
-
-// ---------------------------------------------------------------------------
-// Expansion (works on `proc_macro` types).
-// ---------------------------------------------------------------------------
-
-fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
-    let (arg_trees, arg_toks) = lower(args);
-    let (trees, toks) = lower(unwrap_none_group(item));
-
-    let mut errors = TokenStream::new();
-    let opts = match parse_args(kind, &arg_toks) {
-        Ok(opts) => opts,
-        Err(e) => {
-            errors.extend(compile_error(&e.msg, span_of(e.at, &arg_trees)));
-            Args::default()
-        }
-    };
-    let sig = match parse_sig(kind, &toks) {
-        Ok(sig) => sig,
-        Err(e) => {
-            errors.extend(compile_error(&e.msg, span_of(e.at, &trees)));
-            // Keep the function's name defined so that uses of it don't
-            // produce a second, confusing error.
-            if let Some(name) = e.name.map(|i| trees[i].clone()) {
-                errors.extend(stub(name));
-            }
-            return errors;
-        }
-    };
-    errors.extend(build(kind, opts, &sig, &trees));
-    errors
-}
-
-/// Builds the expanded function from the parsed signature.
-fn build(kind: Kind, opts: Args, sig: &Sig, trees: &[TokenTree]) -> TokenStream {
-    let mut out = TokenStream::new();
-    if kind == Kind::Test {
-        out.extend(parse("#[::core::prelude::v1::test]"));
-    }
-    // Outer attributes and visibility, verbatim.
-    out.extend(trees[..sig.vis.end].iter().cloned());
-    // `fn name()`, reusing the user's tokens for their spans.
-    out.extend([trees[sig.fn_kw].clone(), trees[sig.name].clone()]);
-    let mut params = Group::new(Delimiter::Parenthesis, TokenStream::new());
-    params.set_span(trees[sig.params].span());
-    out.extend([TokenTree::Group(params)]);
-    if let Some(ret) = &sig.ret {
-        // `->` plus the type tokens.
-        out.extend(trees[ret.start - 2..ret.end].iter().cloned());
-    }
-
-    let TokenTree::Group(body) = &trees[sig.body] else {
-        unreachable!("parse_sig checked the body is a brace group")
-    };
-    let (inner_attrs, stmts) = split_inner_attrs(body.stream());
-    let ret_tokens = sig.ret.as_ref().map(|r| &trees[r.clone()]);
-    let async_stmts = match ret_tokens {
-        // A `!` or `impl Trait` return type can't be named in a `let`: pass
-        // the body through as the async block's body.
-        Some(ty) if !annotatable(ty) => stmts,
-        // `let _weft_ret: Ret = { body }; return _weft_ret;` tells the
-        // compiler the body's type up front, so a mismatch is reported at the
-        // body's tail expression instead of at the macro. The `allow` keeps a
-        // body that diverges (ends in `panic!()`) free of warnings, without
-        // covering the user's own code. (`_` prefix: no unused-variable
-        // warning when the body diverges either.)
-        ty => {
-            let mut user_block = Group::new(Delimiter::Brace, stmts);
-            user_block.set_span(body.span());
-            let ret_var = TokenTree::Ident(Ident::new("_weft_ret", Span::mixed_site()));
-            // Clippy sees a body ending in `panic!()` as a diverging
-            // sub-expression of the `let`; that's ours, not the user's.
-            let mut s = parse("#[allow(clippy::diverging_sub_expression)] let");
-            s.extend([
-                ret_var.clone(),
-                TokenTree::Punct(Punct::new(':', Spacing::Alone)),
-            ]);
-            match ty {
-                Some(ty) => s.extend(ty.iter().cloned()),
-                None => s.extend(parse("()")),
-            }
-            s.extend(parse("="));
-            s.extend([TokenTree::Group(user_block)]);
-            s.extend(parse(
-                "; #[allow(unreachable_code, clippy::needless_return, clippy::used_underscore_binding)] return",
-            ));
-            s.extend([ret_var]);
-            s.extend(parse(";"));
-            s
-        }
-    };
-    let mut async_body = Group::new(Delimiter::Brace, async_stmts);
-    async_body.set_span(body.span());
-    let mut block = parse("async move");
-    block.extend([TokenTree::Group(async_body)]);
-
-    let mut fn_body = inner_attrs;
-    let block = TokenTree::Group(Group::new(Delimiter::Parenthesis, block));
-    match (kind, opts.start_paused) {
-        (Kind::Main, None) => {
-            fn_body.extend(parse("::weft::run"));
-            fn_body.extend([block]);
-        }
-        (kind, paused) => {
-            // `let rt = ..; rt.block_on(..)`, so the `allow` covers our
-            // `expect` but not the user's body.
-            let rt = TokenTree::Ident(Ident::new("rt", Span::mixed_site()));
-            fn_body.extend(parse("#[allow(clippy::expect_used)] let"));
-            fn_body.extend([rt.clone()]);
-            fn_body.extend(parse(&format!(
-                "= ::weft::Builder::new().start_paused({}).build().expect(\"{}\");",
-                paused.unwrap_or(false),
-                match kind {
-                    Kind::Main => "weft: failed to build the runtime",
-                    Kind::Test => "weft: failed to build the test runtime",
-                }
-            )));
-            fn_body.extend([rt]);
-            fn_body.extend(parse(".block_on"));
-            fn_body.extend([block]);
-        }
-    }
-    let mut fn_body = Group::new(Delimiter::Brace, fn_body);
-    fn_body.set_span(body.span());
-    out.extend([TokenTree::Group(fn_body)]);
-    out
-}
-
-/// Whether a return type can be written as a `let` type annotation: not
-/// `!` (unstable there) and not containing `impl Trait`.
-fn annotatable(ty: &[TokenTree]) -> bool {
-    let never = matches!(ty, [TokenTree::Punct(p)] if p.as_char() == '!');
-    !never && !has_impl(ty.iter().cloned())
-}
-
-fn has_impl(ty: impl Iterator<Item = TokenTree>) -> bool {
-    ty.into_iter().any(|t| match t {
-        TokenTree::Ident(i) => i.to_string() == "impl",
-        TokenTree::Group(g) => has_impl(g.stream().into_iter()),
-        _ => false,
-    })
-}
-
-/// Splits leading inner attributes (`#![..]`, including `//!` doc comments)
-/// off a function body, so they can stay on the function rather than move
-/// into the `async` block, where they are not allowed.
-fn split_inner_attrs(body: TokenStream) -> (TokenStream, TokenStream) {
-    let trees: Vec<TokenTree> = body.into_iter().collect();
-    let mut i = 0;
-    while let [TokenTree::Punct(hash), TokenTree::Punct(bang), TokenTree::Group(g), ..] =
-        &trees[i..]
-    {
-        if hash.as_char() == '#' && bang.as_char() == '!' && g.delimiter() == Delimiter::Bracket {
-            i += 3;
-        } else {
-            break;
-        }
-    }
-    let rest = trees[i..].iter().cloned().collect();
-    (trees[..i].iter().cloned().collect(), rest)
-}
-
-/// `#[allow(dead_code)] fn name() {}`, emitted next to a signature error.
-fn stub(name: TokenTree) -> TokenStream {
-    let mut out = parse("#[allow(dead_code)] fn");
-    out.extend([name]);
-    out.extend(parse("() {}"));
-    out
-}
-
-/// `::core::compile_error! { "msg" }` with every token carrying `span`, so the
-/// error is reported there.
-fn compile_error(msg: &str, span: Span) -> TokenStream {
-    let mut lit = Literal::string(msg);
-    lit.set_span(span);
-    let mut group = Group::new(Delimiter::Brace, TokenTree::Literal(lit).into());
-    group.set_span(span);
-    let punct = |c, spacing| {
-        let mut p = Punct::new(c, spacing);
-        p.set_span(span);
-        TokenTree::Punct(p)
-    };
-    [
-        punct(':', Spacing::Joint),
-        punct(':', Spacing::Alone),
-        TokenTree::Ident(Ident::new("core", span)),
-        punct(':', Spacing::Joint),
-        punct(':', Spacing::Alone),
-        TokenTree::Ident(Ident::new("compile_error", span)),
-        punct('!', Spacing::Alone),
-        TokenTree::Group(group),
-    ]
-    .into_iter()
-    .collect()
-}
-
-fn span_of(at: At, trees: &[TokenTree]) -> Span {
-    match at {
-        At::Tok(i) => trees[i].span(),
-        At::CallSite => Span::call_site(),
-    }
-}
-
-fn parse(src: &str) -> TokenStream {
-    TokenStream::from_str(src).expect("weft-macros: generated invalid tokens")
-}
-
-/// An item that reaches us through a `macro_rules!` `$item` fragment is
-/// wrapped in an invisible group; look through it.
-fn unwrap_none_group(stream: TokenStream) -> TokenStream {
-    let mut iter = stream.clone().into_iter();
-    match (iter.next(), iter.next()) {
-        (Some(TokenTree::Group(g)), None) if g.delimiter() == Delimiter::None => g.stream(),
-        _ => stream,
-    }
-}
-
-/// Lowers a token stream to plain data for the parser, keeping the original
-/// trees alongside (same indices) for spans and re-emission.
-fn lower(stream: TokenStream) -> (Vec<TokenTree>, Vec<Tok>) {
-    let trees: Vec<TokenTree> = stream.into_iter().collect();
-    let toks = trees.iter().map(|t| lower_tree(t, 1)).collect();
-    (trees, toks)
-}
-
-/// `depth` is how many more levels of group contents to lower; brace groups
-/// (function bodies) are never lowered, the parser only needs to know they
-/// are there.
-fn lower_tree(tree: &TokenTree, depth: u32) -> Tok {
-    match tree {
-        TokenTree::Ident(i) => Tok::Ident(i.to_string()),
-        TokenTree::Punct(p) => Tok::Punct(p.as_char()),
-        TokenTree::Literal(l) => Tok::Literal(l.to_string()),
-        TokenTree::Group(g) => {
-            let delim = match g.delimiter() {
-                Delimiter::Parenthesis => Delim::Paren,
-                Delimiter::Bracket => Delim::Bracket,
-                Delimiter::Brace => Delim::Brace,
-                Delimiter::None => Delim::None,
-            };
-            // A `$value:expr`-style fragment holding a single token: look through it.
-            if delim == Delim::None {
-                let mut iter = g.stream().into_iter();
-                if let (Some(only), None) = (iter.next(), iter.next()) {
-                    return lower_tree(&only, depth);
-                }
-            }
-            let contents = if depth == 0 || delim == Delim::Brace {
-                Vec::new()
-            } else {
-                g.stream()
-                    .into_iter()
-                    .map(|t| lower_tree(&t, depth - 1))
-                    .collect()
-            };
-            Tok::Group(delim, contents)
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Parsing (pure: plain data in, plain data out, unit-testable).
-// ---------------------------------------------------------------------------
 
 /// Which macro is being expanded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
+    /// `#[weft::main]`.
     Main,
+    /// `#[weft::test]`.
     Test,
 }
 
 impl Kind {
+    /// The attribute as the user writes it, for error messages.
     fn attr(self) -> &'static str {
         match self {
             Kind::Main => "#[weft::main]",
             Kind::Test => "#[weft::test]",
         }
     }
-}
 
-/// A token, as plain data.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Tok {
-    Ident(String),
-    Punct(char),
-    Literal(String),
-    /// A delimited group and its lowered contents (always empty for brace
-    /// groups and for groups nested more than one level deep).
-    Group(Delim, Vec<Tok>),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Delim {
-    Paren,
-    Bracket,
-    Brace,
-    None,
-}
-
-/// Where to report an error: at a token (index into the top-level tokens the
-/// parser was given), or at the macro invocation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum At {
-    Tok(usize),
-    CallSite,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Error {
-    at: At,
-    msg: String,
-    /// Index of the function name, if the parser got that far.
-    name: Option<usize>,
-}
-
-fn err(at: At, msg: impl Into<String>) -> Error {
-    Error {
-        at,
-        msg: msg.into(),
-        name: None,
+    /// The shape of function the attribute wants, for error messages.
+    fn example(self) -> &'static str {
+        match self {
+            Kind::Main => "`async fn main()`",
+            Kind::Test => "`async fn my_test()`",
+        }
     }
 }
 
-/// The macro's arguments.
+/// The arguments in `#[weft::main(..)]` or `#[weft::test(..)]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Args {
+    /// `start_paused = true|false`, `None` when not given.
     start_paused: Option<bool>,
 }
 
-/// Parses `start_paused = true|false` (optionally followed by a comma).
-fn parse_args(kind: Kind, toks: &[Tok]) -> Result<Args, Error> {
-    let accepted = format!(
-        "{} accepts only `start_paused = true` or `start_paused = false`",
-        kind.attr()
-    );
-    let mut args = Args::default();
-    let mut i = 0;
-    while i < toks.len() {
-        let Tok::Ident(key) = &toks[i] else {
-            return Err(err(At::Tok(i), format!("expected an argument: {accepted}")));
+impl Args {
+    /// Parses `start_paused = true|false`, optionally followed by a comma.
+    fn parse(kind: Kind, input: ParseStream) -> syn::Result<Args> {
+        let fail = |span, what: &str| {
+            let attr = kind.attr();
+            let accepted = "accepts only `start_paused = true` or `start_paused = false`";
+            Error::new(span, format!("{what}: {attr} {accepted}"))
         };
-        if key != "start_paused" {
-            return Err(err(
-                At::Tok(i),
-                format!("unknown argument `{key}`: {accepted}"),
-            ));
-        }
-        if args.start_paused.is_some() {
-            return Err(err(
-                At::Tok(i),
-                format!("`start_paused` is given twice: {accepted}"),
-            ));
-        }
-        if toks.get(i + 1) != Some(&Tok::Punct('=')) {
-            let at = if i + 1 < toks.len() { i + 1 } else { i };
-            return Err(err(
-                At::Tok(at),
-                format!("expected `=` after `start_paused`: {accepted}"),
-            ));
-        }
-        args.start_paused = Some(match toks.get(i + 2) {
-            Some(Tok::Ident(v)) if v == "true" => true,
-            Some(Tok::Ident(v)) if v == "false" => false,
-            Some(_) => {
-                return Err(err(
-                    At::Tok(i + 2),
-                    format!("`start_paused` must be `true` or `false`: {accepted}"),
-                ))
+        let mut args = Args::default();
+        while !input.is_empty() {
+            if !input.peek(Ident::peek_any) {
+                return Err(fail(input.span(), "expected an argument"));
             }
-            None => {
-                return Err(err(
-                    At::Tok(i + 1),
-                    format!("expected `true` or `false` after `start_paused =`: {accepted}"),
-                ))
+            let key = input.call(Ident::parse_any)?;
+            if key != "start_paused" {
+                return Err(fail(key.span(), &format!("unknown argument `{key}`")));
             }
-        });
-        i += 3;
-        match toks.get(i) {
-            None => {}
-            Some(Tok::Punct(',')) => i += 1,
-            Some(_) => {
-                return Err(err(
-                    At::Tok(i),
-                    format!("expected `,` between arguments: {accepted}"),
-                ))
+            if args.start_paused.is_some() {
+                return Err(fail(key.span(), "`start_paused` is given twice"));
+            }
+            let Ok(eq) = input.parse::<Token![=]>() else {
+                let at = if input.is_empty() {
+                    key.span()
+                } else {
+                    input.span()
+                };
+                return Err(fail(at, "expected `=` after `start_paused`"));
+            };
+            if input.is_empty() {
+                let what = "expected `true` or `false` after `start_paused =`";
+                return Err(fail(eq.span, what));
+            }
+            let Ok(value) = input.parse::<LitBool>() else {
+                return Err(fail(
+                    input.span(),
+                    "`start_paused` must be `true` or `false`",
+                ));
+            };
+            args.start_paused = Some(value.value);
+            if !input.is_empty() && input.parse::<Token![,]>().is_err() {
+                return Err(fail(input.span(), "expected `,` between arguments"));
             }
         }
+        Ok(args)
     }
-    Ok(args)
 }
 
-/// Token positions of the parts of `attrs vis async fn name() -> Ret { body }`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Sig {
-    /// Outer attributes: `0..vis.start`.
-    vis: std::ops::Range<usize>,
-    fn_kw: usize,
-    name: usize,
-    /// The (empty) parameter list group.
-    params: usize,
-    /// The return type's tokens, without the `->` (which is the two tokens
-    /// just before).
-    ret: Option<std::ops::Range<usize>>,
-    body: usize,
+/// The annotated function: `attrs vis async fn name() -> Ret { body }`.
+struct AsyncFn {
+    /// Outer attributes, kept on the generated function.
+    attrs: Vec<Attribute>,
+    /// Kept as written.
+    vis: Visibility,
+    /// Everything from the qualifiers to the return type; [`AsyncFn::check`]
+    /// says whether it has the shape the macros accept.
+    sig: Signature,
+    /// The body's braces, whose span the generated blocks take so that a
+    /// type error in the body is reported at the body.
+    brace: token::Brace,
+    /// `#![..]` at the top of the body; they move to the generated function's
+    /// body, since an `async` block can't hold them.
+    inner_attrs: Vec<Attribute>,
+    /// The rest of the body, as the user wrote it.
+    stmts: TokenStream,
 }
 
-fn is_ident(tok: Option<&Tok>, s: &str) -> bool {
-    matches!(tok, Some(Tok::Ident(i)) if i == s)
-}
-
-fn is_punct(tok: Option<&Tok>, c: char) -> bool {
-    tok == Some(&Tok::Punct(c))
-}
-
-/// A `test` attribute: `test`, `::core::prelude::v1::test`, `tokio::test`, ...
-fn is_test_attr(contents: &[Tok]) -> bool {
-    matches!(contents.last(), Some(Tok::Ident(i)) if i == "test")
-        && contents
-            .iter()
-            .all(|t| matches!(t, Tok::Ident(_) | Tok::Punct(':')))
-}
-
-fn parse_sig(kind: Kind, toks: &[Tok]) -> Result<Sig, Error> {
-    let attr = kind.attr();
-    let example = match kind {
-        Kind::Main => "`async fn main()`",
-        Kind::Test => "`async fn my_test()`",
-    };
-    let not_a_fn = |at| err(at, format!("{attr} can only be used on {example}"));
-    let at_or_call_site = |i: usize| {
-        if i < toks.len() {
-            At::Tok(i)
-        } else {
-            At::CallSite
+impl AsyncFn {
+    /// Parses any function with a body; [`AsyncFn::check`] narrows it down.
+    fn parse(kind: Kind, input: ParseStream) -> syn::Result<AsyncFn> {
+        let (attr, example) = (kind.attr(), kind.example());
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        if !fn_ahead(input) {
+            let msg = format!("{attr} can only be used on {example}");
+            return Err(Error::new(input.span(), msg));
         }
-    };
-
-    // Outer attributes.
-    let mut i = 0;
-    while is_punct(toks.get(i), '#') {
-        match toks.get(i + 1) {
-            Some(Tok::Group(Delim::Bracket, contents)) => {
-                if kind == Kind::Test && is_test_attr(contents) {
-                    return Err(err(
-                        At::Tok(i + 1),
-                        "a second test attribute is given: #[weft::test] already adds `#[test]`",
-                    ));
-                }
-                i += 2;
-            }
-            _ => return Err(not_a_fn(at_or_call_site(i))),
+        let sig: Signature = input.parse()?;
+        if !input.peek(token::Brace) {
+            let msg = if input.is_empty() || input.peek(Token![;]) {
+                format!("{attr} functions need a body: {attr} needs {example}")
+            } else {
+                format!("unexpected token: {attr} needs {example}")
+            };
+            return Err(Error::new(input.span(), msg));
         }
+        let body;
+        let brace = braced!(body in input);
+        Ok(AsyncFn {
+            attrs,
+            vis,
+            sig,
+            brace,
+            inner_attrs: body.call(Attribute::parse_inner)?,
+            stmts: body.parse()?,
+        })
     }
 
-    // Visibility.
-    let vis_start = i;
-    if is_ident(toks.get(i), "pub") {
-        i += 1;
-        if matches!(toks.get(i), Some(Tok::Group(Delim::Paren, _))) {
-            i += 1;
+    /// Every reason this function can't be expanded, each at its own token.
+    fn check(&self, kind: Kind) -> syn::Result<()> {
+        let (attr, example) = (kind.attr(), kind.example());
+        let sig = &self.sig;
+        let mut errors = Vec::new();
+        if kind == Kind::Test {
+            let second = "a second test attribute is given: #[weft::test] already adds `#[test]`";
+            let tests = self.attrs.iter().filter(|a| is_test_attr(a));
+            errors.extend(tests.map(|a| Error::new_spanned(a, second)));
         }
-    }
-    let vis = vis_start..i;
-
-    // Qualifiers and `fn`.
-    let is_async = is_ident(toks.get(i), "async");
-    if is_async {
-        i += 1;
-    }
-    match toks.get(i) {
-        Some(Tok::Ident(q)) if q == "fn" => {}
-        Some(Tok::Ident(q)) if matches!(q.as_str(), "const" | "unsafe" | "extern") => {
-            return Err(err(
-                At::Tok(i),
-                format!("{attr} functions cannot be `{q}`: {attr} needs {example}"),
-            ));
+        let qualifiers = [
+            sig.constness.as_ref().map(|t| (t.span, "const")),
+            match &sig.safety {
+                Safety::Unsafe(t) => Some((t.span, "unsafe")),
+                Safety::Safe(t) => Some((t.span, "safe")),
+                Safety::Default => None,
+            },
+            sig.abi
+                .as_ref()
+                .map(|abi| (abi.extern_token.span, "extern")),
+        ];
+        for (span, q) in qualifiers.into_iter().flatten() {
+            let msg = format!("{attr} functions cannot be `{q}`: {attr} needs {example}");
+            errors.push(Error::new(span, msg));
         }
-        _ => return Err(not_a_fn(at_or_call_site(i))),
-    }
-    let fn_kw = i;
-    i += 1;
-
-    let name = match toks.get(i) {
-        Some(Tok::Ident(_)) => i,
-        _ => return Err(not_a_fn(at_or_call_site(i))),
-    };
-    i += 1;
-    let with_name = |mut e: Error| {
-        e.name = Some(name);
-        e
-    };
-
-    if !is_async {
-        return Err(with_name(err(
-            At::Tok(fn_kw),
-            format!(
+        if sig.asyncness.is_none() {
+            let msg = format!(
                 "the `async` keyword is missing from the function declaration: {attr} needs {example}"
-            ),
-        )));
-    }
-
-    if is_punct(toks.get(i), '<') {
-        return Err(with_name(err(
-            At::Tok(i),
-            format!("{attr} functions cannot have generic parameters"),
-        )));
-    }
-
-    let params = match toks.get(i) {
-        Some(Tok::Group(Delim::Paren, contents)) => {
-            if !contents.is_empty() {
-                return Err(with_name(err(
-                    At::Tok(i),
-                    format!("{attr} functions take no arguments"),
-                )));
-            }
-            i
+            );
+            errors.push(Error::new(sig.fn_token.span, msg));
         }
-        _ => return Err(with_name(not_a_fn(at_or_call_site(i)))),
+        if sig.generics.lt_token.is_some() {
+            let msg = format!("{attr} functions cannot have generic parameters");
+            errors.push(Error::new_spanned(&sig.generics, msg));
+        }
+        if !sig.inputs.is_empty() || sig.variadic.is_some() {
+            let msg = format!("{attr} functions take no arguments");
+            errors.push(Error::new(sig.paren_token.span.join(), msg));
+        }
+        if let Some(clause) = &sig.generics.where_clause {
+            let msg = format!("{attr} functions cannot have a `where` clause");
+            errors.push(Error::new(clause.where_token.span, msg));
+        }
+        let all = errors.into_iter().reduce(|mut all, e| {
+            all.combine(e);
+            all
+        });
+        all.map_or(Ok(()), Err)
+    }
+}
+
+/// Whether a function signature is next: qualifiers, then `fn`.
+fn fn_ahead(input: ParseStream) -> bool {
+    let ahead = input.fork();
+    loop {
+        if ahead.peek(Token![fn]) {
+            return true;
+        }
+        let qualifier = ahead.parse::<Token![const]>().is_ok()
+            || ahead.parse::<Token![async]>().is_ok()
+            || ahead.parse::<Token![unsafe]>().is_ok()
+            || ahead.parse::<Token![safe]>().is_ok()
+            || ahead.parse::<syn::Abi>().is_ok();
+        if !qualifier {
+            return false;
+        }
+    }
+}
+
+/// A `#[test]` that would run the function a second time: `test`,
+/// `::core::prelude::v1::test`, `tokio::test`, ... but not
+/// `cfg_attr(.., test)` or `should_panic`.
+fn is_test_attr(attr: &Attribute) -> bool {
+    let Meta::Path(path) = &attr.meta else {
+        return false;
     };
-    i += 1;
+    path.segments
+        .last()
+        .is_some_and(|last| last.ident == "test")
+}
 
-    // The body is the last token.
-    let body = match toks.last() {
-        Some(Tok::Group(Delim::Brace, _)) if toks.len() > i => toks.len() - 1,
-        _ => {
-            return Err(with_name(err(
-                at_or_call_site(toks.len().saturating_sub(1).max(i)),
-                format!("{attr} functions need a body: {attr} needs {example}"),
-            )))
+/// Both macros: parse, check, and build the function, or report every error
+/// found.
+fn expand(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut out = TokenStream::new();
+    let args = (|input: ParseStream| Args::parse(kind, input)).parse2(args);
+    let args = args.unwrap_or_else(|e| {
+        out.extend(e.to_compile_error());
+        Args::default()
+    });
+    let item = match (|input: ParseStream| AsyncFn::parse(kind, input)).parse2(item) {
+        Ok(item) => item,
+        Err(e) => {
+            out.extend(e.to_compile_error());
+            return out;
         }
     };
-
-    // Return type: everything between `->` and `where` or the body.
-    let mut ret = None;
-    if is_punct(toks.get(i), '-') && is_punct(toks.get(i + 1), '>') {
-        let start = i + 2;
-        let end = (start..body)
-            .find(|&j| is_ident(toks.get(j), "where"))
-            .unwrap_or(body);
-        if end == start {
-            return Err(with_name(err(
-                At::Tok(i + 1),
-                "expected a return type after `->`",
-            )));
+    match item.check(kind) {
+        Ok(()) => out.extend(build(kind, args, item)),
+        Err(e) => {
+            out.extend(e.to_compile_error());
+            // Keep the name defined, so that uses of it don't produce a
+            // second, confusing error.
+            let name = &item.sig.ident;
+            out.extend(quote!(#[allow(dead_code)] fn #name() {}));
         }
-        ret = Some(start..end);
-        i = end;
     }
+    out
+}
 
-    if is_ident(toks.get(i), "where") {
-        return Err(with_name(err(
-            At::Tok(i),
-            format!("{attr} functions cannot have a `where` clause"),
-        )));
-    }
-    if i != body {
-        return Err(with_name(err(
-            At::Tok(i),
-            format!("unexpected token: {attr} needs {example}"),
-        )));
-    }
-
-    Ok(Sig {
+/// The expanded function: `attrs vis fn name() -> Ret { runtime.block_on(async move { body }) }`.
+fn build(kind: Kind, args: Args, item: AsyncFn) -> TokenStream {
+    let AsyncFn {
+        attrs,
         vis,
-        fn_kw,
-        name,
-        params,
-        ret,
-        body,
+        mut sig,
+        brace,
+        inner_attrs,
+        stmts,
+    } = item;
+    sig.asyncness = None;
+    let body_span = brace.span.join();
+    let async_stmts = match &sig.output {
+        // `!` and `impl Trait` can't be named in a `let`: the body becomes
+        // the async block's body as is.
+        ReturnType::Type(_, ty) if !nameable(ty) => stmts,
+        // `let _weft_ret: Ret = { body }; return _weft_ret;` tells the
+        // compiler the body's type up front, so a mismatch is reported at the
+        // body's tail expression instead of at the macro. The `allow`s cover
+        // our `let` and `return` when the body diverges (ends in `panic!()`),
+        // not the user's code.
+        output => {
+            let ty = match output {
+                ReturnType::Default => quote!(()),
+                ReturnType::Type(_, ty) => ty.to_token_stream(),
+            };
+            let ret = Ident::new("_weft_ret", Span::mixed_site());
+            let user_block = braces(body_span, stmts);
+            quote! {
+                #[allow(clippy::diverging_sub_expression)]
+                let #ret: #ty = #user_block;
+                #[allow(unreachable_code, clippy::needless_return, clippy::used_underscore_binding)]
+                return #ret;
+            }
+        }
+    };
+    let future = braces(body_span, async_stmts);
+    let run = match (kind, args.start_paused) {
+        (Kind::Main, None) => quote!(::weft::run(async move #future)),
+        (kind, paused) => {
+            let paused = paused.unwrap_or(false);
+            let failed = match kind {
+                Kind::Main => "weft: failed to build the runtime",
+                Kind::Test => "weft: failed to build the test runtime",
+            };
+            // A `let` of its own, so the `allow` covers our `expect` but not
+            // the user's body.
+            let rt = Ident::new("rt", Span::mixed_site());
+            quote! {
+                #[allow(clippy::expect_used)]
+                let #rt = ::weft::Builder::new().start_paused(#paused).build().expect(#failed);
+                #rt.block_on(async move #future)
+            }
+        }
+    };
+    let test_attr = (kind == Kind::Test).then(|| quote!(#[::core::prelude::v1::test]));
+    let fn_body = braces(body_span, quote!(#(#inner_attrs)* #run));
+    quote!(#test_attr #(#attrs)* #vis #sig #fn_body)
+}
+
+/// Whether a return type can be written as a `let` type annotation: not `!`
+/// (unstable there) and not containing `impl Trait`.
+fn nameable(ty: &Type) -> bool {
+    match ty {
+        Type::Never(_) => false,
+        Type::Group(group) => nameable(&group.elem),
+        _ => !mentions_impl(ty.to_token_stream()),
+    }
+}
+
+/// Whether `impl` appears anywhere in the tokens, nested groups included.
+fn mentions_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|t| match t {
+        TokenTree::Ident(ident) => ident == "impl",
+        TokenTree::Group(group) => mentions_impl(group.stream()),
+        _ => false,
     })
+}
+
+/// `{ tokens }`, spanning `span`.
+fn braces(span: Span, tokens: TokenStream) -> Group {
+    let mut group = Group::new(Delimiter::Brace, tokens);
+    group.set_span(span);
+    group
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_args, parse_sig, Args, At, Delim, Error, Kind, Sig, Tok};
+    use super::{expand, Args, AsyncFn, Kind};
+    use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
+    use syn::parse::{ParseStream, Parser};
 
-    /// A tiny tokenizer for tests: words, single-char punctuation, and
-    /// `(..)`/`[..]`/`{..}` groups (brace contents dropped, as in `lower`).
-    fn toks(src: &str) -> Vec<Tok> {
-        let chars: Vec<char> = src.chars().collect();
-        let mut pos = 0;
-        let out = tokenize(&chars, &mut pos, None, 1);
-        assert_eq!(pos, chars.len(), "unbalanced test input: {src}");
-        out
+    fn tokens(src: &str) -> TokenStream {
+        src.parse().expect(src)
     }
 
-    fn tokenize(chars: &[char], pos: &mut usize, close: Option<char>, depth: u32) -> Vec<Tok> {
-        let mut out = Vec::new();
-        while *pos < chars.len() {
-            let c = chars[*pos];
-            if Some(c) == close {
-                *pos += 1;
-                return out;
-            }
-            if c.is_whitespace() {
-                *pos += 1;
-            } else if c.is_alphanumeric() || c == '_' {
-                let start = *pos;
-                while *pos < chars.len() && (chars[*pos].is_alphanumeric() || chars[*pos] == '_') {
-                    *pos += 1;
-                }
-                let word: String = chars[start..*pos].iter().collect();
-                if word.starts_with(|c: char| c.is_ascii_digit()) {
-                    out.push(Tok::Literal(word));
-                } else {
-                    out.push(Tok::Ident(word));
-                }
-            } else if c == '"' {
-                let start = *pos;
-                *pos += 1;
-                while chars[*pos] != '"' {
-                    *pos += 1;
-                }
-                *pos += 1;
-                out.push(Tok::Literal(chars[start..*pos].iter().collect()));
-            } else if let Some((delim, close)) = match c {
-                '(' => Some((Delim::Paren, ')')),
-                '[' => Some((Delim::Bracket, ']')),
-                '{' => Some((Delim::Brace, '}')),
-                _ => None,
-            } {
-                *pos += 1;
-                let inner = tokenize(chars, pos, Some(close), depth.saturating_sub(1));
-                let keep = depth > 0 && delim != Delim::Brace;
-                out.push(Tok::Group(delim, if keep { inner } else { Vec::new() }));
-            } else {
-                *pos += 1;
-                out.push(Tok::Punct(c));
-            }
-        }
-        assert!(close.is_none(), "unclosed group");
-        out
+    fn args(kind: Kind, src: &str) -> Result<Args, String> {
+        let parse = |input: ParseStream| Args::parse(kind, input);
+        parse.parse2(tokens(src)).map_err(|e| e.to_string())
     }
 
-    fn sig(kind: Kind, src: &str) -> Result<Sig, Error> {
-        parse_sig(kind, &toks(src))
+    /// Every error the macro reports for `src`, in order.
+    fn errors(kind: Kind, src: &str) -> Vec<String> {
+        let parse = |input: ParseStream| AsyncFn::parse(kind, input);
+        let result = parse.parse2(tokens(src)).and_then(|f| f.check(kind));
+        let error = result.expect_err(src);
+        error.into_iter().map(|e| e.to_string()).collect()
     }
 
-    fn sig_err(kind: Kind, src: &str) -> (At, String) {
-        let e = sig(kind, src).expect_err(src);
-        (e.at, e.msg)
+    /// Token spacing differs from source spacing: compare without any.
+    fn squash(s: &str) -> String {
+        s.split_whitespace().collect()
     }
 
-    fn args(kind: Kind, src: &str) -> Result<Args, Error> {
-        parse_args(kind, &toks(src))
+    fn expansion(kind: Kind, args: &str, item: &str) -> String {
+        squash(&expand(kind, tokens(args), tokens(item)).to_string())
     }
 
+    /// The reasons the `compile_fail` examples in the docs give.
     #[test]
-    fn plain_main() {
-        let s = sig(Kind::Main, "async fn main() { body }").unwrap();
+    fn documented_errors() {
         assert_eq!(
-            s,
-            Sig {
-                vis: 0..0,
-                fn_kw: 1,
-                name: 2,
-                params: 3,
-                ret: None,
-                body: 4
-            }
+            errors(Kind::Main, "fn main() {}"),
+            [
+                "the `async` keyword is missing from the function declaration: \
+              #[weft::main] needs `async fn main()`"
+            ]
         );
-    }
-
-    #[test]
-    fn attrs_vis_and_return_type() {
-        let src = "#[doc = \"x\"] #[allow(unused)] pub(crate) async fn main() -> Result<(), Box<dyn Error>> {}";
-        let s = sig(Kind::Main, src).unwrap();
-        assert_eq!(s.vis, 4..6);
-        assert_eq!(s.fn_kw, 7);
-        assert_eq!(s.name, 8);
-        assert_eq!(s.params, 9);
-        let t = toks(src);
-        let ret = s.ret.clone().unwrap();
-        assert_eq!(t[ret.start - 2], Tok::Punct('-'));
-        assert_eq!(t[ret.start - 1], Tok::Punct('>'));
-        assert_eq!(t[ret.start], Tok::Ident("Result".into()));
-        assert_eq!(t[ret.end - 1], Tok::Punct('>'));
-        assert_eq!(ret.end, s.body);
-        assert_eq!(s.body, t.len() - 1);
-    }
-
-    #[test]
-    fn return_type_with_fn_arrow() {
-        let src = "async fn t() -> Box<dyn Fn() -> u8> {}";
-        let s = sig(Kind::Test, src).unwrap();
-        assert_eq!(s.ret, Some(6..s.body));
-    }
-
-    #[test]
-    fn pub_without_restriction() {
-        let s = sig(Kind::Test, "pub async fn t() {}").unwrap();
-        assert_eq!(s.vis, 0..1);
-        assert_eq!(s.fn_kw, 2);
-    }
-
-    #[test]
-    fn missing_async() {
-        let (at, msg) = sig_err(Kind::Main, "fn main() {}");
-        assert_eq!(at, At::Tok(0));
         assert_eq!(
-            msg,
-            "the `async` keyword is missing from the function declaration: \
-             #[weft::main] needs `async fn main()`"
+            errors(Kind::Main, "async fn main(verbose: bool) {}"),
+            ["#[weft::main] functions take no arguments"]
         );
-        let (at, msg) = sig_err(Kind::Test, "#[ignore] pub fn t() {}");
-        assert_eq!(at, At::Tok(3));
-        assert!(
-            msg.contains("#[weft::test] needs `async fn my_test()`"),
-            "{msg}"
+        assert_eq!(
+            errors(Kind::Main, "async fn main<T>() {}"),
+            ["#[weft::main] functions cannot have generic parameters"]
         );
-        // The stub keeps the name defined.
-        assert_eq!(sig(Kind::Test, "fn t() {}").unwrap_err().name, Some(1));
+        assert_eq!(
+            errors(Kind::Test, "#[test] async fn twice() {}"),
+            ["a second test attribute is given: #[weft::test] already adds `#[test]`"]
+        );
+        assert_eq!(
+            errors(Kind::Test, "fn not_async() {}"),
+            [
+                "the `async` keyword is missing from the function declaration: \
+              #[weft::test] needs `async fn my_test()`"
+            ]
+        );
+        assert_eq!(
+            errors(Kind::Test, "async fn with_args(n: u32) {}"),
+            ["#[weft::test] functions take no arguments"]
+        );
+        let accepted = "#[weft::test] accepts only `start_paused = true` or `start_paused = false`";
+        assert_eq!(
+            args(Kind::Test, "flavor = \"multi_thread\""),
+            Err(format!("unknown argument `flavor`: {accepted}"))
+        );
+        assert_eq!(
+            args(Kind::Test, "start_paused = yes"),
+            Err(format!(
+                "`start_paused` must be `true` or `false`: {accepted}"
+            ))
+        );
     }
 
     #[test]
-    fn arguments_rejected() {
-        let (at, msg) = sig_err(Kind::Test, "async fn t(x: u32) {}");
-        assert_eq!(at, At::Tok(3));
-        assert_eq!(msg, "#[weft::test] functions take no arguments");
-        let (_, msg) = sig_err(Kind::Main, "async fn main(args: Vec<String>) {}");
-        assert_eq!(msg, "#[weft::main] functions take no arguments");
-    }
-
-    #[test]
-    fn generics_and_where_rejected() {
-        let (at, msg) = sig_err(Kind::Test, "async fn t<T>() {}");
-        assert_eq!(at, At::Tok(3));
-        assert!(msg.contains("generic"), "{msg}");
-        let (at, msg) = sig_err(Kind::Test, "async fn t() -> u8 where u8: Copy {}");
-        assert_eq!(at, At::Tok(7));
-        assert!(msg.contains("`where`"), "{msg}");
-        let (at, _) = sig_err(Kind::Test, "async fn t() where u8: Copy {}");
-        assert_eq!(at, At::Tok(4));
-    }
-
-    #[test]
-    fn not_a_function() {
-        let (at, msg) = sig_err(Kind::Main, "struct S;");
-        assert_eq!(at, At::Tok(0));
-        assert_eq!(msg, "#[weft::main] can only be used on `async fn main()`");
-        assert_eq!(sig_err(Kind::Main, "").0, At::CallSite);
-        assert_eq!(sig_err(Kind::Main, "async").0, At::CallSite);
-        assert!(sig_err(Kind::Main, "async fn main();").1.contains("body"));
-        assert!(sig_err(Kind::Main, "async fn main()").1.contains("body"));
-        assert!(sig_err(Kind::Main, "async unsafe fn main() {}")
-            .1
-            .contains("`unsafe`"));
-        assert!(sig_err(Kind::Main, "const fn main() {}")
-            .1
-            .contains("`const`"));
-        assert!(sig_err(Kind::Main, "async fn main() -> {}")
-            .1
-            .contains("return type"));
-        assert!(sig_err(Kind::Main, "async fn main() foo {}")
-            .1
-            .contains("unexpected"));
-    }
-
-    #[test]
-    fn duplicate_test_attribute() {
-        for attr in ["test", "::core::prelude::v1::test", "tokio::test"] {
-            let src = format!("#[ignore] #[{attr}] async fn t() {{}}");
-            let (at, msg) = sig_err(Kind::Test, &src);
-            assert_eq!(at, At::Tok(3));
-            assert!(msg.contains("second test attribute"), "{msg}");
-        }
-        // Only for #[weft::test], and not for look-alikes.
-        assert!(sig(Kind::Main, "#[test] async fn t() {}").is_ok());
-        assert!(sig(Kind::Test, "#[cfg_attr(x, test)] async fn t() {}").is_ok());
-        assert!(sig(Kind::Test, "#[should_panic] async fn t() {}").is_ok());
-    }
-
-    #[test]
-    fn args_ok() {
+    fn args_accepted() {
         assert_eq!(args(Kind::Test, ""), Ok(Args { start_paused: None }));
-        assert_eq!(
-            args(Kind::Test, "start_paused = true"),
+        let paused = |p| {
             Ok(Args {
-                start_paused: Some(true)
+                start_paused: Some(p),
             })
-        );
-        assert_eq!(
-            args(Kind::Main, "start_paused = false,"),
-            Ok(Args {
-                start_paused: Some(false)
-            })
-        );
+        };
+        assert_eq!(args(Kind::Test, "start_paused = true"), paused(true));
+        assert_eq!(args(Kind::Main, "start_paused = false,"), paused(false));
     }
 
     #[test]
     fn args_rejected() {
-        let check = |src: &str, at: usize, needle: &str| {
-            let e = args(Kind::Test, src).expect_err(src);
-            assert_eq!(e.at, At::Tok(at), "{src}");
-            assert!(e.msg.contains(needle), "{src}: {}", e.msg);
-            assert!(
-                e.msg.ends_with(
-                    "#[weft::test] accepts only `start_paused = true` or `start_paused = false`"
-                ),
-                "{src}: {}",
-                e.msg
-            );
+        let check = |src: &str, needle: &str| {
+            let msg = args(Kind::Test, src).expect_err(src);
+            assert!(msg.starts_with(needle), "{src}: {msg}");
+            let accepted =
+                "#[weft::test] accepts only `start_paused = true` or `start_paused = false`";
+            assert!(msg.ends_with(accepted), "{src}: {msg}");
         };
-        check("flavor = \"multi_thread\"", 0, "unknown argument `flavor`");
-        check("start_paused", 0, "expected `=`");
-        check("start_paused true", 1, "expected `=`");
-        check("start_paused =", 1, "expected `true` or `false`");
-        check("start_paused = yes", 2, "must be `true` or `false`");
-        check("start_paused = \"true\"", 2, "must be `true` or `false`");
-        check("start_paused = 1", 2, "must be `true` or `false`");
-        check("start_paused = true false", 3, "expected `,`");
-        check("start_paused = true, start_paused = false", 4, "twice");
-        check("\"start_paused\"", 0, "expected an argument");
-        check("start_paused = true, x", 4, "unknown argument `x`");
-        let e = args(Kind::Main, "x").unwrap_err();
-        assert!(e.msg.contains("#[weft::main] accepts only"), "{}", e.msg);
+        check("start_paused", "expected `=`");
+        check("start_paused true", "expected `=`");
+        check("start_paused =", "expected `true` or `false`");
+        check(
+            "start_paused = \"true\"",
+            "`start_paused` must be `true` or `false`",
+        );
+        check(
+            "start_paused = 1",
+            "`start_paused` must be `true` or `false`",
+        );
+        check("start_paused = true false", "expected `,`");
+        check(
+            "start_paused = true, start_paused = false",
+            "`start_paused` is given twice",
+        );
+        check("\"start_paused\"", "expected an argument");
+        check("start_paused = true, x", "unknown argument `x`");
+        let msg = args(Kind::Main, "x").unwrap_err();
+        assert!(msg.contains("#[weft::main] accepts only"), "{msg}");
+    }
+
+    #[test]
+    fn not_an_async_fn() {
+        let first = |kind, src| errors(kind, src).remove(0);
+        assert_eq!(
+            first(Kind::Main, "struct S;"),
+            "#[weft::main] can only be used on `async fn main()`"
+        );
+        assert!(first(Kind::Main, "async fn main();").contains("need a body"));
+        assert!(first(Kind::Main, "async fn main()").contains("need a body"));
+        assert!(first(Kind::Main, "async fn main() foo {}").starts_with("unexpected token"));
+        assert!(first(Kind::Main, "async unsafe fn main() {}").contains("cannot be `unsafe`"));
+        assert!(first(Kind::Main, "const fn main() {}").contains("cannot be `const`"));
+        assert!(first(Kind::Main, "async extern \"C\" fn main() {}").contains("`extern`"));
+        assert!(first(Kind::Test, "async fn t() where u8: Copy {}").contains("`where`"));
+    }
+
+    #[test]
+    fn every_error_is_reported() {
+        let all = errors(Kind::Test, "#[test] fn t<T>(x: T) where T: Copy {}");
+        assert_eq!(all.len(), 5, "{all:?}");
+    }
+
+    #[test]
+    fn only_a_plain_test_attribute_is_a_second_test() {
+        for attr in ["test", "::core::prelude::v1::test", "tokio::test"] {
+            let all = errors(
+                Kind::Test,
+                &format!("#[ignore] #[{attr}] async fn t() {{}}"),
+            );
+            assert!(all[0].starts_with("a second test attribute"), "{all:?}");
+        }
+        let ok = |kind, src: &str| expansion(kind, "", src).contains("fnt()");
+        assert!(ok(Kind::Main, "#[test] async fn t() {}"));
+        assert!(ok(Kind::Test, "#[cfg_attr(x, test)] async fn t() {}"));
+        assert!(ok(Kind::Test, "#[should_panic] async fn t() {}"));
+    }
+
+    #[test]
+    fn main_runs_on_weft_run() {
+        let out = expansion(Kind::Main, "", "async fn main() { body() }");
+        assert!(out.starts_with("fnmain(){::weft::run(asyncmove{"), "{out}");
+        assert!(out.contains("let_weft_ret:()={body()};"), "{out}");
+    }
+
+    #[test]
+    fn start_paused_builds_a_runtime() {
+        let out = expansion(Kind::Main, "start_paused = true", "async fn main() {}");
+        assert!(
+            out.contains("::weft::Builder::new().start_paused(true).build()"),
+            "{out}"
+        );
+        let failed = squash("\"weft: failed to build the runtime\"");
+        assert!(out.contains(&failed), "{out}");
+        let out = expansion(Kind::Test, "", "async fn t() {}");
+        assert!(
+            out.starts_with("#[::core::prelude::v1::test]fnt()"),
+            "{out}"
+        );
+        assert!(out.contains(".start_paused(false)"), "{out}");
+        let failed = squash("\"weft: failed to build the test runtime\"");
+        assert!(out.contains(&failed), "{out}");
+    }
+
+    #[test]
+    fn signature_attributes_and_inner_attributes_are_kept() {
+        let src =
+            "#[ignore] pub(crate) async fn t() -> Result<(), String> { #![allow(unused)] Ok(()) }";
+        let out = expansion(Kind::Test, "", src);
+        let head = "#[::core::prelude::v1::test]#[ignore]pub(crate)fnt()->Result<(),String>{#![allow(unused)]";
+        assert!(out.starts_with(head), "{out}");
+        assert!(
+            out.contains("let_weft_ret:Result<(),String>={Ok(())};"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn unnameable_return_types_are_not_annotated() {
+        for ret in ["!", "impl std::fmt::Debug", "Box<impl Fn()>"] {
+            let out = expansion(
+                Kind::Main,
+                "",
+                &format!("async fn main() -> {ret} {{ body() }}"),
+            );
+            assert!(out.contains("asyncmove{body()}"), "{out}");
+        }
+    }
+
+    #[test]
+    fn a_rejected_function_leaves_a_stub() {
+        let out = expansion(Kind::Test, "", "fn t() {}");
+        assert!(out.contains("compile_error!"), "{out}");
+        assert!(out.ends_with("#[allow(dead_code)]fnt(){}"), "{out}");
+    }
+
+    #[test]
+    fn bad_arguments_still_expand_the_function() {
+        let out = expansion(Kind::Test, "flavor = 1", "async fn t() {}");
+        assert!(out.contains("compile_error!"), "{out}");
+        assert!(out.contains(".start_paused(false)"), "{out}");
+    }
+
+    /// What a `macro_rules!` `$vis:vis` hands over: `pub(crate)`, or nothing,
+    /// inside an invisible group.
+    #[test]
+    fn visibility_in_an_invisible_group() {
+        for vis in ["pub(crate)", ""] {
+            let group = Group::new(Delimiter::None, tokens(vis));
+            let mut item = TokenStream::from(TokenTree::Group(group));
+            item.extend(tokens("async fn t() {}"));
+            let out = squash(&expand(Kind::Test, TokenStream::new(), item).to_string());
+            let expected = format!("#[::core::prelude::v1::test]{vis}fnt()");
+            assert!(out.starts_with(&expected), "{out}");
+        }
     }
 }

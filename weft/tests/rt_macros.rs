@@ -131,3 +131,64 @@ fn main_macro_runs_body() {
 fn main_macro_start_paused() {
     assert!(main_like_paused() >= Duration::from_secs(3600));
 }
+
+// A declarative macro that forwards a visibility (`$vis:vis`), a return type
+// (`$ret:ty`) and a body (`$body:block`) hands the attribute invisible-group
+// tokens; the macros must see through them, `pub(crate)` and an empty
+// visibility alike.
+macro_rules! weft_test_with_vis {
+    ($vis:vis fn $name:ident) => {
+        #[weft::test]
+        $vis async fn $name() {
+            assert_eq!(weft::spawn(async { 1 }).await.unwrap(), 1);
+        }
+    };
+}
+
+weft_test_with_vis!(pub(crate) fn test_from_macro_rules_pub_crate);
+weft_test_with_vis!(fn test_from_macro_rules_private);
+
+macro_rules! weft_main_with_vis {
+    ($vis:vis fn $name:ident() -> $ret:ty $body:block) => {
+        #[weft::main]
+        $vis async fn $name() -> $ret $body
+    };
+}
+
+weft_main_with_vis!(
+    pub(crate) fn main_from_macro_rules() -> u32 {
+        weft::spawn(async { 5 }).await.unwrap()
+    }
+);
+weft_main_with_vis!(
+    fn private_main_from_macro_rules() -> u32 {
+        6
+    }
+);
+
+#[test]
+fn main_macro_through_macro_rules() {
+    assert_eq!(main_from_macro_rules(), 5);
+    assert_eq!(private_main_from_macro_rules(), 6);
+}
+
+// Attributes (`$(#[$meta:meta])*`), an argument (`$paused:expr`) and a body
+// (`$body:block`) forwarded the same way.
+macro_rules! weft_test_forwarding {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident(start_paused = $paused:expr) $body:block) => {
+        #[weft::test(start_paused = $paused)]
+        $(#[$meta])*
+        $vis async fn $name() $body
+    };
+}
+
+weft_test_forwarding!(
+    #[should_panic(expected = "the forwarded body ran on a paused clock")]
+    pub(crate) fn forwarded_attributes_argument_and_body(start_paused = true) {
+        let start = weft::time::Instant::now();
+        weft::time::sleep(Duration::from_secs(3600)).await;
+        if weft::time::Instant::now().duration_since(start) >= Duration::from_secs(3600) {
+            panic!("the forwarded body ran on a paused clock");
+        }
+    }
+);
