@@ -68,7 +68,8 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort(&self) {
-        TaskRef::abort_raw(self.ptr);
+        // SAFETY: the handle holds a reference to the cell.
+        unsafe { TaskRef::abort_raw(self.ptr) };
     }
 
     /// True once the task has finished: returned, panicked, or been cancelled.
@@ -117,7 +118,8 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn abort_handle(&self) -> AbortHandle {
         AbortHandle {
-            task: TaskRef::clone_raw(self.ptr),
+            // SAFETY: the handle holds a reference to the cell.
+            task: unsafe { TaskRef::clone_raw(self.ptr) },
         }
     }
 }
@@ -136,7 +138,8 @@ impl<T> Future for JoinHandle<T> {
             // The handle was created where the task was spawned: that line, and the task awaited.
             // SAFETY: the handle holds a reference, so the header is alive; id, owner and spawned_at never change.
             let header = unsafe { self.ptr.as_ref() };
-            let op = if raw::is_blocking(self.ptr) {
+            // SAFETY: as above.
+            let op = if unsafe { raw::is_blocking(self.ptr) } {
                 Op::JoinBlocking
             } else {
                 Op::Join
@@ -149,7 +152,8 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        raw::join::drop_handle(self.ptr);
+        // SAFETY: the handle is the unique join side and owns a reference, given up here.
+        unsafe { raw::join::drop_handle(self.ptr) };
     }
 }
 
@@ -189,7 +193,8 @@ impl AbortHandle {
     /// });
     /// ```
     pub fn abort(&self) {
-        TaskRef::abort_raw(self.task.as_ptr());
+        // SAFETY: `task` holds a reference to the cell.
+        unsafe { TaskRef::abort_raw(self.task.as_ptr()) };
     }
 
     /// True once the task has finished.
@@ -224,7 +229,8 @@ impl AbortHandle {
 impl Clone for AbortHandle {
     fn clone(&self) -> AbortHandle {
         AbortHandle {
-            task: TaskRef::clone_raw(self.task.as_ptr()),
+            // SAFETY: `task` holds a reference to the cell.
+            task: unsafe { TaskRef::clone_raw(self.task.as_ptr()) },
         }
     }
 }

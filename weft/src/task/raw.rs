@@ -252,7 +252,10 @@ fn erased_owner_of(ptr: NonNull<Header>) -> *const () {
 }
 
 /// Whether the task at `ptr` is `spawn_blocking` work (it has no owner loop).
-pub(crate) fn is_blocking(ptr: NonNull<Header>) -> bool {
+///
+/// # Safety
+/// The caller holds a reference to the cell at `ptr` (rule 6 keeps it alive).
+pub(crate) unsafe fn is_blocking(ptr: NonNull<Header>) -> bool {
     erased_owner_of(ptr).is_null()
 }
 
@@ -546,7 +549,10 @@ impl TaskRef {
     }
 
     /// Requests cancellation; pushes the task on its loop's queue if it was idle.
-    pub(crate) fn abort_raw(ptr: NonNull<Header>) {
+    ///
+    /// # Safety
+    /// The caller holds a reference to the cell at `ptr` (a `JoinHandle` or `AbortHandle`).
+    pub(crate) unsafe fn abort_raw(ptr: NonNull<Header>) {
         // SAFETY: the caller holds a reference (a JoinHandle or AbortHandle).
         let header = unsafe { ptr.as_ref() };
         if header.state.transition_to_cancelled() == ScheduleTransition::Push {
@@ -558,7 +564,10 @@ impl TaskRef {
     }
 
     /// Adds a reference and returns it as a new `TaskRef`.
-    pub(crate) fn clone_raw(ptr: NonNull<Header>) -> TaskRef {
+    ///
+    /// # Safety
+    /// The caller holds a reference to the cell at `ptr`.
+    pub(crate) unsafe fn clone_raw(ptr: NonNull<Header>) -> TaskRef {
         // SAFETY: the caller holds a reference, so the cell is alive.
         unsafe { ptr.as_ref() }.state.ref_inc();
         TaskRef { ptr }
@@ -567,13 +576,17 @@ impl TaskRef {
 
 impl Drop for TaskRef {
     fn drop(&mut self) {
-        drop_reference(self.ptr);
+        // SAFETY: a `TaskRef` owns one reference, given up here.
+        unsafe { drop_reference(self.ptr) };
     }
 }
 
 /// Drops one reference, freeing the cell if it was the last (rule 6).
+///
+/// # Safety
+/// The caller owns a reference to the cell at `ptr` and gives it up.
 #[inline]
-pub(crate) fn drop_reference(ptr: NonNull<Header>) {
+pub(crate) unsafe fn drop_reference(ptr: NonNull<Header>) {
     // SAFETY: the caller owned a reference, so the cell is alive until we drop it.
     let header = unsafe { ptr.as_ref() };
     if header.state.ref_dec() {
@@ -660,7 +673,10 @@ pub(crate) mod join {
     }
 
     /// The join side goes away: drops its interest, and the output if the task already completed (rule 2).
-    pub(crate) fn drop_handle(ptr: NonNull<Header>) {
+    ///
+    /// # Safety
+    /// The caller is the unique join side of the cell at `ptr` and gives up its reference.
+    pub(crate) unsafe fn drop_handle(ptr: NonNull<Header>) {
         // SAFETY: the join side holds a reference.
         let header = unsafe { ptr.as_ref() };
         match header.state.unset_join_interest() {
@@ -676,7 +692,8 @@ pub(crate) mod join {
                 unsafe { (header.vtable.drop_output)(ptr) };
             }
         }
-        drop_reference(ptr);
+        // SAFETY: the join side's reference, given up with the handle.
+        unsafe { drop_reference(ptr) };
     }
 }
 
@@ -705,7 +722,8 @@ impl<S: Owner> TaskWaker<S> {
         match header.state.transition_to_scheduled(false) {
             // SAFETY: rule 4: the waker's reference is now the queue's; this vtable is for the cell's owner type.
             ScheduleTransition::Push => unsafe { push_to_owner::<S>(TaskRef::from_raw(ptr)) },
-            ScheduleTransition::Nothing => drop_reference(ptr),
+            // SAFETY: the waker's reference, which nobody took over.
+            ScheduleTransition::Nothing => unsafe { drop_reference(ptr) },
         }
     }
 
@@ -724,8 +742,8 @@ impl<S: Owner> TaskWaker<S> {
 
     /// Waker drop: one reference less.
     unsafe fn drop(data: *const ()) {
-        // SAFETY: a task waker's data is a non-null header pointer owning a reference.
-        drop_reference(unsafe { NonNull::new_unchecked(data as *mut Header) });
+        // SAFETY: a task waker's data is a non-null header pointer owning a reference, given up here.
+        unsafe { drop_reference(NonNull::new_unchecked(data as *mut Header)) };
     }
 }
 
