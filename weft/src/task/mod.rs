@@ -46,6 +46,7 @@ mod group;
 mod handle;
 mod id;
 pub(crate) mod raw;
+mod select;
 pub(crate) mod state;
 pub(crate) mod stats;
 mod yield_now;
@@ -61,6 +62,8 @@ pub use yield_now::{yield_now, YieldNow};
 
 #[doc(hidden)]
 pub use gather::__private;
+#[doc(hidden)]
+pub use select::__private as __select;
 
 pub(crate) use error::drop_quietly;
 pub(crate) use raw::TaskRef;
