@@ -49,6 +49,7 @@ pub(crate) mod raw;
 mod select;
 pub(crate) mod state;
 pub(crate) mod stats;
+mod try_join;
 mod yield_now;
 
 pub use builder::Builder;
@@ -64,6 +65,8 @@ pub use yield_now::{yield_now, YieldNow};
 pub use gather::__private;
 #[doc(hidden)]
 pub use select::__private as __select;
+#[doc(hidden)]
+pub use try_join::__private as __try_join;
 
 pub(crate) use error::drop_quietly;
 pub(crate) use raw::TaskRef;
