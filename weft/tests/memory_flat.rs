@@ -1,10 +1,12 @@
-//! A `TaskGroup` holds O(1) memory per finished-and-joined child: the bytes alive after 100,000 children were
-//! spawned and joined one after another are the bytes alive after the first 1,000. Counted by a global allocator
-//! (this file holds one test, so no other test allocates meanwhile).
+//! Memory that must stay flat, counted by a global allocator (this file holds one test, so no other test allocates
+//! meanwhile): a `TaskGroup` holds O(1) memory per finished-and-joined child (the bytes alive after 100,000
+//! children were spawned and joined are the bytes alive after the first 8,000), and a long-lived
+//! `CancellationToken` keeps nothing of the children that were made from it and dropped.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
+use weft::sync::CancellationToken;
 use weft::task::TaskGroup;
 
 /// The system allocator, counting the bytes alive.
@@ -32,7 +34,8 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 #[test]
-fn spawning_and_joining_a_hundred_thousand_children_leaves_memory_flat() {
+fn groups_and_tokens_keep_no_memory_for_children_that_are_gone() {
+    dropped_child_tokens_leave_their_parent_as_it_was();
     let runtime = weft::Runtime::new().unwrap();
     runtime.block_on(async {
         let mut group = TaskGroup::new();
@@ -63,4 +66,28 @@ fn spawning_and_joining_a_hundred_thousand_children_leaves_memory_flat() {
         );
         assert_eq!(group.capacity(), 8);
     });
+}
+
+/// 100,000 child tokens (and grandchildren) made and dropped leave the parent's memory as it was.
+fn dropped_child_tokens_leave_their_parent_as_it_was() {
+    let root = CancellationToken::new();
+    let kept = root.child_token();
+    for _ in 0..1_000 {
+        drop(root.child_token().child_token());
+    }
+    let warm = LIVE.load(Ordering::Relaxed);
+    for _ in 0..100_000 {
+        let child = root.child_token();
+        let grandchild = child.child_token();
+        drop(child); // the grandchild moves up to the root...
+        drop(grandchild); // ...and leaves it
+    }
+    let after = LIVE.load(Ordering::Relaxed);
+    assert!(
+        after - warm < 1024,
+        "{} bytes more alive after 100,000 child tokens",
+        after - warm
+    );
+    root.cancel();
+    assert!(kept.is_cancelled());
 }
