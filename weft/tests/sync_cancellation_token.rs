@@ -174,3 +174,27 @@ async fn a_drop_guard_cancels_when_its_scope_ends() {
     }
     helper.await.unwrap();
 }
+
+#[weft::test]
+async fn a_task_waiting_for_cancellation_shows_its_bookmark() {
+    let token = CancellationToken::new();
+    let waiter = weft::spawn({
+        let token = token.clone();
+        async move { token.cancelled().await }
+    });
+    yield_now().await;
+    let dump = weft::xray::dump();
+    let task = dump
+        .tasks()
+        .iter()
+        .find(|task| task.id == waiter.id())
+        .unwrap();
+    let bookmark = task.bookmark.as_ref().unwrap();
+    assert_eq!(bookmark.label, "CancellationToken::cancelled");
+    assert!(bookmark
+        .location
+        .file()
+        .ends_with("sync_cancellation_token.rs"));
+    token.cancel();
+    waiter.await.unwrap();
+}

@@ -304,3 +304,24 @@ async fn a_group_is_send_when_its_output_is() {
         .unwrap();
     assert_eq!(total, 1);
 }
+
+#[weft::test]
+async fn a_task_waiting_in_join_next_shows_its_bookmark() {
+    let owner = weft::spawn(async {
+        let mut group = TaskGroup::new();
+        group.spawn(pending::<()>());
+        group.join_next().await; // line of the bookmark
+    });
+    yield_now().await;
+    yield_now().await;
+    let dump = weft::xray::dump();
+    let task = dump
+        .tasks()
+        .iter()
+        .find(|task| task.id == owner.id())
+        .unwrap();
+    let bookmark = task.bookmark.as_ref().unwrap();
+    assert_eq!(bookmark.label, "TaskGroup::join_next");
+    assert!(bookmark.location.file().ends_with("task_group.rs"));
+    owner.abort();
+}

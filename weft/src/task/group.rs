@@ -18,12 +18,14 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use super::{AbortHandle, JoinError, JoinHandle};
+use crate::xray::{Label, Op};
 
 /// Whether a task's output counts as a failure, for [`TaskGroup::fail_fast`].
 ///
@@ -372,8 +374,12 @@ impl<T> TaskGroup<T> {
     ///     assert!(group.join_next().await.is_none());
     /// });
     /// ```
-    pub async fn join_next(&mut self) -> Option<Result<T, JoinError>> {
-        poll_fn(|cx| self.poll_join_next(cx)).await
+    #[track_caller]
+    pub fn join_next(&mut self) -> JoinNext<'_, T> {
+        JoinNext {
+            group: self,
+            location: Location::caller(),
+        }
     }
 
     /// Polls for the next finished child: `Ready(None)` when the group is empty, `Pending` (after registering
@@ -549,6 +555,36 @@ impl<T> TaskGroup<T> {
     /// ```
     pub fn capacity(&self) -> usize {
         lock(&self.shared).slots.len()
+    }
+}
+
+/// The future returned by [`TaskGroup::join_next`]. While it waits, its task's bookmark is the line that called
+/// `join_next`, labelled "TaskGroup::join_next".
+#[must_use = "futures do nothing unless you .await them"]
+pub struct JoinNext<'a, T> {
+    /// The group.
+    group: &'a mut TaskGroup<T>,
+    /// Where `join_next` was called.
+    location: &'static Location<'static>,
+}
+
+impl<T> Future for JoinNext<'_, T> {
+    type Output = Option<Result<T, JoinError>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let poll = self.group.poll_join_next(cx);
+        if poll.is_pending() {
+            crate::task::bookmark(self.location, Label::plain(Op::GroupJoin));
+        }
+        poll
+    }
+}
+
+impl<T> fmt::Debug for JoinNext<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinNext")
+            .field("group", &self.group)
+            .finish()
     }
 }
 

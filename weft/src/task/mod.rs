@@ -56,7 +56,7 @@ pub use builder::Builder;
 pub use coop::{unconstrained, Unconstrained};
 pub use error::JoinError;
 pub use gather::{join_all, JoinAll};
-pub use group::{Outcome, TaskGroup};
+pub use group::{JoinNext, Outcome, TaskGroup};
 pub use handle::{AbortHandle, JoinHandle};
 pub use id::Id;
 pub use yield_now::{yield_now, YieldNow};
