@@ -45,6 +45,7 @@ mod gather;
 mod group;
 mod handle;
 mod id;
+mod local;
 pub(crate) mod raw;
 mod select;
 pub(crate) mod state;
@@ -59,6 +60,7 @@ pub use gather::{join_all, JoinAll};
 pub use group::{JoinNext, Outcome, TaskGroup};
 pub use handle::{AbortHandle, JoinHandle};
 pub use id::Id;
+pub use local::{AccessError, LocalKey, TaskLocalFuture};
 pub use yield_now::{yield_now, YieldNow};
 
 #[doc(hidden)]
