@@ -39,6 +39,7 @@
 
 pub(crate) mod arena;
 mod builder;
+pub mod cancellation;
 pub(crate) mod coop;
 pub(crate) mod error;
 mod gather;
