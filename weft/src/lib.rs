@@ -44,9 +44,9 @@
 //! - [`run`], [`Runtime`], [`Builder`], [`Handle`]: start a loop, spawn onto it from other threads.
 //! - [`spawn`], [`spawn_blocking`], [`task`]: tasks, their handles, names, [`task::yield_now`];
 //!   [`task::TaskGroup`], [`select!`], [`try_join!`], task-local values ([`task_local!`]) and
-//!   [cancellation](task::cancellation). A task that is
-//!   always ready still steps aside: weft's futures spend from a per-poll budget ([`task::unconstrained`]
-//!   lifts it), so no task starves the loop's timers, I/O or other tasks.
+//!   [cancellation](task::cancellation). A task that is always ready still steps aside: weft's futures spend
+//!   from a per-poll budget ([`task::unconstrained`] lifts it), so no task starves the loop's timers, I/O or
+//!   other tasks.
 //! - [`time`]: [`sleep`](time::sleep), [`timeout`](time::timeout), [`interval`](time::interval) and a
 //!   virtual clock for tests ([`Builder::start_paused`]).
 //! - [`fs`]: files and directories on the blocking pool: [`fs::read`], [`fs::write`], [`fs::File`] with the
