@@ -25,6 +25,7 @@ pub mod rt_tokio;
 pub mod rt_weft;
 pub mod runtime;
 pub mod spec;
+pub mod structured;
 pub mod sys;
 
 pub use common::Figures;

@@ -16,7 +16,7 @@ use crate::child::{announce_port, Ctx, SERVER_MAX_CONNS};
 use crate::common::{
     idle_figures, ns_per, per_sec, signal, timer_delays, timer_figures, SignalTx, IDLE_SETTLE_LIMIT,
 };
-use crate::runtime::Support;
+use crate::runtime::{Runtime, Support};
 use crate::spec::Workload;
 use crate::sys::MemProbe;
 use crate::{Figures, Result};
@@ -33,6 +33,7 @@ pub fn support(workload: Workload) -> Support {
         Workload::PingPong => Support::Run(ping_pong),
         Workload::Echo => Support::Run(echo),
         Workload::Http => Support::Run(http),
+        Workload::Select | Workload::Group => crate::structured::support(Runtime::Weft, workload),
     }
 }
 
