@@ -223,3 +223,26 @@ async fn many_branches() {
     };
     assert_eq!(got, 10);
 }
+
+#[test]
+fn select_and_try_join_futures_are_send_when_their_branches_are() {
+    fn assert_send<T: Send>(_: &T) {}
+    let (tx, mut rx) = mpsc::channel::<u8>(1);
+    let selecting = async move {
+        let _tx = tx;
+        weft::select! {
+            Some(v) = rx.recv() => v,
+            _ = sleep(Duration::from_millis(1)) => 0,
+        }
+    };
+    assert_send(&selecting);
+    let joining = async { weft::try_join!(async { Ok::<_, ()>(1) }, async { Ok(2) }) };
+    assert_send(&joining);
+    // And they run on a runtime spawned from another thread.
+    let runtime = weft::Runtime::new().unwrap();
+    let handle = runtime.handle();
+    let task = std::thread::spawn(move || handle.spawn(selecting))
+        .join()
+        .unwrap();
+    assert_eq!(runtime.block_on(task).unwrap(), 0);
+}

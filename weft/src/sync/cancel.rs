@@ -416,6 +416,17 @@ impl Drop for Waiter {
 }
 
 /// The future returned by [`CancellationToken::cancelled`].
+///
+/// ```
+/// use weft::sync::{CancellationToken, WaitForCancellation};
+///
+/// weft::run(async {
+///     let token = CancellationToken::new();
+///     token.cancel();
+///     let waiting: WaitForCancellation<'_> = token.cancelled();
+///     waiting.await; // at once: already cancelled
+/// });
+/// ```
 #[must_use = "futures do nothing unless you .await them"]
 pub struct WaitForCancellation<'a> {
     /// Our place in the wait list.
@@ -441,6 +452,15 @@ impl fmt::Debug for WaitForCancellation<'_> {
 }
 
 /// The future returned by [`CancellationToken::cancelled_owned`]; holds a clone of the token.
+///
+/// ```
+/// use weft::sync::{CancellationToken, WaitForCancellationOwned};
+///
+/// let token = CancellationToken::new();
+/// let waiting: WaitForCancellationOwned = token.child_token().cancelled_owned();
+/// std::thread::spawn(move || token.cancel()).join().unwrap();
+/// weft::run(waiting);
+/// ```
 #[must_use = "futures do nothing unless you .await them"]
 pub struct WaitForCancellationOwned {
     /// Our place in the wait list.

@@ -560,6 +560,17 @@ impl<T> TaskGroup<T> {
 
 /// The future returned by [`TaskGroup::join_next`]. While it waits, its task's bookmark is the line that called
 /// `join_next`, labelled "TaskGroup::join_next".
+///
+/// ```
+/// use weft::task::{JoinNext, TaskGroup};
+///
+/// weft::run(async {
+///     let mut group = TaskGroup::new();
+///     group.spawn(async { 'x' });
+///     let next: JoinNext<'_, char> = group.join_next();
+///     assert_eq!(next.await.unwrap().unwrap(), 'x');
+/// });
+/// ```
 #[must_use = "futures do nothing unless you .await them"]
 pub struct JoinNext<'a, T> {
     /// The group.

@@ -235,6 +235,17 @@ impl<T: 'static> Drop for Lent<'_, T> {
 }
 
 /// The future returned by [`LocalKey::scope`]: polls its future with the value lent to the key.
+///
+/// ```
+/// use weft::task::TaskLocalFuture;
+///
+/// weft::task_local! { static TENANT: &'static str; }
+///
+/// weft::run(async {
+///     let scoped: TaskLocalFuture<&str, _> = TENANT.scope("acme", async { TENANT.get() });
+///     assert_eq!(scoped.await, "acme");
+/// });
+/// ```
 #[must_use = "futures do nothing unless you .await them"]
 pub struct TaskLocalFuture<T: 'static, F> {
     /// The key.
