@@ -203,6 +203,38 @@ fn main() {
         drop(held);
         let _ = (consumer.await, locker.await, waiter.await);
         println!();
+
+        println!("8. gather, structured: a TaskGroup owns its tasks. Results come in completion order; the first");
+        println!("   failure (fail_fast) cancels the rest; dropping the group would cancel whatever still runs.");
+        let begin = Instant::now();
+        let mut group = weft::task::TaskGroup::new().fail_fast();
+        for (site, millis) in [
+            ("a.example", 300u64),
+            ("b.example", 100),
+            ("c.example", 200),
+            ("down.example", 250),
+            ("slow.example", 900),
+        ] {
+            group.spawn(async move {
+                sleep(Duration::from_millis(millis)).await;
+                if site.starts_with("down") {
+                    Err(format!("{site} refused"))
+                } else {
+                    Ok(format!("{site} in {millis} ms"))
+                }
+            });
+        }
+        while let Some(result) = group.join_next().await {
+            match result {
+                Ok(Ok(page)) => println!("   fetched {page}"),
+                Ok(Err(error)) => println!("   failed: {error} -> its siblings are cancelled"),
+                Err(cancelled) => println!("   cancelled: {cancelled}"),
+            }
+        }
+        println!(
+            "   the group finished in {:.3} s: the unfinished fetches were cancelled at their bookmarks, not awaited\n",
+            begin.elapsed().as_secs_f64()
+        );
     });
     println!(
         "tour finished in {:.2} s",

@@ -29,6 +29,7 @@ pub mod rt_weft;
 pub mod runtime;
 pub mod soak;
 pub mod spec;
+pub mod structured;
 pub mod sys;
 
 pub use common::Figures;

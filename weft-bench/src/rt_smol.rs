@@ -23,6 +23,9 @@ use crate::{Figures, Result};
 
 /// smol's table.
 pub fn support(workload: Workload) -> Support {
+    if let Workload::Select | Workload::Group = workload {
+        return crate::structured::support(crate::runtime::Runtime::Smol, workload);
+    }
     Support::Run(match workload {
         Workload::Spawn => spawn,
         Workload::ChainedSpawn => chained_spawn,
@@ -33,6 +36,7 @@ pub fn support(workload: Workload) -> Support {
         Workload::Echo => echo,
         Workload::Http => http,
         Workload::Blocking => blocking,
+        Workload::Select | Workload::Group => unreachable!("answered above"),
     })
 }
 

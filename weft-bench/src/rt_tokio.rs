@@ -22,6 +22,9 @@ use crate::{Figures, Result};
 
 /// tokio's table.
 pub fn support(workload: Workload) -> Support {
+    if let Workload::Select | Workload::Group = workload {
+        return crate::structured::support(Runtime::TokioCt, workload);
+    }
     Support::Run(match workload {
         Workload::Spawn => spawn,
         Workload::ChainedSpawn => chained_spawn,
@@ -32,6 +35,7 @@ pub fn support(workload: Workload) -> Support {
         Workload::Echo => echo,
         Workload::Http => http,
         Workload::Blocking => blocking,
+        Workload::Select | Workload::Group => unreachable!("answered above"),
     })
 }
 

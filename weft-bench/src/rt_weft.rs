@@ -16,7 +16,7 @@ use crate::child::{announce_port, Ctx, Message, SERVER_MAX_CONNS};
 use crate::common::{
     idle_figures, ns_per, per_sec, signal, timer_delays, timer_figures, SignalTx, IDLE_SETTLE_LIMIT,
 };
-use crate::runtime::Support;
+use crate::runtime::{Runtime, Support};
 use crate::soak::ServerTick;
 use crate::spec::Workload;
 use crate::sys::MemProbe;
@@ -34,6 +34,7 @@ pub fn support(workload: Workload) -> Support {
         Workload::PingPong => Support::Run(ping_pong),
         Workload::Echo => Support::Run(echo),
         Workload::Http => Support::Run(http),
+        Workload::Select | Workload::Group => crate::structured::support(Runtime::Weft, workload),
     }
 }
 

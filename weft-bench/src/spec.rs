@@ -28,11 +28,15 @@ pub enum Workload {
     Http,
     /// Many `spawn_blocking` calls of a tiny closure.
     Blocking,
+    /// `select!` over two ready futures, many times.
+    Select,
+    /// Spawn and join many trivial tasks through a task set (`TaskGroup`, `JoinSet`).
+    Group,
 }
 
 impl Workload {
     /// Every workload, in table order.
-    pub const ALL: [Workload; 9] = [
+    pub const ALL: [Workload; 11] = [
         Workload::Spawn,
         Workload::ChainedSpawn,
         Workload::YieldMany,
@@ -42,6 +46,8 @@ impl Workload {
         Workload::Echo,
         Workload::Http,
         Workload::Blocking,
+        Workload::Select,
+        Workload::Group,
     ];
 
     /// The workload's name as used on the command line, in the table and in the JSON.
@@ -56,6 +62,8 @@ impl Workload {
             Workload::Echo => "echo",
             Workload::Http => "http",
             Workload::Blocking => "blocking",
+            Workload::Select => "select",
+            Workload::Group => "group",
         }
     }
 
@@ -128,6 +136,8 @@ impl Workload {
             m("cpu_ns_per_req", "server cpu", "ns/req", Lower),
         ];
         const BLOCKING: &[Metric] = &[m("calls_per_s", "", "calls/s", Higher)];
+        const SELECT: &[Metric] = &[m("ns_per_select", "", "ns/select", Lower)];
+        const GROUP: &[Metric] = &[m("tasks_per_s", "", "tasks/s", Higher)];
         match self {
             Workload::Spawn => SPAWN,
             Workload::ChainedSpawn => CHAINED_SPAWN,
@@ -138,6 +148,8 @@ impl Workload {
             Workload::Echo => ECHO,
             Workload::Http => HTTP,
             Workload::Blocking => BLOCKING,
+            Workload::Select => SELECT,
+            Workload::Group => GROUP,
         }
     }
 }
@@ -272,6 +284,8 @@ impl Size {
                 timer_cancels: 100,
                 idle_tasks: 1_000,
                 blocking_calls: 100,
+                select_iterations: 1_000,
+                group_tasks: 1_000,
                 warmup: Duration::from_millis(50),
                 window: Duration::from_millis(100),
             },
@@ -287,6 +301,8 @@ impl Size {
                 timer_cancels: 200_000,
                 idle_tasks: 200_000,
                 blocking_calls: 20_000,
+                select_iterations: 2_000_000,
+                group_tasks: 200_000,
                 warmup: Duration::from_millis(250),
                 window: Duration::from_secs(1),
             },
@@ -302,6 +318,8 @@ impl Size {
                 timer_cancels: 1_000_000,
                 idle_tasks: 1_000_000,
                 blocking_calls: 100_000,
+                select_iterations: 10_000_000,
+                group_tasks: 1_000_000,
                 warmup: Duration::from_secs(1),
                 window: Duration::from_secs(5),
             },
@@ -334,6 +352,10 @@ pub struct Params {
     pub idle_tasks: usize,
     /// `blocking`: `spawn_blocking` calls.
     pub blocking_calls: usize,
+    /// `select`: `select!`s run.
+    pub select_iterations: usize,
+    /// `group`: tasks spawned into one task set and joined.
+    pub group_tasks: usize,
     /// `echo`/`http`: load before the measured window.
     pub warmup: Duration,
     /// `echo`/`http`: the measured window.

@@ -81,3 +81,13 @@ fn http() {
 fn blocking() {
     smoke(Workload::Blocking);
 }
+
+#[test]
+fn select() {
+    smoke(Workload::Select);
+}
+
+#[test]
+fn group() {
+    smoke(Workload::Group);
+}

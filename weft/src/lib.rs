@@ -7,7 +7,11 @@
 //! - **A task** is such a state machine handed to the runtime with [`spawn`] (asyncio's `create_task`). It runs
 //!   on its own; its [`JoinHandle`] awaits the result, or [`abort`](JoinHandle::abort)s it at its next bookmark.
 //!   A panic inside a task becomes a [`JoinError`]; it never takes the other tasks down.
-//! - **Gathering**: [`join!`] and [`join_all`] run several futures at once and collect every result.
+//! - **Gathering**: [`join!`] and [`join_all`] run several futures at once and collect every result;
+//!   [`try_join!`] stops at the first error, [`select!`] takes the first to finish.
+//! - **Structured concurrency**: a [`task::TaskGroup`] owns its child tasks — dropping it cancels them — and a
+//!   [`sync::CancellationToken`] carries "stop" across tasks and threads. Cancelling is dropping: a future stops
+//!   at its bookmark; see [the cancellation guide](task::cancellation).
 //! - **The event loop** is a plain loop on one thread: poll every task that is ready, then ask the OS
 //!   (`epoll_wait`) to wait for I/O and the next timer, and resume whichever task's "buzzer" went off. One thread
 //!   juggles thousands of waiting tasks, because waiting costs nothing but a few bytes.
@@ -38,9 +42,11 @@
 //!
 //! ## Map of the crate
 //! - [`run`], [`Runtime`], [`Builder`], [`Handle`]: start a loop, spawn onto it from other threads.
-//! - [`spawn`], [`spawn_blocking`], [`task`]: tasks, their handles, names, [`task::yield_now`]. A task that is
-//!   always ready still steps aside: weft's futures spend from a per-poll budget ([`task::unconstrained`]
-//!   lifts it), so no task starves the loop's timers, I/O or other tasks.
+//! - [`spawn`], [`spawn_blocking`], [`task`]: tasks, their handles, names, [`task::yield_now`];
+//!   [`task::TaskGroup`], [`select!`], [`try_join!`], task-local values ([`task_local!`]) and
+//!   [cancellation](task::cancellation). A task that is always ready still steps aside: weft's futures spend
+//!   from a per-poll budget ([`task::unconstrained`] lifts it), so no task starves the loop's timers, I/O or
+//!   other tasks.
 //! - [`time`]: [`sleep`](time::sleep), [`timeout`](time::timeout), [`interval`](time::interval) and a
 //!   virtual clock for tests ([`Builder::start_paused`]).
 //! - [`fs`]: files and directories on the blocking pool: [`fs::read`], [`fs::write`], [`fs::File`] with the

@@ -6,6 +6,9 @@
 //! any other buzzer. Every operation is a value behind one internal trait (`op::Op`) so that an io_uring driver
 //! can take them over one at a time later; the API will not change.
 //!
+//! Cancellation: dropping the future of an operation does not stop it — it already runs on a pool thread and
+//! finishes there (a write is completed, never half-done by the drop); only its result is dropped.
+//!
 //! ```
 //! use weft::io::{AsyncReadExt, AsyncWriteExt};
 //!

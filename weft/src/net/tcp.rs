@@ -272,6 +272,8 @@ impl TcpStream {
     /// Connects to `addr` (non-blocking connect, then a wait for writability). A refused connection is
     /// `ErrorKind::ConnectionRefused`.
     ///
+    /// Cancellation safety: dropping the future closes the half-open socket; nothing else is left behind.
+    ///
     /// ```
     /// use weft::net::{TcpListener, TcpStream};
     ///

@@ -1,5 +1,6 @@
 //! Channels and locks for tasks: [`mpsc`], [`oneshot`], [`watch`] and [`broadcast`] channels; [`Mutex`],
-//! [`RwLock`], [`Semaphore`], [`Notify`] and [`Barrier`].
+//! [`RwLock`], [`Semaphore`], [`Notify`] and [`Barrier`]; and [`CancellationToken`], which carries "stop"
+//! across tasks and threads.
 //!
 //! They work between tasks on the same loop and between tasks on different loops and threads (two runtimes
 //! talking through a channel is an everyday pattern): each is `Send + Sync` where its contents are `Send`, and
@@ -32,6 +33,7 @@
 
 mod barrier;
 pub mod broadcast;
+mod cancel;
 pub mod mpsc;
 mod mutex;
 mod notify;
@@ -48,6 +50,7 @@ use std::task::Poll;
 use crate::task::{Label, Op};
 
 pub use barrier::{Barrier, BarrierWaitResult};
+pub use cancel::{CancellationToken, DropGuard, WaitForCancellation, WaitForCancellationOwned};
 pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};

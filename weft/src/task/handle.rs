@@ -17,6 +17,9 @@ use crate::task::{Label, Op};
 /// Awaiting it gives `Ok(output)`, or `Err(JoinError)` if the task panicked or was cancelled. Dropping it
 /// **detaches** the task: it keeps running, and its output is dropped when it finishes.
 ///
+/// Cancellation safety: awaiting a `JoinHandle` by `&mut` (in a `select!` loop) and dropping that poll loses
+/// nothing — the output waits in the task until a poll takes it. Cancelling the *task* is [`abort`](Self::abort).
+///
 /// ```
 /// weft::run(async {
 ///     let task = weft::spawn(async { 6 * 7 });

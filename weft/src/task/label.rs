@@ -86,6 +86,10 @@ pub(crate) enum Op {
     BarrierWait,
     /// A file-system operation running on the blocking pool.
     Fs,
+    /// `TaskGroup::join_next`.
+    GroupJoin,
+    /// `CancellationToken::cancelled`.
+    Cancelled,
 }
 
 /// How an operation's argument reads.
@@ -103,7 +107,7 @@ enum Arg {
 
 impl Op {
     /// Every operation, by its number.
-    const ALL: [Op; 35] = [
+    const ALL: [Op; 37] = [
         Op::None,
         Op::Sleep,
         Op::Timeout,
@@ -139,6 +143,8 @@ impl Op {
         Op::Notified,
         Op::BarrierWait,
         Op::Fs,
+        Op::GroupJoin,
+        Op::Cancelled,
     ];
 
     /// The operation's name (the label's first word) and how its argument reads.
@@ -179,6 +185,8 @@ impl Op {
             Op::Notified => ("Notify::notified", Arg::None),
             Op::BarrierWait => ("Barrier::wait", Arg::None),
             Op::Fs => ("fs", Arg::None),
+            Op::GroupJoin => ("TaskGroup::join_next", Arg::None),
+            Op::Cancelled => ("CancellationToken::cancelled", Arg::None),
         }
     }
 }

@@ -39,28 +39,39 @@
 
 pub(crate) mod arena;
 mod builder;
+pub mod cancellation;
 pub(crate) mod coop;
 pub(crate) mod error;
 mod gather;
+mod group;
 mod handle;
 mod id;
 pub(crate) mod label;
+mod local;
 pub(crate) mod owner;
 pub(crate) mod raw;
+mod select;
 pub(crate) mod state;
 pub(crate) mod stats;
+mod try_join;
 mod yield_now;
 
 pub use builder::Builder;
 pub use coop::{unconstrained, Unconstrained};
 pub use error::JoinError;
 pub use gather::{join_all, JoinAll};
+pub use group::{JoinNext, Outcome, TaskGroup};
 pub use handle::{AbortHandle, JoinHandle};
 pub use id::Id;
+pub use local::{AccessError, LocalKey, TaskLocalFuture};
 pub use yield_now::{yield_now, YieldNow};
 
 #[doc(hidden)]
 pub use gather::__private;
+#[doc(hidden)]
+pub use select::__private as __select;
+#[doc(hidden)]
+pub use try_join::__private as __try_join;
 
 pub(crate) use error::drop_quietly;
 pub(crate) use label::{Label, Op};

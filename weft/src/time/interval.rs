@@ -145,6 +145,8 @@ pub struct Interval {
 impl Interval {
     /// Waits for the next tick and returns when it was scheduled.
     ///
+    /// Cancellation safety: dropping the future loses no tick; the next call returns the same tick.
+    ///
     /// ```
     /// use std::time::Duration;
     /// use weft::time::{interval, Instant};

@@ -29,6 +29,10 @@ use crate::task::{Label, Op};
 /// });
 /// ```
 ///
+/// # Cancellation safety
+/// Dropping a `Sleep` loses nothing: its timer leaves the wheel, and a new sleep waits afresh. To keep one
+/// deadline across the iterations of a `select!` loop, pin it and poll it by `&mut`.
+///
 /// # Panics
 /// When polled outside a runtime.
 #[track_caller]

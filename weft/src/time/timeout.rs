@@ -28,6 +28,11 @@ use crate::task::{Label, Op};
 ///     assert!(timeout(Duration::from_secs(1), slow).await.is_err());
 /// });
 /// ```
+///
+/// # Cancellation safety
+/// As safe as `future`: when time is up (or the `Timeout` is dropped) `future` is dropped at its bookmark, so
+/// wrap only futures that lose nothing when dropped — every weft leaf future — or give it `&mut` a future you
+/// keep.
 #[track_caller]
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     Timeout {
