@@ -354,6 +354,7 @@ fn dropping_a_runtime_that_never_ran_is_fine() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot spawn the process that counts threads")]
 fn no_threads_left_after_drop() {
     isolated("no_threads_left_after_drop", || {
         let before = thread_count();
@@ -401,6 +402,7 @@ fn no_threads_left_after_drop() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot spawn the process that counts fds")]
 fn no_fds_leaked_by_100_runtimes() {
     isolated("no_fds_leaked_by_100_runtimes", || {
         let before = fd_count();

@@ -344,7 +344,13 @@ async fn a_self_waking_task_does_not_starve_the_others() {
 
 /// A million spawned-and-finished tasks leave memory where it started (counts, not time).
 #[test]
+#[cfg_attr(miri, ignore = "a million tasks take hours under Miri")]
 fn a_million_finished_tasks_leave_memory_where_it_started() {
+    if std::env::var_os("WEFT_UNDER_ASAN").is_some() {
+        // ASAN's quarantine holds freed memory back on purpose, so resident memory says nothing about leaks there
+        // (its leak checker covers them).
+        return;
+    }
     isolated(
         "a_million_finished_tasks_leave_memory_where_it_started",
         || {
