@@ -55,6 +55,38 @@ pub fn ns_per(elapsed: Duration, count: usize) -> f64 {
     elapsed.as_nanos() as f64 / count.max(1) as f64
 }
 
+/// The figures of a warm workload (`spawn_warm`, `chained_spawn_warm`) from the times of every batch it ran in
+/// one process, the `warm_up` untimed ones first: `key` is `figure` of the median timed batch; the JSON also keeps
+/// the first batch (the cold one, in the same process), the best and the worst timed batch, all through `figure`.
+pub fn warm_figures(
+    times: &[Duration],
+    warm_up: usize,
+    key: &str,
+    figure: impl Fn(Duration) -> f64,
+) -> Result<Figures> {
+    let mut timed = times.get(warm_up..).unwrap_or_default().to_vec();
+    if timed.is_empty() {
+        return Err(format!("no timed batch among {} (warm-up {warm_up})", times.len()).into());
+    }
+    timed.sort_unstable();
+    let n = timed.len();
+    // The mean of the middle two for an even count, as the table's medians.
+    let median = if n % 2 == 1 {
+        timed[n / 2]
+    } else {
+        (timed[n / 2 - 1] + timed[n / 2]) / 2
+    };
+    let mut figures = Figures::new()
+        .value(key, figure(median))
+        .extra("timed_batches", timed.len() as f64)
+        .extra(&format!("{key}_best_batch"), figure(timed[0]))
+        .extra(&format!("{key}_worst_batch"), figure(timed[n - 1]));
+    if warm_up > 0 {
+        figures = figures.extra(&format!("{key}_first_batch"), figure(times[0]));
+    }
+    Ok(figures)
+}
+
 struct SignalInner {
     fired: AtomicBool,
     waker: Mutex<Option<Waker>>,
