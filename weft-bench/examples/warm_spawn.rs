@@ -13,24 +13,53 @@
 //! Arguments: runtime (`weft`, `smol`, `tokio-ct`), workload (`spawn`: spawn n tasks then join them; `chain`:
 //! each task spawns the next, n deep), n, warm-up batches, timed batches. Instruction counts do not depend on a
 //! busy machine, which time does; divide the dump's total by n × timed batches for instructions per task.
+//!
+//! Run without valgrind, it prints the timed batches' wall time and CPU time (user + system of the process) per
+//! task: on a machine shared with other work, CPU time leaves out the time the process waited for a core.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use weft_bench::common::{signal, SignalTx};
+
+thread_local! {
+    /// When the timed batches started: wall clock and process CPU time.
+    static STARTED: std::cell::Cell<Option<(Instant, Duration)>> = const { std::cell::Cell::new(None) };
+}
+
+/// CPU time (user + system) this process has used so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage writes the struct it is given; a zeroed rusage is a valid value of it.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
 
 /// Callgrind zeroes its counters on entering this (`--zero-before`): the timed batches start.
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn warm_spawn_timed_start() {
-    // Distinct bodies, so the linker does not fold the two markers into one function.
-    std::hint::black_box("start");
+    STARTED.with(|started| started.set(Some((Instant::now(), cpu_time()))));
 }
 
 /// Callgrind dumps its counters on entering this (`--dump-before`): the timed batches are over.
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn warm_spawn_timed_end() {
-    std::hint::black_box("end");
+    let (cpu, wall) = (cpu_time(), Instant::now());
+    TIMED.with(|timed| {
+        if let Some((wall_0, cpu_0)) = STARTED.with(std::cell::Cell::get) {
+            timed.set(Some((wall - wall_0, cpu - cpu_0)));
+        }
+    });
+}
+
+thread_local! {
+    /// The timed batches' wall and CPU time.
+    static TIMED: std::cell::Cell<Option<(Duration, Duration)>> = const { std::cell::Cell::new(None) };
 }
 
 thread_local! {
@@ -133,11 +162,17 @@ fn main() {
         }
         _ => panic!("runtime: weft, smol or tokio-ct"),
     }
-    eprintln!(
-        "{runtime} {workload}: {n} × {} batches in {:?}",
-        warm_up + timed,
-        started.elapsed()
-    );
+    let per_task = |d: Duration| d.as_nanos() as f64 / (n * timed).max(1) as f64;
+    match TIMED.with(std::cell::Cell::get) {
+        Some((wall, cpu)) => eprintln!(
+            "{runtime} {workload}: {n} × {} batches in {:?}; timed batches: {:.1} ns wall, {:.1} ns CPU per task",
+            warm_up + timed,
+            started.elapsed(),
+            per_task(wall),
+            per_task(cpu)
+        ),
+        None => eprintln!("{runtime} {workload}: {n} × {} batches in {:?}", warm_up + timed, started.elapsed()),
+    }
 }
 
 /// Calls the start marker before the first timed batch.

@@ -13,8 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::child::{announce_port, Ctx, SERVER_MAX_CONNS};
 use crate::common::{
-    idle_figures, ns_per, per_sec, signal, timer_delays, timer_figures, warm_figures, SignalTx,
-    IDLE_SETTLE_LIMIT,
+    idle_figures, ns_per, per_sec, signal, timer_delays, timer_figures, warm_figures, BatchClock,
+    SignalTx, IDLE_SETTLE_LIMIT,
 };
 use crate::runtime::{Runtime, Support};
 use crate::spec::Workload;
@@ -83,7 +83,7 @@ fn spawn_warm(ctx: &Ctx) -> Result<Figures> {
         let mut handles = Vec::with_capacity(n);
         let mut times = Vec::new();
         for _ in 0..p.warm_up_batches + p.warm_batches {
-            let start = Instant::now();
+            let clock = BatchClock::start();
             for i in 0..n {
                 handles.push(tokio::spawn(async move { i }));
             }
@@ -91,12 +91,17 @@ fn spawn_warm(ctx: &Ctx) -> Result<Figures> {
             for h in handles.drain(..) {
                 sum = sum.wrapping_add(h.await?);
             }
-            times.push(start.elapsed());
+            times.push(clock.stop());
             assert_eq!(sum, n * n.saturating_sub(1) / 2);
         }
         Ok(times)
     })?;
-    warm_figures(&times, p.warm_up_batches, "tasks_per_s", |d| per_sec(n, d))
+    warm_figures(
+        &times,
+        p.warm_up_batches,
+        ("tasks_per_s", "cpu_tasks_per_s"),
+        |d| per_sec(n, d),
+    )
 }
 
 fn link(done: SignalTx, left: usize) {
@@ -128,19 +133,22 @@ fn chained_spawn_warm(ctx: &Ctx) -> Result<Figures> {
     let times = run_root(ctx, async move {
         let mut times = Vec::new();
         for _ in 0..p.warm_up_batches + p.warm_batches {
-            let start = Instant::now();
+            let clock = BatchClock::start();
             for _ in 0..repeats {
                 let (tx, rx) = signal();
                 link(tx, depth);
                 rx.await;
             }
-            times.push(start.elapsed());
+            times.push(clock.stop());
         }
         Ok(times)
     })?;
-    warm_figures(&times, p.warm_up_batches, "ns_per_link", |d| {
-        ns_per(d, depth * repeats)
-    })
+    warm_figures(
+        &times,
+        p.warm_up_batches,
+        ("ns_per_link", "cpu_ns_per_link"),
+        |d| ns_per(d, depth * repeats),
+    )
 }
 
 fn yield_many(ctx: &Ctx) -> Result<Figures> {
