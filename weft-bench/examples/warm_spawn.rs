@@ -26,30 +26,18 @@ thread_local! {
     static STARTED: std::cell::Cell<Option<(Instant, Duration)>> = const { std::cell::Cell::new(None) };
 }
 
-/// CPU time (user + system) this process has used so far.
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage writes the struct it is given; a zeroed rusage is a valid value of it.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
 /// Callgrind zeroes its counters on entering this (`--zero-before`): the timed batches start.
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn warm_spawn_timed_start() {
-    STARTED.with(|started| started.set(Some((Instant::now(), cpu_time()))));
+    STARTED.with(|started| started.set(Some((Instant::now(), weft_bench::sys::own_cpu_time()))));
 }
 
 /// Callgrind dumps its counters on entering this (`--dump-before`): the timed batches are over.
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn warm_spawn_timed_end() {
-    let (cpu, wall) = (cpu_time(), Instant::now());
+    let (cpu, wall) = (weft_bench::sys::own_cpu_time(), Instant::now());
     TIMED.with(|timed| {
         if let Some((wall_0, cpu_0)) = STARTED.with(std::cell::Cell::get) {
             timed.set(Some((wall - wall_0, cpu - cpu_0)));
