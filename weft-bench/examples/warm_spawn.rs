@@ -16,6 +16,7 @@
 //!
 //! Run without valgrind, it prints the timed batches' wall time and CPU time (user + system of the process) per
 //! task: on a machine shared with other work, CPU time leaves out the time the process waited for a core.
+//! Batches of 1,000 (`weft spawn 1000 100 2000`) stay in cache; batches of 1M (`weft spawn 1000000 2 5`) do not.
 
 use std::time::{Duration, Instant};
 
