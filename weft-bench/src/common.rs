@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +53,87 @@ pub fn per_sec(count: usize, elapsed: Duration) -> f64 {
 /// `elapsed / count`, in nanoseconds.
 pub fn ns_per(elapsed: Duration, count: usize) -> f64 {
     elapsed.as_nanos() as f64 / count.max(1) as f64
+}
+
+/// How long one batch of a warm workload took: wall time, and CPU time of the whole process (which leaves out the
+/// time it waited for a core on a busy machine, and counts every thread of a multi-threaded runtime).
+#[derive(Clone, Copy, Debug)]
+pub struct BatchTime {
+    /// Wall-clock time.
+    pub wall: Duration,
+    /// User + system CPU time of the process.
+    pub cpu: Duration,
+}
+
+/// Started when a batch starts; [`BatchClock::stop`] gives its [`BatchTime`].
+#[derive(Debug)]
+pub struct BatchClock {
+    /// When the batch started.
+    wall: Instant,
+    /// The process's CPU time then.
+    cpu: Duration,
+}
+
+impl BatchClock {
+    /// Starts timing a batch.
+    pub fn start() -> BatchClock {
+        BatchClock {
+            cpu: crate::sys::own_cpu_time(),
+            wall: Instant::now(),
+        }
+    }
+
+    /// The batch is over.
+    pub fn stop(self) -> BatchTime {
+        let wall = self.wall.elapsed();
+        BatchTime {
+            wall,
+            cpu: crate::sys::own_cpu_time().saturating_sub(self.cpu),
+        }
+    }
+}
+
+/// The median of `times` (the mean of the middle two for an even count, as the table's medians); `None` if empty.
+fn median_of(mut times: Vec<Duration>) -> Option<Duration> {
+    times.sort_unstable();
+    let n = times.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(times[n / 2]),
+        _ => Some((times[n / 2 - 1] + times[n / 2]) / 2),
+    }
+}
+
+/// The figures of a warm workload (`spawn_warm`, `chained_spawn_warm`) from every batch it ran in one process, the
+/// `warm_up` untimed ones first: `key` is `figure` of the median timed batch's wall time, `cpu_key` `figure` of the
+/// median timed batch's CPU time; the JSON also keeps the first batch (the cold one, in the same process) and the
+/// best and worst timed batch (wall time).
+pub fn warm_figures(
+    times: &[BatchTime],
+    warm_up: usize,
+    (key, cpu_key): (&str, &str),
+    figure: impl Fn(Duration) -> f64,
+) -> Result<Figures> {
+    let timed = times.get(warm_up..).unwrap_or_default();
+    let wall: Vec<Duration> = timed.iter().map(|t| t.wall).collect();
+    let (Some(median), Some(cpu)) = (
+        median_of(wall.clone()),
+        median_of(timed.iter().map(|t| t.cpu).collect()),
+    ) else {
+        return Err(format!("no timed batch among {} (warm-up {warm_up})", times.len()).into());
+    };
+    let best = wall.iter().min().copied().unwrap_or(median);
+    let worst = wall.iter().max().copied().unwrap_or(median);
+    let mut figures = Figures::new()
+        .value(key, figure(median))
+        .value(cpu_key, figure(cpu))
+        .extra("timed_batches", timed.len() as f64)
+        .extra(&format!("{key}_best_batch"), figure(best))
+        .extra(&format!("{key}_worst_batch"), figure(worst));
+    if warm_up > 0 {
+        figures = figures.extra(&format!("{key}_first_batch"), figure(times[0].wall));
+    }
+    Ok(figures)
 }
 
 struct SignalInner {

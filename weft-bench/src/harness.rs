@@ -325,7 +325,7 @@ pub fn run(opts: &Options) -> Report {
                         Err(e) => format!("FAILED: {e}"),
                     };
                     eprintln!(
-                        "[{done:>3}/{planned}] {:<16} {:<9} run {}/{}  {what}  ({:.1} s)",
+                        "[{done:>3}/{planned}] {:<18} {:<9} run {}/{}  {what}  ({:.1} s)",
                         case.label(),
                         rt.name(),
                         run + 1,

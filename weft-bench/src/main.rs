@@ -28,8 +28,8 @@ usage: weft-bench soak [--seconds N] [--conns N] [--churn N] [--parallel N]   (s
   --record         also put this run on top of weft-bench/RESULTS.md
   --record-json P  run nothing: put the run saved in JSON file P on top of weft-bench/RESULTS.md
   --size tiny      the smoke test's sizes
-  WORKLOAD         spawn chained_spawn yield_many ping_pong timers idle_memory echo http blocking select group
-                   (default: all)";
+  WORKLOAD         spawn spawn_warm chained_spawn chained_spawn_warm yield_many ping_pong timers idle_memory
+                   echo http blocking select group (default: all)";
 
 struct Cli {
     opts: Options,

@@ -300,6 +300,9 @@ the same run are what count: absolute numbers drift between runs.
 - echo and http: server pinned to CPU 0, the one load generator (its own epoll loop, no runtime) pinned to CPU 1;
   closed loop, 64-byte messages or keep-alive `GET /`; server cpu = the server's utime + stime over the window
   divided by the round trips.
+- `spawn_warm` and `chained_spawn_warm`: the cold batch (1M spawn+join; 1,000 chains 1,000 deep) run twice untimed,
+  then 7 timed batches in the same process (quick: 1 and 5); the figure is the median timed batch. Their `cpu` rows
+  count the process's CPU time (user + system, all threads) instead of wall time: a busy machine disturbs it less.
 - Runs during which other processes used more than 0.25 CPU are counted under each table; on a machine shared with
   builds those figures are noisy.
 ";

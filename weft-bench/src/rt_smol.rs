@@ -13,7 +13,8 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 use crate::child::{announce_port, Ctx, SERVER_MAX_CONNS};
 use crate::common::{
-    idle_figures, ns_per, per_sec, signal, timer_delays, timer_figures, SignalTx, IDLE_SETTLE_LIMIT,
+    idle_figures, ns_per, per_sec, signal, timer_delays, timer_figures, warm_figures, BatchClock,
+    SignalTx, IDLE_SETTLE_LIMIT,
 };
 use crate::hyper_io::FuturesIo;
 use crate::runtime::Support;
@@ -29,6 +30,8 @@ pub fn support(workload: Workload) -> Support {
     Support::Run(match workload {
         Workload::Spawn => spawn,
         Workload::ChainedSpawn => chained_spawn,
+        Workload::SpawnWarm => spawn_warm,
+        Workload::ChainedSpawnWarm => chained_spawn_warm,
         Workload::YieldMany => yield_many,
         Workload::PingPong => ping_pong,
         Workload::Timers => timers,
@@ -72,6 +75,35 @@ fn spawn(ctx: &Ctx) -> Result<Figures> {
     Ok(Figures::new().value("tasks_per_s", per_sec(n, elapsed)))
 }
 
+/// `spawn_warm`: `spawn`'s batch again and again in one runtime, with one handle vector reused throughout.
+fn spawn_warm(ctx: &Ctx) -> Result<Figures> {
+    let p = ctx.params;
+    let n = p.spawn_tasks;
+    let times = run_root(async move {
+        let mut handles = Vec::with_capacity(n);
+        let mut times = Vec::new();
+        for _ in 0..p.warm_up_batches + p.warm_batches {
+            let clock = BatchClock::start();
+            for i in 0..n {
+                handles.push(spawn_local(async move { i }));
+            }
+            let mut sum = 0usize;
+            for h in handles.drain(..) {
+                sum = sum.wrapping_add(h.await);
+            }
+            times.push(clock.stop());
+            assert_eq!(sum, n * n.saturating_sub(1) / 2);
+        }
+        Ok(times)
+    })?;
+    warm_figures(
+        &times,
+        p.warm_up_batches,
+        ("tasks_per_s", "cpu_tasks_per_s"),
+        |d| per_sec(n, d),
+    )
+}
+
 fn link(done: SignalTx, left: usize) {
     if left == 0 {
         done.fire();
@@ -92,6 +124,31 @@ fn chained_spawn(ctx: &Ctx) -> Result<Figures> {
         Ok(start.elapsed())
     })?;
     Ok(Figures::new().value("ns_per_link", ns_per(elapsed, depth * repeats)))
+}
+
+/// `chained_spawn_warm`: `chained_spawn`'s chains again and again in one runtime, timed a batch of chains at a time.
+fn chained_spawn_warm(ctx: &Ctx) -> Result<Figures> {
+    let p = ctx.params;
+    let (depth, repeats) = (p.chain_depth, p.chain_repeats);
+    let times = run_root(async move {
+        let mut times = Vec::new();
+        for _ in 0..p.warm_up_batches + p.warm_batches {
+            let clock = BatchClock::start();
+            for _ in 0..repeats {
+                let (tx, rx) = signal();
+                link(tx, depth);
+                rx.await;
+            }
+            times.push(clock.stop());
+        }
+        Ok(times)
+    })?;
+    warm_figures(
+        &times,
+        p.warm_up_batches,
+        ("ns_per_link", "cpu_ns_per_link"),
+        |d| ns_per(d, depth * repeats),
+    )
 }
 
 fn yield_many(ctx: &Ctx) -> Result<Figures> {

@@ -12,8 +12,13 @@ use std::time::Duration;
 pub enum Workload {
     /// Spawn and join many trivial tasks from one task.
     Spawn,
+    /// [`Workload::Spawn`] warm: in one process, warm-up batches, then timed batches (the median one counts).
+    SpawnWarm,
     /// Each task spawns the next, `chain_depth` deep, repeated.
     ChainedSpawn,
+    /// [`Workload::ChainedSpawn`] warm: in one process, warm-up batches, then timed batches (the median one
+    /// counts).
+    ChainedSpawnWarm,
     /// Many tasks each yield many times.
     YieldMany,
     /// Two tasks bounce a value through the runtime's own bounded channel.
@@ -38,7 +43,9 @@ impl Workload {
     /// Every workload, in table order.
     pub const ALL: [Workload; 11] = [
         Workload::Spawn,
+        Workload::SpawnWarm,
         Workload::ChainedSpawn,
+        Workload::ChainedSpawnWarm,
         Workload::YieldMany,
         Workload::PingPong,
         Workload::Timers,
@@ -55,6 +62,8 @@ impl Workload {
         match self {
             Workload::Spawn => "spawn",
             Workload::ChainedSpawn => "chained_spawn",
+            Workload::SpawnWarm => "spawn_warm",
+            Workload::ChainedSpawnWarm => "chained_spawn_warm",
             Workload::YieldMany => "yield_many",
             Workload::PingPong => "ping_pong",
             Workload::Timers => "timers",
@@ -114,6 +123,15 @@ impl Workload {
         }
         const SPAWN: &[Metric] = &[m("tasks_per_s", "", "tasks/s", Higher)];
         const CHAINED_SPAWN: &[Metric] = &[m("ns_per_link", "", "ns/link", Lower)];
+        // The warm rows also count the process's CPU time, which a busy machine disturbs far less than wall time.
+        const SPAWN_WARM: &[Metric] = &[
+            m("tasks_per_s", "", "tasks/s", Higher),
+            m("cpu_tasks_per_s", "cpu", "tasks/CPU-s", Higher),
+        ];
+        const CHAINED_SPAWN_WARM: &[Metric] = &[
+            m("ns_per_link", "", "ns/link", Lower),
+            m("cpu_ns_per_link", "cpu", "CPU ns/link", Lower),
+        ];
         const YIELD_MANY: &[Metric] = &[m("ns_per_poll", "", "ns/poll", Lower)];
         const PING_PONG: &[Metric] = &[m("ns_per_hop", "", "ns/hop", Lower)];
         const TIMERS: &[Metric] = &[
@@ -140,7 +158,9 @@ impl Workload {
         const GROUP: &[Metric] = &[m("tasks_per_s", "", "tasks/s", Higher)];
         match self {
             Workload::Spawn => SPAWN,
+            Workload::SpawnWarm => SPAWN_WARM,
             Workload::ChainedSpawn => CHAINED_SPAWN,
+            Workload::ChainedSpawnWarm => CHAINED_SPAWN_WARM,
             Workload::YieldMany => YIELD_MANY,
             Workload::PingPong => PING_PONG,
             Workload::Timers => TIMERS,
@@ -276,6 +296,8 @@ impl Size {
                 spawn_tasks: 1_000,
                 chain_depth: 100,
                 chain_repeats: 2,
+                warm_up_batches: 1,
+                warm_batches: 2,
                 yield_tasks: 10,
                 yields_per_task: 10,
                 ping_pong_hops: 100,
@@ -293,6 +315,8 @@ impl Size {
                 spawn_tasks: 200_000,
                 chain_depth: 1_000,
                 chain_repeats: 100,
+                warm_up_batches: 1,
+                warm_batches: 5,
                 yield_tasks: 100,
                 yields_per_task: 2_000,
                 ping_pong_hops: 200_000,
@@ -310,6 +334,8 @@ impl Size {
                 spawn_tasks: 1_000_000,
                 chain_depth: 1_000,
                 chain_repeats: 1_000,
+                warm_up_batches: 2,
+                warm_batches: 7,
                 yield_tasks: 100,
                 yields_per_task: 10_000,
                 ping_pong_hops: 1_000_000,
@@ -336,6 +362,11 @@ pub struct Params {
     pub chain_depth: usize,
     /// `chained_spawn`: chains run one after the other.
     pub chain_repeats: usize,
+    /// `spawn_warm`, `chained_spawn_warm`: untimed batches first (each one the whole cold workload), so the
+    /// allocator, the runtime's task storage and the page tables are settled.
+    pub warm_up_batches: usize,
+    /// `spawn_warm`, `chained_spawn_warm`: timed batches after the warm-up; the median batch is the figure.
+    pub warm_batches: usize,
     /// `yield_many`: tasks.
     pub yield_tasks: usize,
     /// `yield_many`: yields per task.

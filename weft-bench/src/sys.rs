@@ -126,6 +126,19 @@ pub fn process_cpu_time(pid: u32) -> io::Result<Duration> {
     ))
 }
 
+/// User plus system CPU time used so far by every thread of this process, to the microsecond (`getrusage`;
+/// `/proc` counts in clock ticks, too coarse for one batch of a warm workload).
+pub fn own_cpu_time() -> Duration {
+    // SAFETY: an all-zero `rusage` is a valid value; getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer cannot fail.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
 /// CPU time the whole machine spent busy so far (all CPUs: user, nice, system, irq, softirq, steal), from
 /// `/proc/stat`. Minus the CPU time of the processes under test, it tells how much else ran during a measurement.
 pub fn machine_busy_time() -> io::Result<Duration> {

@@ -43,8 +43,18 @@ fn spawn() {
 }
 
 #[test]
+fn spawn_warm() {
+    smoke(Workload::SpawnWarm);
+}
+
+#[test]
 fn chained_spawn() {
     smoke(Workload::ChainedSpawn);
+}
+
+#[test]
+fn chained_spawn_warm() {
+    smoke(Workload::ChainedSpawnWarm);
 }
 
 #[test]
