@@ -41,7 +41,7 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in table order.
-    pub const ALL: [Workload; 11] = [
+    pub const ALL: [Workload; 13] = [
         Workload::Spawn,
         Workload::SpawnWarm,
         Workload::ChainedSpawn,
