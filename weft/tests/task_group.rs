@@ -325,3 +325,58 @@ async fn a_task_waiting_in_join_next_shows_its_bookmark() {
     assert!(bookmark.location.file().ends_with("task_group.rs"));
     owner.abort();
 }
+
+#[test]
+fn a_runtime_dropped_while_a_task_owns_a_group_drops_everything() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let runtime = weft::Runtime::new().unwrap();
+    let counter = dropped.clone();
+    runtime.block_on(async move {
+        let owner = weft::spawn(async move {
+            let mut group = TaskGroup::new().fail_fast();
+            for _ in 0..5 {
+                let counter = counter.clone();
+                group.spawn(async move {
+                    parked_forever(counter).await;
+                    Ok::<(), ()>(())
+                });
+            }
+            group.join_all().await;
+        });
+        yield_now().await;
+        yield_now().await;
+        drop(owner); // detached: still running when the runtime goes
+    });
+    drop(runtime); // the owner's group is dropped inside the shutdown: it aborts its children there
+    assert_eq!(dropped.load(Ordering::SeqCst), 5);
+}
+
+#[test]
+fn a_child_panicking_in_its_destructor_at_shutdown_fails_its_group_quietly() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("destructor panic at shutdown (expected in this test)");
+        }
+    }
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let runtime = Builder::new()
+        .unhandled_panic(weft::UnhandledPanic::Ignore)
+        .build()
+        .unwrap();
+    let counter = dropped.clone();
+    runtime.block_on(async move {
+        let mut group = TaskGroup::new().fail_fast();
+        group.spawn(async {
+            let _bomb = PanicOnDrop;
+            pending::<()>().await;
+        });
+        for _ in 0..3 {
+            group.spawn(parked_forever(counter.clone()));
+        }
+        yield_now().await;
+        std::mem::forget(group); // children outlive the group until the runtime goes
+    });
+    drop(runtime);
+    assert_eq!(dropped.load(Ordering::SeqCst), 3);
+}
