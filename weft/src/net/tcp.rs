@@ -813,6 +813,8 @@ impl TcpSocket {
 
     /// Connects to `address`.
     ///
+    /// Cancellation safety: dropping the future closes the half-open socket; nothing is left behind.
+    ///
     /// ```
     /// use weft::net::{TcpListener, TcpSocket};
     ///
