@@ -380,3 +380,52 @@ fn a_child_panicking_in_its_destructor_at_shutdown_fails_its_group_quietly() {
     drop(runtime);
     assert_eq!(dropped.load(Ordering::SeqCst), 3);
 }
+
+#[test]
+fn a_group_joined_on_another_thread_while_its_children_finish_on_their_loop() {
+    // The children run on loop A; the group is moved to thread B and joined there, so B may see a child's
+    // notification before A has marked the child complete (the handle then parks B until it is).
+    let (to_b, from_a) = std::sync::mpsc::channel::<TaskGroup<u32>>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<u32>();
+    let joiner = std::thread::spawn(move || {
+        let runtime = weft::Runtime::new().unwrap();
+        for group in from_a {
+            let mut group = group;
+            let sum = runtime.block_on(async move {
+                let mut sum = 0;
+                while let Some(result) = group.join_next().await {
+                    sum += result.unwrap();
+                }
+                sum
+            });
+            done_tx.send(sum).unwrap();
+        }
+    });
+    let runtime = weft::Runtime::new().unwrap();
+    runtime.block_on(async {
+        for _ in 0..200 {
+            let mut group = TaskGroup::new();
+            for i in 0..50u32 {
+                group.spawn(async move {
+                    for _ in 0..(i % 4) {
+                        yield_now().await;
+                    }
+                    i
+                });
+            }
+            to_b.send(group).unwrap();
+            // Keep loop A running its children until B has joined them all.
+            loop {
+                match done_rx.try_recv() {
+                    Ok(sum) => {
+                        assert_eq!(sum, (0..50).sum::<u32>());
+                        break;
+                    }
+                    Err(_) => yield_now().await,
+                }
+            }
+        }
+    });
+    drop(to_b);
+    joiner.join().unwrap();
+}
