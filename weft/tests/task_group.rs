@@ -429,3 +429,64 @@ fn a_group_joined_on_another_thread_while_its_children_finish_on_their_loop() {
     drop(to_b);
     joiner.join().unwrap();
 }
+
+#[weft::test]
+async fn blocking_children_join_like_the_others_and_fail_fast() {
+    let mut group = TaskGroup::new().fail_fast();
+    group.spawn_blocking(|| {
+        std::thread::sleep(Duration::from_millis(5));
+        Err::<u32, &str>("blocking failure")
+    });
+    let dropped = Arc::new(AtomicUsize::new(0));
+    for _ in 0..3 {
+        let dropped = dropped.clone();
+        group.spawn(async move {
+            parked_forever(dropped).await;
+            Ok(0)
+        });
+    }
+    assert_eq!(
+        group.join_next().await.unwrap().unwrap(),
+        Err("blocking failure")
+    );
+    let rest = group.join_all().await;
+    assert!(rest.iter().all(|r| r.as_ref().unwrap_err().is_cancelled()));
+    assert_eq!(dropped.load(Ordering::SeqCst), 3);
+
+    let mut group = TaskGroup::<u8>::new().fail_fast();
+    group.spawn_blocking(|| panic!("blocking panic"));
+    group.spawn(pending::<u8>());
+    let results = group.join_all().await;
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| r.as_ref().is_err_and(|e| e.is_panic()))
+            .count(),
+        1
+    );
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| r.as_ref().is_err_and(|e| e.is_cancelled()))
+            .count(),
+        1
+    );
+}
+
+#[weft::test]
+async fn named_children_show_their_names_in_the_dump() {
+    let mut group = TaskGroup::new();
+    let child = group.spawn_named("worker-7", pending::<()>());
+    yield_now().await;
+    let dump = weft::xray::dump();
+    let row = dump
+        .tasks()
+        .iter()
+        .find(|task| task.id == child.id())
+        .unwrap();
+    assert_eq!(row.name.as_deref(), Some("worker-7"));
+    assert!(row.spawned_at.file().ends_with("task_group.rs"));
+    group.shutdown().await;
+    assert!(group.is_empty());
+    assert!(child.is_finished());
+}

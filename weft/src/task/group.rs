@@ -327,25 +327,127 @@ impl<T> TaskGroup<T> {
         F: Future<Output = T> + 'static,
         T: 'static,
     {
-        if !crate::runtime::context::with_core(|core| core.is_some()) {
-            panic!(
-                "TaskGroup::spawn called outside a runtime: wrap your code in weft::run or #[weft::main]"
-            );
+        self.spawn_task(future, None, Location::caller())
+    }
+
+    /// Spawns `future` as a child named `name`, shown in x-ray dumps and reports (see
+    /// [`task::Builder::name`](crate::task::Builder::name)).
+    ///
+    /// ```
+    /// use weft::task::TaskGroup;
+    ///
+    /// weft::run(async {
+    ///     let mut group = TaskGroup::new();
+    ///     let child = group.spawn_named("fetcher", std::future::pending::<()>());
+    ///     weft::task::yield_now().await;
+    ///     let dump = weft::xray::dump();
+    ///     let row = dump.tasks().iter().find(|task| task.id == child.id()).unwrap();
+    ///     assert_eq!(row.name.as_deref(), Some("fetcher"));
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn_named<F>(&mut self, name: impl Into<String>, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+        T: 'static,
+    {
+        let name: Arc<str> = Arc::from(name.into());
+        self.spawn_task(future, Some(name), Location::caller())
+    }
+
+    /// Runs the blocking or CPU-heavy closure `function` on the runtime's blocking pool as a child of the group
+    /// (see [`weft::spawn_blocking`](crate::spawn_blocking)). Aborting it only stops it if it has not started:
+    /// a running closure cannot be interrupted.
+    ///
+    /// ```
+    /// use weft::task::TaskGroup;
+    ///
+    /// weft::run(async {
+    ///     let mut group = TaskGroup::new();
+    ///     for chunk in 0..4u64 {
+    ///         group.spawn_blocking(move || (chunk * 1000..(chunk + 1) * 1000).sum::<u64>());
+    ///     }
+    ///     let total: u64 = group.join_all().await.into_iter().map(Result::unwrap).sum();
+    ///     assert_eq!(total, (0..4000).sum::<u64>());
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn_blocking<F>(&mut self, function: F) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let location = Location::caller();
+        let (slot, mut notifier) = self.reserve();
+        let function = move || {
+            // As `Child::poll` does: a panic in `function` leaves `in_poll` set for the notifier's drop.
+            notifier.in_poll = true;
+            let output = function();
+            notifier.in_poll = false;
+            if let Some(is_failure) = notifier.shared.is_failure.get() {
+                notifier.failed = is_failure(&output);
+            }
+            drop(notifier);
+            output
+        };
+        let handle = crate::runtime::context::with_core(|core| {
+            match core {
+            Some(core) => core.shared().spawn_blocking(function, location),
+            None => panic!(
+                "TaskGroup::spawn_blocking called outside a runtime: wrap your code in weft::run or #[weft::main]"
+            ),
         }
+        });
+        self.store(slot, handle)
+    }
+
+    /// Spawns a child task; the common part of `spawn` and `spawn_named`.
+    fn spawn_task<F>(
+        &mut self,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+        T: 'static,
+    {
+        crate::runtime::context::with_core(|core| {
+            let Some(core) = core else {
+                panic!(
+                    "TaskGroup::spawn called outside a runtime: wrap your code in weft::run or #[weft::main]"
+                );
+            };
+            let (slot, notifier) = self.reserve();
+            let handle = core.spawn_local(Child { future, notifier }, name, location);
+            self.store(slot, handle)
+        })
+    }
+
+    /// Picks the slot for a new child (no lock: vacant slots are ours, rule 2) and its notifier.
+    fn reserve(&mut self) -> (u32, Notifier<T>) {
         let slot = match self.vacant.pop() {
             Some(slot) => slot,
             None => self.slots_made,
         };
-        let child = Child {
-            future,
-            notifier: Notifier {
-                shared: self.shared.clone(),
-                slot,
-                in_poll: false,
-                failed: false,
-            },
+        let notifier = Notifier {
+            shared: self.shared.clone(),
+            slot,
+            in_poll: false,
+            failed: false,
         };
-        let handle = crate::spawn(child);
+        (slot, notifier)
+    }
+
+    /// Stores a new child's handle in its slot, under the one lock a spawn takes; aborts it at once if the group
+    /// already failed (rule 3).
+    fn store(&mut self, slot: u32, handle: JoinHandle<T>) -> AbortHandle {
         let abort = handle.abort_handle();
         let mut state = lock(&self.shared);
         if state.failed {
@@ -502,6 +604,25 @@ impl<T> TaskGroup<T> {
                 handle.abort();
             }
         }
+    }
+
+    /// Aborts every child and waits until all of them have stopped (their destructors have run); their results
+    /// are dropped. The group is empty and usable afterwards.
+    ///
+    /// ```
+    /// use weft::task::TaskGroup;
+    ///
+    /// weft::run(async {
+    ///     let mut group = TaskGroup::new();
+    ///     group.spawn(std::future::pending::<()>());
+    ///     group.spawn(async {});
+    ///     group.shutdown().await;
+    ///     assert!(group.is_empty());
+    /// });
+    /// ```
+    pub async fn shutdown(&mut self) {
+        self.abort_all();
+        while self.join_next().await.is_some() {}
     }
 
     /// How many children were spawned and not yet joined (running or finished).
