@@ -1,6 +1,7 @@
 //! Loom models of the cross-thread wake of mpsc and oneshot: every interleaving (up to the preemption bound)
 //! of a sender and a receiver on two threads must deliver every message, in order, and never lose a wake
-//! (a lost wake shows up as a deadlock, which loom reports).
+//! (a lost wake shows up as a deadlock, which loom reports). Also the cancellation-token tree: a cancel racing
+//! a waiter, a child's drop, or a child being made never misses a descendant.
 //!
 //! Built only with `--cfg loom`, where weft's `sync` module takes its `Arc`, `Mutex` and atomics from loom:
 //!
@@ -16,7 +17,7 @@
 
 use loom::future::block_on;
 use loom::thread;
-use weft::sync::{mpsc, oneshot};
+use weft::sync::{mpsc, oneshot, CancellationToken};
 
 /// Runs `model` under loom, with a preemption bound of 3 unless `LOOM_MAX_PREEMPTIONS` sets one.
 fn check(model: impl Fn() + Sync + Send + 'static) {
@@ -211,5 +212,47 @@ fn notify_one_is_not_lost_across_threads() {
         });
         block_on(notify.notified());
         notifier.join().unwrap();
+    });
+}
+
+#[test]
+fn cancellation_token_cancel_wakes_a_waiter_on_a_child_across_threads() {
+    check(|| {
+        let root = CancellationToken::new();
+        let child = root.child_token();
+        let canceller = thread::spawn(move || root.cancel());
+        block_on(child.cancelled()); // a lost wake would deadlock
+        assert!(child.is_cancelled());
+        canceller.join().unwrap();
+    });
+}
+
+#[test]
+fn cancellation_token_child_drop_races_parent_cancel() {
+    check(|| {
+        let root = CancellationToken::new();
+        let child = root.child_token();
+        let grandchild = child.child_token();
+        let dropper = thread::spawn(move || drop(child)); // hands the grandchild up to the root
+        root.cancel();
+        dropper.join().unwrap();
+        // Whichever came first, the grandchild is reached by the root's cancellation.
+        assert!(grandchild.is_cancelled());
+    });
+}
+
+#[test]
+fn cancellation_token_child_made_while_the_parent_is_cancelled() {
+    check(|| {
+        let root = CancellationToken::new();
+        let middle = root.child_token();
+        let maker = thread::spawn(move || {
+            let leaf = middle.child_token();
+            drop(middle); // the leaf moves up to the root, or is cancelled with it
+            leaf
+        });
+        root.cancel();
+        let leaf = maker.join().unwrap();
+        assert!(leaf.is_cancelled());
     });
 }

@@ -325,3 +325,168 @@ async fn a_task_waiting_in_join_next_shows_its_bookmark() {
     assert!(bookmark.location.file().ends_with("task_group.rs"));
     owner.abort();
 }
+
+#[test]
+fn a_runtime_dropped_while_a_task_owns_a_group_drops_everything() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let runtime = weft::Runtime::new().unwrap();
+    let counter = dropped.clone();
+    runtime.block_on(async move {
+        let owner = weft::spawn(async move {
+            let mut group = TaskGroup::new().fail_fast();
+            for _ in 0..5 {
+                let counter = counter.clone();
+                group.spawn(async move {
+                    parked_forever(counter).await;
+                    Ok::<(), ()>(())
+                });
+            }
+            group.join_all().await;
+        });
+        yield_now().await;
+        yield_now().await;
+        drop(owner); // detached: still running when the runtime goes
+    });
+    drop(runtime); // the owner's group is dropped inside the shutdown: it aborts its children there
+    assert_eq!(dropped.load(Ordering::SeqCst), 5);
+}
+
+#[test]
+fn a_child_panicking_in_its_destructor_at_shutdown_fails_its_group_quietly() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("destructor panic at shutdown (expected in this test)");
+        }
+    }
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let runtime = Builder::new()
+        .unhandled_panic(weft::UnhandledPanic::Ignore)
+        .build()
+        .unwrap();
+    let counter = dropped.clone();
+    runtime.block_on(async move {
+        let mut group = TaskGroup::new().fail_fast();
+        group.spawn(async {
+            let _bomb = PanicOnDrop;
+            pending::<()>().await;
+        });
+        for _ in 0..3 {
+            group.spawn(parked_forever(counter.clone()));
+        }
+        yield_now().await;
+        std::mem::forget(group); // children outlive the group until the runtime goes
+    });
+    drop(runtime);
+    assert_eq!(dropped.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn a_group_joined_on_another_thread_while_its_children_finish_on_their_loop() {
+    // The children run on loop A; the group is moved to thread B and joined there, so B may see a child's
+    // notification before A has marked the child complete (the handle then parks B until it is).
+    let (to_b, from_a) = std::sync::mpsc::channel::<TaskGroup<u32>>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<u32>();
+    let joiner = std::thread::spawn(move || {
+        let runtime = weft::Runtime::new().unwrap();
+        for group in from_a {
+            let mut group = group;
+            let sum = runtime.block_on(async move {
+                let mut sum = 0;
+                while let Some(result) = group.join_next().await {
+                    sum += result.unwrap();
+                }
+                sum
+            });
+            done_tx.send(sum).unwrap();
+        }
+    });
+    let runtime = weft::Runtime::new().unwrap();
+    runtime.block_on(async {
+        for _ in 0..200 {
+            let mut group = TaskGroup::new();
+            for i in 0..50u32 {
+                group.spawn(async move {
+                    for _ in 0..(i % 4) {
+                        yield_now().await;
+                    }
+                    i
+                });
+            }
+            to_b.send(group).unwrap();
+            // Keep loop A running its children until B has joined them all.
+            loop {
+                match done_rx.try_recv() {
+                    Ok(sum) => {
+                        assert_eq!(sum, (0..50).sum::<u32>());
+                        break;
+                    }
+                    Err(_) => yield_now().await,
+                }
+            }
+        }
+    });
+    drop(to_b);
+    joiner.join().unwrap();
+}
+
+#[weft::test]
+async fn blocking_children_join_like_the_others_and_fail_fast() {
+    let mut group = TaskGroup::new().fail_fast();
+    group.spawn_blocking(|| {
+        std::thread::sleep(Duration::from_millis(5));
+        Err::<u32, &str>("blocking failure")
+    });
+    let dropped = Arc::new(AtomicUsize::new(0));
+    for _ in 0..3 {
+        let dropped = dropped.clone();
+        group.spawn(async move {
+            parked_forever(dropped).await;
+            Ok(0)
+        });
+    }
+    assert_eq!(
+        group.join_next().await.unwrap().unwrap(),
+        Err("blocking failure")
+    );
+    let rest = group.join_all().await;
+    assert!(rest.iter().all(|r| r.as_ref().unwrap_err().is_cancelled()));
+    assert_eq!(dropped.load(Ordering::SeqCst), 3);
+
+    let mut group = TaskGroup::<u8>::new().fail_fast();
+    group.spawn_blocking(|| panic!("blocking panic"));
+    group.spawn(pending::<u8>());
+    let results = group.join_all().await;
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| r.as_ref().is_err_and(|e| e.is_panic()))
+            .count(),
+        1
+    );
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| r.as_ref().is_err_and(|e| e.is_cancelled()))
+            .count(),
+        1
+    );
+}
+
+#[weft::test]
+async fn named_children_show_their_names_in_the_dump() {
+    let mut group = TaskGroup::new();
+    let child = group.spawn_named("worker-7", pending::<()>());
+    yield_now().await;
+    let dump = weft::xray::dump();
+    let row = dump
+        .tasks()
+        .iter()
+        .find(|task| task.id == child.id())
+        .unwrap();
+    assert_eq!(row.name.as_deref(), Some("worker-7"));
+    assert!(row.spawned_at.file().ends_with("task_group.rs"));
+    group.shutdown().await;
+    assert!(group.is_empty());
+    assert!(child.is_finished());
+}

@@ -814,6 +814,8 @@ impl TcpSocket {
 
     /// Connects to `address`.
     ///
+    /// Cancellation safety: dropping the future closes the half-open socket; nothing is left behind.
+    ///
     /// ```
     /// use weft::net::{TcpListener, TcpSocket};
     ///

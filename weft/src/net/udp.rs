@@ -118,6 +118,8 @@ impl UdpSocket {
 
     /// Sets the default peer for [`send`](Self::send) and filters [`recv`](Self::recv) to it.
     ///
+    /// Cancellation safety: dropping the future leaves the socket connected to the address, or as it was.
+    ///
     /// ```
     /// use weft::net::UdpSocket;
     ///
@@ -141,6 +143,9 @@ impl UdpSocket {
     }
 
     /// Sends a datagram to the connected peer; returns its length.
+    ///
+    /// Cancellation safety: a datagram goes out whole in one system call or not at all, so dropping the future
+    /// never sends part of it.
     ///
     /// ```
     /// use weft::net::UdpSocket;
@@ -189,6 +194,9 @@ impl UdpSocket {
     }
 
     /// Sends a datagram to `target`; returns its length.
+    ///
+    /// Cancellation safety: a datagram goes out whole in one system call or not at all, so dropping the future
+    /// never sends part of it.
     ///
     /// ```
     /// use weft::net::UdpSocket;

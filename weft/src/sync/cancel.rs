@@ -9,10 +9,11 @@
 //!
 //! 1. **Locks are taken top-down**: a parent before its child, a node before its children. Two siblings are
 //!    locked together only under their parent's lock.
-//! 2. **A parent lists a child only while the child has handles and neither is cancelled.** The child's last
-//!    handle removes it from the list (so dropped children are not kept by a long-lived parent), and hands its
-//!    own children to its parent; cancelling a node takes its list whole and clears their parent links. So the
-//!    `Arc` cycle between a parent and a child is always broken by the time either is unreachable.
+//! 2. **A parent lists a child only while the child has handles and the parent is not cancelled.** The child's
+//!    last handle removes it from the list (so dropped children are not kept by a long-lived parent) and hands
+//!    its own children to its parent — or, if the parent is cancelled, cancels them, since the parent's
+//!    cancellation may not have reached it yet. Cancelling a node takes its list whole. So the `Arc` cycle
+//!    between a parent and a child is always broken by the time either is unreachable.
 //! 3. **`cancelled` is set under the node's lock**, where its waiters are unlinked, so a waiter that registers
 //!    under the lock after seeing it unset is always woken.
 
@@ -112,11 +113,9 @@ fn cancel_tree(node: &Arc<Node>) {
         node.cancelled.store(true, Ordering::Release);
         let mut wakers = WakeBatch::new();
         state.waiters.drain(|_| {}, &mut wakers);
+        // Rule 2: the list goes whole; each child keeps its link up to this (now cancelled) node until the loop
+        // reaches it, so a child dropped meanwhile sees its parent cancelled and cancels its own children.
         let children = std::mem::take(&mut state.children);
-        for child in &children {
-            // Rule 1: parent before child. Rule 2: the list was taken, so the links go too.
-            lock(&child.state).parent = None;
-        }
         drop(state);
         wakers.wake_all();
         pending.extend(children);
@@ -323,6 +322,18 @@ impl Drop for CancellationToken {
             }
             state.handles -= 1;
             if state.handles > 0 {
+                return;
+            }
+            if parent
+                .as_ref()
+                .is_some_and(|parent| parent.cancelled.load(Ordering::Acquire))
+            {
+                // The parent's cancellation has taken its list and is on its way down to us: make sure it
+                // reaches our children too, which we would otherwise have handed up.
+                state.parent = None;
+                drop(state);
+                drop(parent_state);
+                cancel_tree(&self.node);
                 return;
             }
             let children = std::mem::take(&mut state.children);

@@ -12,7 +12,9 @@
 //! 1. **A slot is queued at most once, and only by its child's `Notifier`**, when the child's future is
 //!    dropped; the task is then about to complete on the same thread (before its loop polls anything else).
 //! 2. **A slot is freed only by `join_next`**, after it took the slot's queued entry and its output — or by
-//!    the group's drop. So a queued slot never names a newer child.
+//!    the group's drop. So a queued slot never names a newer child. (The one exception to a queued slot holding
+//!    a handle: a spawn that panicked before storing it; `spawn` checks for a runtime first, so that does not
+//!    happen in practice.)
 //! 3. **A failing child of a fail-fast group aborts every other child once** (`failed` is set under the lock
 //!    with the aborts); a child spawned after that is aborted at once.
 
@@ -140,6 +142,11 @@ impl<T> Outcome for Vec<T> {
 pub struct TaskGroup<T> {
     /// Shared with every child's `Notifier`.
     shared: Arc<Shared<T>>,
+    /// Vacant slots, reused last-in first-out. Only `spawn` and `join_next` (both `&mut self`) touch them, so
+    /// they need no lock.
+    vacant: Vec<u32>,
+    /// How many slots exist (the next new slot's index).
+    slots_made: u32,
 }
 
 /// The group's state, shared with its children.
@@ -154,8 +161,6 @@ struct Shared<T> {
 struct State<T> {
     /// The children by slot.
     slots: Vec<Slot<T>>,
-    /// Vacant slots, reused last-in first-out.
-    vacant: Vec<u32>,
     /// Children spawned and not yet joined.
     len: usize,
     /// Slots whose child has finished, in completion order (rule 1).
@@ -168,10 +173,8 @@ struct State<T> {
 
 /// One slot of the group.
 enum Slot<T> {
-    /// Free.
+    /// Free, or taken by a child being spawned (its handle not stored yet).
     Vacant,
-    /// Taken by a child being spawned (its handle not stored yet).
-    Reserved,
     /// A child's handle.
     Child(JoinHandle<T>),
 }
@@ -259,7 +262,6 @@ impl<T> TaskGroup<T> {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     slots: Vec::new(),
-                    vacant: Vec::new(),
                     len: 0,
                     done: VecDeque::new(),
                     waker: None,
@@ -267,6 +269,8 @@ impl<T> TaskGroup<T> {
                 }),
                 is_failure: OnceLock::new(),
             }),
+            vacant: Vec::new(),
+            slots_made: 0,
         }
     }
 
@@ -323,37 +327,140 @@ impl<T> TaskGroup<T> {
         F: Future<Output = T> + 'static,
         T: 'static,
     {
-        let slot = {
-            let mut state = lock(&self.shared);
-            match state.vacant.pop() {
-                Some(slot) => {
-                    state.slots[slot as usize] = Slot::Reserved;
-                    slot
-                }
-                None => {
-                    let slot = u32::try_from(state.slots.len())
-                        .expect("a TaskGroup of more than 4 billion children");
-                    state.slots.push(Slot::Reserved);
-                    slot
-                }
+        self.spawn_task(future, None, Location::caller())
+    }
+
+    /// Spawns `future` as a child named `name`, shown in x-ray dumps and reports (see
+    /// [`task::Builder::name`](crate::task::Builder::name)).
+    ///
+    /// ```
+    /// use weft::task::TaskGroup;
+    ///
+    /// weft::run(async {
+    ///     let mut group = TaskGroup::new();
+    ///     let child = group.spawn_named("fetcher", std::future::pending::<()>());
+    ///     weft::task::yield_now().await;
+    ///     let dump = weft::xray::dump();
+    ///     let row = dump.tasks().iter().find(|task| task.id == child.id()).unwrap();
+    ///     assert_eq!(row.name.as_deref(), Some("fetcher"));
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn_named<F>(&mut self, name: impl Into<String>, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+        T: 'static,
+    {
+        let name: Arc<str> = Arc::from(name.into());
+        self.spawn_task(future, Some(name), Location::caller())
+    }
+
+    /// Runs the blocking or CPU-heavy closure `function` on the runtime's blocking pool as a child of the group
+    /// (see [`weft::spawn_blocking`](crate::spawn_blocking)). Aborting it only stops it if it has not started:
+    /// a running closure cannot be interrupted.
+    ///
+    /// ```
+    /// use weft::task::TaskGroup;
+    ///
+    /// weft::run(async {
+    ///     let mut group = TaskGroup::new();
+    ///     for chunk in 0..4u64 {
+    ///         group.spawn_blocking(move || (chunk * 1000..(chunk + 1) * 1000).sum::<u64>());
+    ///     }
+    ///     let total: u64 = group.join_all().await.into_iter().map(Result::unwrap).sum();
+    ///     assert_eq!(total, (0..4000).sum::<u64>());
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn spawn_blocking<F>(&mut self, function: F) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let location = Location::caller();
+        let (slot, mut notifier) = self.reserve();
+        let function = move || {
+            // As `Child::poll` does: a panic in `function` leaves `in_poll` set for the notifier's drop.
+            notifier.in_poll = true;
+            let output = function();
+            notifier.in_poll = false;
+            if let Some(is_failure) = notifier.shared.is_failure.get() {
+                notifier.failed = is_failure(&output);
             }
+            drop(notifier);
+            output
         };
-        let child = Child {
-            future,
-            notifier: Notifier {
-                shared: self.shared.clone(),
-                slot,
-                in_poll: false,
-                failed: false,
-            },
+        let handle = crate::runtime::context::with_core(|core| {
+            match core {
+            Some(core) => core.shared().spawn_blocking(function, location),
+            None => panic!(
+                "TaskGroup::spawn_blocking called outside a runtime: wrap your code in weft::run or #[weft::main]"
+            ),
+        }
+        });
+        self.store(slot, handle)
+    }
+
+    /// Spawns a child task; the common part of `spawn` and `spawn_named`.
+    fn spawn_task<F>(
+        &mut self,
+        future: F,
+        name: Option<Arc<str>>,
+        location: &'static Location<'static>,
+    ) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+        T: 'static,
+    {
+        crate::runtime::context::with_core(|core| {
+            let Some(core) = core else {
+                panic!(
+                    "TaskGroup::spawn called outside a runtime: wrap your code in weft::run or #[weft::main]"
+                );
+            };
+            let (slot, notifier) = self.reserve();
+            let handle = core.spawn_local(Child { future, notifier }, name, location);
+            self.store(slot, handle)
+        })
+    }
+
+    /// Picks the slot for a new child (no lock: vacant slots are ours, rule 2) and its notifier.
+    fn reserve(&mut self) -> (u32, Notifier<T>) {
+        let slot = match self.vacant.pop() {
+            Some(slot) => slot,
+            None => self.slots_made,
         };
-        let handle = crate::spawn(child);
+        let notifier = Notifier {
+            shared: self.shared.clone(),
+            slot,
+            in_poll: false,
+            failed: false,
+        };
+        (slot, notifier)
+    }
+
+    /// Stores a new child's handle in its slot, under the one lock a spawn takes; aborts it at once if the group
+    /// already failed (rule 3).
+    fn store(&mut self, slot: u32, handle: JoinHandle<T>) -> AbortHandle {
         let abort = handle.abort_handle();
         let mut state = lock(&self.shared);
         if state.failed {
             handle.abort();
         }
-        state.slots[slot as usize] = Slot::Child(handle);
+        if slot == self.slots_made {
+            state.slots.push(Slot::Child(handle));
+            self.slots_made = slot
+                .checked_add(1)
+                .expect("a TaskGroup of more than 4 billion children");
+        } else {
+            state.slots[slot as usize] = Slot::Child(handle);
+        }
         state.len += 1;
         abort
     }
@@ -408,27 +515,24 @@ impl<T> TaskGroup<T> {
                 }
                 return Poll::Pending;
             };
-            let result = match &mut state.slots[slot as usize] {
-                // Complete already (rule 1), unless the group is polled from another thread than its children's
-                // loop and caught the task between dropping its future and completing; then the handle keeps our
-                // waker and the slot stays at the front. The handle may also step aside for the budget.
-                Slot::Child(handle) => match Pin::new(handle).poll(cx) {
-                    Poll::Ready(result) => Some(result),
-                    Poll::Pending => return Poll::Pending,
-                },
-                // A spawn that panicked (outside a runtime) after reserving the slot.
-                Slot::Reserved => None,
-                Slot::Vacant => unreachable!("a vacant slot of a TaskGroup was queued (rule 2)"),
+            let Some(Slot::Child(handle)) = state.slots.get_mut(slot as usize) else {
+                // Only a child whose spawn panicked before its handle was stored (rule 2): nothing to join.
+                state.done.pop_front();
+                continue;
+            };
+            // Complete already (rule 1), unless the group is polled from another thread than its children's loop
+            // and caught the task between dropping its future and completing; then the handle keeps our waker
+            // and the slot stays at the front. The handle may also step aside for the budget.
+            let Poll::Ready(result) = Pin::new(handle).poll(cx) else {
+                return Poll::Pending;
             };
             state.done.pop_front();
             let entry = std::mem::replace(&mut state.slots[slot as usize], Slot::Vacant);
-            state.vacant.push(slot);
-            if let Some(result) = result {
-                state.len -= 1;
-                drop(state);
-                drop(entry);
-                return Poll::Ready(Some(result));
-            }
+            state.len -= 1;
+            drop(state);
+            self.vacant.push(slot);
+            drop(entry);
+            return Poll::Ready(Some(result));
         }
     }
 
@@ -500,6 +604,25 @@ impl<T> TaskGroup<T> {
                 handle.abort();
             }
         }
+    }
+
+    /// Aborts every child and waits until all of them have stopped (their destructors have run); their results
+    /// are dropped. The group is empty and usable afterwards.
+    ///
+    /// ```
+    /// use weft::task::TaskGroup;
+    ///
+    /// weft::run(async {
+    ///     let mut group = TaskGroup::new();
+    ///     group.spawn(std::future::pending::<()>());
+    ///     group.spawn(async {});
+    ///     group.shutdown().await;
+    ///     assert!(group.is_empty());
+    /// });
+    /// ```
+    pub async fn shutdown(&mut self) {
+        self.abort_all();
+        while self.join_next().await.is_some() {}
     }
 
     /// How many children were spawned and not yet joined (running or finished).

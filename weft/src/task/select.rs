@@ -55,7 +55,7 @@ thread_local! {
 /// A random index below `branches` (at most 64), from this thread's generator: where a `select!` starts polling,
 /// so no branch is always first. Not public API.
 #[doc(hidden)]
-#[inline]
+#[inline(always)]
 pub fn random_start(branches: usize) -> usize {
     RANDOM.with(|state| {
         let mut x = state.get();

@@ -46,6 +46,8 @@ pub fn sleep(duration: Duration) -> Sleep {
 
 /// Waits until `deadline`. A deadline in the past completes on the first poll.
 ///
+/// Cancellation safety: as for [`sleep`]: dropping it loses nothing.
+///
 /// ```
 /// use std::time::Duration;
 /// use weft::time::{sleep_until, Instant};

@@ -47,6 +47,8 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 
 /// Like [`timeout`], with a deadline instead of a duration.
 ///
+/// Cancellation safety: as for [`timeout`]: as safe as `future`.
+///
 /// ```
 /// use std::time::Duration;
 /// use weft::time::{sleep, timeout_at, Instant};
