@@ -48,6 +48,10 @@ pub struct Metrics {
     pub blocking_threads_idle: u64,
     /// Jobs waiting for a blocking thread.
     pub blocking_queue_depth: u64,
+    /// Blocking threads that [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout) left running
+    /// their job when its deadline passed: they finish alone, after the runtime is gone (read it through a
+    /// [`Handle`](crate::Handle) kept from before the shutdown).
+    pub blocking_threads_abandoned: u64,
     /// Polls longer than the slow-poll threshold (counted when they end).
     pub slow_polls: u64,
 }
@@ -161,7 +165,7 @@ impl PublishedMetrics {
     }
 
     /// A snapshot, with the blocking pool's figures filled in by the caller.
-    pub(crate) fn snapshot(&self, blocking: (u64, u64, u64)) -> Metrics {
+    pub(crate) fn snapshot(&self, blocking: (u64, u64, u64, u64)) -> Metrics {
         let elapsed = u64::try_from(self.created.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let parking_now = match self.parked_since.load(Relaxed) {
             0 => 0,
@@ -186,6 +190,7 @@ impl PublishedMetrics {
             blocking_threads: blocking.0,
             blocking_threads_idle: blocking.1,
             blocking_queue_depth: blocking.2,
+            blocking_threads_abandoned: blocking.3,
             slow_polls: self.slow_polls.load(Relaxed),
         }
     }
