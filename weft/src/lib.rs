@@ -69,6 +69,7 @@ pub mod io;
 mod loom;
 pub mod net;
 pub mod runtime;
+pub mod signal;
 pub mod sync;
 mod sys;
 pub mod task;

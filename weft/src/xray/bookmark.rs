@@ -86,6 +86,16 @@ pub(crate) enum Op {
     BarrierWait,
     /// A file-system operation running on the blocking pool.
     Fs,
+    /// `Signal::recv` (also `ctrl_c`): argument = the signal number.
+    SignalRecv,
+    /// `Child::wait` (also `kill`, `output`, `status`): argument = the pid.
+    ChildWait,
+    /// A write to a child's stdin: argument = fd.
+    ChildStdinWrite,
+    /// A read from a child's stdout: argument = fd.
+    ChildStdoutRead,
+    /// A read from a child's stderr: argument = fd.
+    ChildStderrRead,
 }
 
 /// How an operation's argument reads.
@@ -99,11 +109,15 @@ enum Arg {
     Fd,
     /// A task id.
     Task,
+    /// A signal number.
+    Signal,
+    /// A process id.
+    Pid,
 }
 
 impl Op {
     /// Every operation, by its number.
-    const ALL: [Op; 35] = [
+    const ALL: [Op; 40] = [
         Op::None,
         Op::Sleep,
         Op::Timeout,
@@ -139,6 +153,11 @@ impl Op {
         Op::Notified,
         Op::BarrierWait,
         Op::Fs,
+        Op::SignalRecv,
+        Op::ChildWait,
+        Op::ChildStdinWrite,
+        Op::ChildStdoutRead,
+        Op::ChildStderrRead,
     ];
 
     /// The operation's name (the label's first word) and how its argument reads.
@@ -179,6 +198,11 @@ impl Op {
             Op::Notified => ("Notify::notified", Arg::None),
             Op::BarrierWait => ("Barrier::wait", Arg::None),
             Op::Fs => ("fs", Arg::None),
+            Op::SignalRecv => ("Signal::recv", Arg::Signal),
+            Op::ChildWait => ("Child::wait", Arg::Pid),
+            Op::ChildStdinWrite => ("ChildStdin::write", Arg::Fd),
+            Op::ChildStdoutRead => ("ChildStdout::read", Arg::Fd),
+            Op::ChildStderrRead => ("ChildStderr::read", Arg::Fd),
         }
     }
 }
@@ -211,6 +235,11 @@ impl Label {
             op,
             u32::try_from(id.as_u64()).unwrap_or(ARG_MAX).min(ARG_MAX),
         )
+    }
+
+    /// An operation on a signal (`number`) or a process (a pid), by its number.
+    pub(crate) fn number(op: Op, number: u32) -> Label {
+        Label::with(op, number.min(ARG_MAX))
     }
 
     /// A timed operation: milliseconds (rounded up) up to about 2.3 hours, seconds beyond.
@@ -260,12 +289,32 @@ impl Label {
             Arg::None => name.to_owned(),
             Arg::Fd => format!("{name} fd {at_most}{arg}"),
             Arg::Task => format!("{name} task {at_most}{arg}"),
+            Arg::Signal => format!("{name} {}", signal_name(arg)),
+            Arg::Pid => format!("{name} pid {at_most}{arg}"),
             Arg::Duration if arg & SECONDS_FLAG != 0 => {
                 format!("{name} {}s", arg & !SECONDS_FLAG)
             }
             Arg::Duration => format!("{name} {}", format_ms(arg)),
         }
     }
+}
+
+/// A signal as a label shows it: "SIGTERM", or "signal 40" for one without a common name.
+fn signal_name(number: u32) -> String {
+    let name = match i32::try_from(number).unwrap_or(-1) {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGCHLD => "SIGCHLD",
+        libc::SIGWINCH => "SIGWINCH",
+        _ => return format!("signal {number}"),
+    };
+    name.to_owned()
 }
 
 /// A duration in milliseconds the way a label shows it: "250ms", "2.0s", "90.0s".
@@ -357,6 +406,18 @@ mod tests {
             "TcpStream::read fd ≥16777215"
         );
         assert_eq!(Label::plain(Op::MpscRecv).text(), "mpsc::recv");
+        assert_eq!(
+            Label::number(Op::SignalRecv, libc::SIGTERM as u32).text(),
+            "Signal::recv SIGTERM"
+        );
+        assert_eq!(
+            Label::number(Op::SignalRecv, 40).text(),
+            "Signal::recv signal 40"
+        );
+        assert_eq!(
+            Label::number(Op::ChildWait, 4242).text(),
+            "Child::wait pid 4242"
+        );
         assert_eq!(Label::plain(Op::MpscRecv).op(), Op::MpscRecv);
         for (number, op) in Op::ALL.iter().enumerate() {
             assert_eq!(*op as usize, number, "Op::ALL is in declaration order");
