@@ -68,6 +68,7 @@ pub mod fs;
 pub mod io;
 mod loom;
 pub mod net;
+pub mod process;
 pub mod runtime;
 pub mod signal;
 pub mod sync;

@@ -9,6 +9,7 @@
 mod epoll;
 mod eventfd;
 pub(crate) mod fd;
+pub(crate) mod process;
 pub(crate) mod signal;
 pub(crate) mod socket;
 pub(crate) mod tsc;
