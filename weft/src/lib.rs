@@ -52,6 +52,9 @@
 //! - [`fs`]: files and directories on the blocking pool: [`fs::read`], [`fs::write`], [`fs::File`] with the
 //!   `futures-io` traits, [`fs::read_dir`].
 //! - [`net`] and [`io`]: TCP, UDP and Unix sockets on the loop's epoll reactor, with the `futures-io` traits.
+//! - [`signal`] and [`process`]: Unix signals as futures ([`signal::ctrl_c`], [`signal::unix::signal`]) and
+//!   child processes with async pipes ([`process::Command`]); [`Runtime::shutdown_timeout`] stops a runtime
+//!   within a deadline.
 //! - [`xray`]: see inside — every task's bookmark in a [dump](xray::dump) (also [`Handle::dump`] from any
 //!   thread), [`Handle::metrics`], slow polls caught and named while they block the loop, a trace of the loop.
 //! - [`compat`]: hyper 1.x on weft (feature `hyper`).
@@ -74,7 +77,9 @@ pub mod fs;
 pub mod io;
 mod loom;
 pub mod net;
+pub mod process;
 pub mod runtime;
+pub mod signal;
 pub mod sync;
 mod sys;
 pub mod task;

@@ -429,3 +429,59 @@ fn no_fds_leaked_by_100_runtimes() {
         assert_eq!(fd_count(), before, "descriptors leaked by dropped runtimes");
     });
 }
+
+#[test]
+fn shutdown_timeout_returns_by_its_deadline_despite_stuck_blocking_work() {
+    let runtime = Runtime::new().unwrap();
+    let handle = runtime.handle();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    runtime.block_on(async {
+        let (started_tx, started_rx) = weft::sync::oneshot::channel();
+        drop(weft::spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            thread::sleep(Duration::from_secs(60));
+        }));
+        started_rx.await.unwrap();
+        // A task still parked at shutdown: aborted, its destructor runs.
+        let counter = DropCounter(dropped.clone());
+        drop(weft::spawn(async move {
+            let _counter = counter;
+            pending::<()>().await;
+        }));
+        weft::task::yield_now().await;
+    });
+    let started = std::time::Instant::now();
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    // A hang guard, not a timing assertion: the stuck job sleeps for 60 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    let metrics = handle.metrics();
+    assert_eq!(metrics.blocking_threads_abandoned, 1);
+    // The runtime is gone: spawning through the handle cancels at once.
+    let late = handle.spawn(async { 1 });
+    assert!(weft::run(late).unwrap_err().is_cancelled());
+}
+
+#[test]
+fn shutdown_timeout_waits_for_blocking_work_that_finishes_in_time() {
+    let runtime = Runtime::new().unwrap();
+    let handle = runtime.handle();
+    let finished = Arc::new(AtomicBool::new(false));
+    let flag = finished.clone();
+    runtime.block_on(async {
+        let (started_tx, started_rx) = weft::sync::oneshot::channel();
+        drop(weft::spawn_blocking(move || {
+            started_tx.send(()).unwrap();
+            thread::sleep(Duration::from_millis(50));
+            flag.store(true, Ordering::SeqCst);
+        }));
+        started_rx.await.unwrap();
+    });
+    runtime.shutdown_timeout(Duration::from_secs(30));
+    assert!(finished.load(Ordering::SeqCst));
+    assert_eq!(handle.metrics().blocking_threads_abandoned, 0);
+}

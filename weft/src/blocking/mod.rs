@@ -5,7 +5,10 @@
 //! cell like any other (its "future" runs the closure once), so a `JoinHandle` awaits it, a panic becomes a
 //! `JoinError`, and its completion wakes the awaiting task through the usual waker. The pool counts jobs in
 //! flight so that a virtual clock never jumps while one runs. At shutdown, queued jobs are cancelled and the
-//! pool waits for running ones, so no thread outlives the runtime.
+//! pool waits for running ones, so no thread outlives the runtime — unless the shutdown has a deadline
+//! ([`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)): then threads still running a job when it
+//! passes are left to finish alone (detached) and counted in
+//! [`Metrics::blocking_threads_abandoned`](crate::xray::Metrics::blocking_threads_abandoned).
 
 #![forbid(unsafe_code)]
 
@@ -19,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::task::raw;
 use crate::task::{Id, JoinHandle, Owner, TaskRef};
@@ -44,6 +47,10 @@ struct Inner {
     state: Mutex<State>,
     /// Signalled when a job is queued or at shutdown.
     work: Condvar,
+    /// Signalled when a thread leaves its work loop (a shutdown with a deadline waits on it).
+    exited: Condvar,
+    /// Threads a shutdown with a deadline left running their job.
+    abandoned: AtomicUsize,
     /// The thread limit.
     max_threads: usize,
     /// How long an idle thread waits before exiting.
@@ -121,6 +128,8 @@ impl Pool {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
                 work: Condvar::new(),
+                exited: Condvar::new(),
+                abandoned: AtomicUsize::new(0),
                 max_threads,
                 keep_alive,
                 in_flight: AtomicUsize::new(0),
@@ -135,13 +144,15 @@ impl Pool {
         let _ = self.inner.on_idle.set(Box::new(callback));
     }
 
-    /// Threads alive, threads not running a job, and jobs waiting for a thread.
-    pub(crate) fn stats(&self) -> (u64, u64, u64) {
+    /// Threads alive, threads not running a job, jobs waiting for a thread, and threads abandoned by a
+    /// shutdown with a deadline.
+    pub(crate) fn stats(&self) -> (u64, u64, u64, u64) {
         let state = lock(&self.inner.state);
         (
             state.threads as u64,
             state.available as u64,
             state.queue.len() as u64,
+            self.inner.abandoned.load(Ordering::SeqCst) as u64,
         )
     }
 
@@ -213,8 +224,10 @@ impl Pool {
         handle
     }
 
-    /// Cancels queued jobs, lets running ones finish, and joins every thread.
-    pub(crate) fn shutdown(&self) {
+    /// Cancels queued jobs, lets running ones finish, and joins every thread — or, with a `deadline`, waits
+    /// for running jobs only until then and leaves the threads still running one to finish alone (detached,
+    /// counted as abandoned). Never waits for the calling thread (a runtime dropped by its own blocking job).
+    pub(crate) fn shutdown(&self, deadline: Option<Instant>) {
         let (queued, handles) = {
             let mut state = lock(&self.inner.state);
             state.shutdown = true;
@@ -229,8 +242,34 @@ impl Pool {
             self.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
         let me = thread::current().id();
+        let Some(deadline) = deadline else {
+            for handle in handles {
+                if handle.thread().id() != me {
+                    let _ = handle.join();
+                }
+            }
+            return;
+        };
+        let on_pool = usize::from(handles.iter().any(|handle| handle.thread().id() == me));
+        let mut state = lock(&self.inner.state);
+        while state.threads > on_pool {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            state = self
+                .inner
+                .exited
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        let left = state.threads.saturating_sub(on_pool);
+        drop(state);
+        self.inner.abandoned.fetch_add(left, Ordering::SeqCst);
         for handle in handles {
-            if handle.thread().id() != me {
+            // A thread that left its loop ends at once; one still in a job is detached by dropping its handle.
+            if handle.is_finished() && handle.thread().id() != me {
                 let _ = handle.join();
             }
         }
@@ -275,6 +314,7 @@ impl Inner {
         }
         state.available -= 1;
         state.threads -= 1;
+        self.exited.notify_all();
     }
 }
 

@@ -1,5 +1,6 @@
 //! tokio's I/O traits on weft's I/O types (feature `tokio-io`): `tokio::io::AsyncRead` and `tokio::io::AsyncWrite`
-//! for [`TcpStream`], [`UnixStream`], their borrowed and owned halves, and [`fs::File`](crate::fs::File) — so crates
+//! for [`TcpStream`], [`UnixStream`], their borrowed and owned halves, [`fs::File`](crate::fs::File) and a child
+//! process's pipes ([`ChildStdin`], [`ChildStdout`], [`ChildStderr`]) — so crates
 //! written against tokio's traits (codecs, tokio-util framing, tower services) run on weft's sockets and files.
 //!
 //! Each impl forwards to the type's `futures-io` impl. A read fills tokio's `ReadBuf` through
@@ -29,6 +30,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::fs::File;
 use crate::net::split::Stream;
 use crate::net::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpStream, UnixStream, WriteHalf};
+use crate::process::{ChildStderr, ChildStdin, ChildStdout};
 
 /// tokio's `poll_read` through a futures-io reader.
 fn poll_read_into<R: FuturesRead + ?Sized>(
@@ -92,6 +94,8 @@ tokio_read! {
     [] TcpStream [];
     [] UnixStream [];
     [] File [];
+    [] ChildStdout [];
+    [] ChildStderr [];
     [S] ReadHalf<'_, S> [for<'b> &'b S: FuturesRead];
     [S: Stream] OwnedReadHalf<S> [for<'b> &'b S: FuturesRead];
 }
@@ -100,6 +104,7 @@ tokio_write! {
     [] TcpStream [];
     [] UnixStream [];
     [] File [];
+    [] ChildStdin [];
     [S: Stream] WriteHalf<'_, S> [for<'b> &'b S: FuturesWrite];
     [S: Stream] OwnedWriteHalf<S> [for<'b> &'b S: FuturesWrite];
 }

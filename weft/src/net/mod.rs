@@ -22,7 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod backoff;
-mod source;
+pub(crate) mod source;
 pub(crate) mod split;
 mod tcp;
 mod udp;

@@ -57,6 +57,8 @@ pub(crate) struct Core {
     fired: RefCell<Vec<Waker>>,
     /// Set while the runtime shuts down: new tasks are cancelled at once.
     closing: Cell<bool>,
+    /// Set when the shutdown has started (it runs once).
+    shut_down: Cell<bool>,
     /// What to do with a panic nobody will see.
     unhandled_panic: UnhandledPanic,
     /// Set when a detached task panicked under [`UnhandledPanic::ShutdownRuntime`].
@@ -137,6 +139,7 @@ impl Core {
             remote_batch: RefCell::new(Remote::default()),
             fired: RefCell::new(Vec::new()),
             closing: Cell::new(false),
+            shut_down: Cell::new(false),
             unhandled_panic: builder.unhandled_panic,
             shutdown_requested: Cell::new(false),
             counters: LoopCounters::default(),
@@ -603,8 +606,12 @@ impl Core {
     }
 
     /// Drops every task that is still alive (their destructors run on this thread), refuses further work, and
-    /// stops the blocking pool.
-    pub(crate) fn shutdown(&self) {
+    /// stops the blocking pool: waits for its running jobs, or, with a `deadline`, until then at most. Runs
+    /// once; later calls (the runtime's drop after `shutdown_timeout`) do nothing.
+    pub(crate) fn shutdown(&self, deadline: Option<Instant>) {
+        if self.shut_down.replace(true) {
+            return;
+        }
         let _enter = context::enter(self, true);
         self.closing.set(true);
         let remote = self.shared.close();
@@ -638,7 +645,7 @@ impl Core {
         self.named.set(0);
         // Visits not made are dropped: whoever asked learns from that that the loop is gone.
         drop(remote.visits);
-        self.shared.blocking.shutdown();
+        self.shared.blocking.shutdown(deadline);
         self.timers.clear();
         if let Some(probe) = &self.probe {
             probe.shutdown();

@@ -40,6 +40,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::panic::Location;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use crate::task::JoinHandle;
 pub(crate) use event_loop::Core;
@@ -132,9 +133,44 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Shuts the runtime down within `timeout`: aborts every task (their destructors run here, on this thread),
+    /// cancels blocking jobs not started yet, waits for running ones until the deadline, and returns — never
+    /// later, however long a blocking job takes (a thread still running one is left to finish alone; see
+    /// [`Metrics::blocking_threads_abandoned`](crate::xray::Metrics::blocking_threads_abandoned)). Dropping a
+    /// runtime instead waits for every running blocking job.
+    ///
+    /// What the deadline cannot bound: destructors of tasks (they run to completion on this thread).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let runtime = weft::Runtime::new().unwrap();
+    /// let handle = runtime.handle();
+    /// runtime.block_on(async {
+    ///     // A job that will not finish any time soon.
+    ///     let (started, running) = weft::sync::oneshot::channel();
+    ///     drop(weft::spawn_blocking(move || {
+    ///         started.send(()).unwrap();
+    ///         std::thread::sleep(Duration::from_secs(5));
+    ///     }));
+    ///     running.await.unwrap();
+    /// });
+    /// let started = Instant::now();
+    /// runtime.shutdown_timeout(Duration::from_millis(50));
+    /// assert!(started.elapsed() < Duration::from_secs(5));
+    /// assert_eq!(handle.metrics().blocking_threads_abandoned, 1);
+    /// ```
+    pub fn shutdown_timeout(self, timeout: Duration) {
+        let deadline = Instant::now().checked_add(timeout);
+        // No representable deadline: as good as none, which is what dropping does.
+        self.core.shutdown(deadline);
+    }
+}
+
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.core.shutdown();
+        self.core.shutdown(None);
     }
 }
 

@@ -4,10 +4,13 @@
 //! File descriptors are held in [`OwnedFd`](std::os::fd::OwnedFd), so closing is never forgotten and never done
 //! twice. Nothing outside `sys/` calls `libc` directly.
 //!
-//! References: epoll(7), epoll_ctl(2), epoll_wait(2), eventfd(2).
+//! References: epoll(7), epoll_ctl(2), epoll_wait(2), eventfd(2), sigaction(2), pidfd_open(2), waitpid(2).
 
 mod epoll;
 mod eventfd;
+pub(crate) mod fd;
+pub(crate) mod process;
+pub(crate) mod signal;
 pub(crate) mod socket;
 pub(crate) mod tsc;
 

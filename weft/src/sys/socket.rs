@@ -57,8 +57,7 @@ pub(crate) fn send_vectored(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Res
     Ok(written as usize)
 }
 
-/// Writes with `write(2)`, for descriptors that are not sockets.
-#[allow(dead_code)]
+/// Writes with `write(2)`, for descriptors that are not sockets (pipes).
 pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     let written = syscall!(write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()))?;
     Ok(written as usize)

@@ -90,6 +90,16 @@ pub(crate) enum Op {
     GroupJoin,
     /// `CancellationToken::cancelled`.
     Cancelled,
+    /// `Signal::recv` (also `ctrl_c`): argument = the signal number.
+    SignalRecv,
+    /// `Child::wait` (also `kill`, `output`, `status`): argument = the pid.
+    ChildWait,
+    /// A write to a child's stdin: argument = fd.
+    ChildStdinWrite,
+    /// A read from a child's stdout: argument = fd.
+    ChildStdoutRead,
+    /// A read from a child's stderr: argument = fd.
+    ChildStderrRead,
 }
 
 /// How an operation's argument reads.
@@ -103,11 +113,15 @@ enum Arg {
     Fd,
     /// A task id.
     Task,
+    /// A signal number.
+    Signal,
+    /// A process id.
+    Pid,
 }
 
 impl Op {
     /// Every operation, by its number.
-    const ALL: [Op; 37] = [
+    const ALL: [Op; 42] = [
         Op::None,
         Op::Sleep,
         Op::Timeout,
@@ -145,6 +159,11 @@ impl Op {
         Op::Fs,
         Op::GroupJoin,
         Op::Cancelled,
+        Op::SignalRecv,
+        Op::ChildWait,
+        Op::ChildStdinWrite,
+        Op::ChildStdoutRead,
+        Op::ChildStderrRead,
     ];
 
     /// The operation's name (the label's first word) and how its argument reads.
@@ -187,6 +206,11 @@ impl Op {
             Op::Fs => ("fs", Arg::None),
             Op::GroupJoin => ("TaskGroup::join_next", Arg::None),
             Op::Cancelled => ("CancellationToken::cancelled", Arg::None),
+            Op::SignalRecv => ("Signal::recv", Arg::Signal),
+            Op::ChildWait => ("Child::wait", Arg::Pid),
+            Op::ChildStdinWrite => ("ChildStdin::write", Arg::Fd),
+            Op::ChildStdoutRead => ("ChildStdout::read", Arg::Fd),
+            Op::ChildStderrRead => ("ChildStderr::read", Arg::Fd),
         }
     }
 }
@@ -219,6 +243,11 @@ impl Label {
             op,
             u32::try_from(id.as_u64()).unwrap_or(ARG_MAX).min(ARG_MAX),
         )
+    }
+
+    /// An operation on a signal (`number`) or a process (a pid), by its number.
+    pub(crate) fn number(op: Op, number: u32) -> Label {
+        Label::with(op, number.min(ARG_MAX))
     }
 
     /// A timed operation: milliseconds (rounded up) up to about 2.3 hours, seconds beyond.
@@ -268,12 +297,32 @@ impl Label {
             Arg::None => name.to_owned(),
             Arg::Fd => format!("{name} fd {at_most}{arg}"),
             Arg::Task => format!("{name} task {at_most}{arg}"),
+            Arg::Signal => format!("{name} {}", signal_name(arg)),
+            Arg::Pid => format!("{name} pid {at_most}{arg}"),
             Arg::Duration if arg & SECONDS_FLAG != 0 => {
                 format!("{name} {}s", arg & !SECONDS_FLAG)
             }
             Arg::Duration => format!("{name} {}", format_ms(arg)),
         }
     }
+}
+
+/// A signal as a label shows it: "SIGTERM", or "signal 40" for one without a common name.
+fn signal_name(number: u32) -> String {
+    let name = match i32::try_from(number).unwrap_or(-1) {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGCHLD => "SIGCHLD",
+        libc::SIGWINCH => "SIGWINCH",
+        _ => return format!("signal {number}"),
+    };
+    name.to_owned()
 }
 
 /// A duration in milliseconds the way a label shows it: "250ms", "2.0s", "90.0s".
@@ -317,6 +366,18 @@ mod tests {
             "TcpStream::read fd ≥16777215"
         );
         assert_eq!(Label::plain(Op::MpscRecv).text(), "mpsc::recv");
+        assert_eq!(
+            Label::number(Op::SignalRecv, libc::SIGTERM as u32).text(),
+            "Signal::recv SIGTERM"
+        );
+        assert_eq!(
+            Label::number(Op::SignalRecv, 40).text(),
+            "Signal::recv signal 40"
+        );
+        assert_eq!(
+            Label::number(Op::ChildWait, 4242).text(),
+            "Child::wait pid 4242"
+        );
         assert_eq!(Label::plain(Op::MpscRecv).op(), Op::MpscRecv);
         for (number, op) in Op::ALL.iter().enumerate() {
             assert_eq!(*op as usize, number, "Op::ALL is in declaration order");

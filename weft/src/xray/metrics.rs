@@ -48,13 +48,18 @@ pub struct Metrics {
     pub blocking_threads_idle: u64,
     /// Jobs waiting for a blocking thread.
     pub blocking_queue_depth: u64,
+    /// Blocking threads that [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout) left running
+    /// their job when its deadline passed: they finish alone, after the runtime is gone (read it through a
+    /// [`Handle`](crate::Handle) kept from before the shutdown).
+    pub blocking_threads_abandoned: u64,
     /// Polls longer than the slow-poll threshold (counted when they end).
     pub slow_polls: u64,
 }
 
 impl Metrics {
-    /// The public figures from the loop's published counts and the blocking pool's `(threads, idle, queued)`.
-    fn new(counts: Counts, blocking: (u64, u64, u64)) -> Metrics {
+    /// The public figures from the loop's published counts and the blocking pool's `(threads, idle, queued,
+    /// abandoned)`.
+    fn new(counts: Counts, blocking: (u64, u64, u64, u64)) -> Metrics {
         Metrics {
             tasks_spawned: counts.tasks_spawned,
             tasks_alive: counts.tasks_alive,
@@ -69,6 +74,7 @@ impl Metrics {
             blocking_threads: blocking.0,
             blocking_threads_idle: blocking.1,
             blocking_queue_depth: blocking.2,
+            blocking_threads_abandoned: blocking.3,
             slow_polls: counts.slow_polls,
         }
     }

@@ -48,15 +48,39 @@ const ISOLATED_ENV: &str = "WEFT_TEST_ISOLATED";
 /// that process-wide measurements (threads, descriptors, resident memory) are not disturbed by the other tests of
 /// this binary that run in parallel. In the child, runs `body` itself.
 pub fn isolated(name: &str, body: impl FnOnce()) {
+    isolated_with(name, &[], None, body)
+}
+
+/// [`isolated`], with `env` set in the child and, if given, its soft limit of open descriptors lowered to
+/// `nofile` (`ulimit -n` of `/bin/sh`, which then `exec`s the test binary).
+pub fn isolated_with(name: &str, env: &[(&str, &str)], nofile: Option<u32>, body: impl FnOnce()) {
     if std::env::var(ISOLATED_ENV).as_deref() == Ok(name) {
         body();
         return;
     }
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--test-threads=1", "--nocapture"])
-        .env(ISOLATED_ENV, name)
-        .output()
-        .unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let args = [name, "--exact", "--test-threads=1", "--nocapture"];
+    let mut command = match nofile {
+        Some(limit) => {
+            let mut command = Command::new("/bin/sh");
+            command
+                .arg("-c")
+                .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                .arg(&exe)
+                .args(args);
+            command
+        }
+        None => {
+            let mut command = Command::new(&exe);
+            command.args(args);
+            command
+        }
+    };
+    command.env(ISOLATED_ENV, name);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
