@@ -365,7 +365,8 @@ fn a_child_panicking_in_its_destructor_at_shutdown_fails_its_group_quietly() {
         .build()
         .unwrap();
     let counter = dropped.clone();
-    runtime.block_on(async move {
+    // The group outlives the runtime (returned from block_on), so its children go at the runtime's shutdown.
+    let group = runtime.block_on(async move {
         let mut group = TaskGroup::new().fail_fast();
         group.spawn(async {
             let _bomb = PanicOnDrop;
@@ -375,10 +376,11 @@ fn a_child_panicking_in_its_destructor_at_shutdown_fails_its_group_quietly() {
             group.spawn(parked_forever(counter.clone()));
         }
         yield_now().await;
-        std::mem::forget(group); // children outlive the group until the runtime goes
+        group
     });
     drop(runtime);
     assert_eq!(dropped.load(Ordering::SeqCst), 3);
+    drop(group);
 }
 
 #[test]
