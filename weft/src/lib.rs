@@ -71,6 +71,7 @@
 )]
 
 mod blocking;
+mod cell;
 pub mod compat;
 mod driver;
 pub mod fs;

@@ -8,7 +8,7 @@
 //! pool waits for running ones, so no thread outlives the runtime — unless the shutdown has a deadline
 //! ([`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)): then threads still running a job when it
 //! passes are left to finish alone (detached) and counted in
-//! [`Metrics::blocking_threads_abandoned`](crate::xray::Metrics::blocking_threads_abandoned).
+//! `xray::Metrics::blocking_threads_abandoned`.
 
 #![forbid(unsafe_code)]
 
@@ -24,8 +24,8 @@ use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::task::raw;
-use crate::task::{Id, JoinHandle, Owner, TaskRef};
+use crate::cell::raw;
+use crate::cell::{Id, JoinHandle, Owner, TaskRef};
 
 /// A job: the task, and the reference its thread keeps while running it.
 struct Job {

@@ -30,7 +30,7 @@ use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 use super::buf::Buf;
 use super::op::{self, Op};
 use super::OpenOptions;
-use crate::task::JoinHandle;
+use crate::cell::JoinHandle;
 
 /// The most one read or write moves in one trip to the pool.
 const MAX_BUFFER: usize = 64 * 1024;

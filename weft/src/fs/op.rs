@@ -14,7 +14,7 @@
 
 use std::io;
 
-use crate::task::JoinHandle;
+use crate::cell::JoinHandle;
 
 /// One file-system operation, owning its inputs, with a blocking implementation.
 pub(crate) trait Op: Send + Sized + 'static {

@@ -16,7 +16,7 @@ use std::task::{ready, Context, Poll};
 use futures_core::Stream;
 
 use super::op::{self, Op};
-use crate::task::JoinHandle;
+use crate::cell::JoinHandle;
 
 /// How many entries one trip to the pool fetches.
 const BATCH: usize = 32;

@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::task::{Label, Op};
+use crate::cell::{Label, Op};
 use crate::time::{Instant, Sleep};
 
 /// The pause before the first retry of an episode.

@@ -123,7 +123,7 @@ macro_rules! impl_stream_traits {
 pub(crate) use impl_stream_traits;
 
 /// The inherent async methods every stream type offers, written once: `impl_stream_methods!(Type, ReadOp,
-/// WriteOp)`, with the [`Op`](crate::xray::Op)s that name a read and a write in a bookmark. Its split halves get
+/// WriteOp)`, with the [`Op`](crate::cell::Op)s that name a read and a write in a bookmark. Its split halves get
 /// theirs from [`impl_half_methods`](split::impl_half_methods), which forwards to these.
 ///
 /// Each method is `#[track_caller]` and captures its caller's line when the future is made: the line that awaits
@@ -155,7 +155,7 @@ macro_rules! impl_stream_methods {
                 &'a self,
                 buf: &'a mut [u8],
             ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                let wait = $crate::net::source::Wait::here($crate::task::Op::$read_op);
+                let wait = $crate::net::source::Wait::here($crate::cell::Op::$read_op);
                 std::future::poll_fn(move |cx| self.poll_read_with(cx, buf, wait))
             }
 
@@ -182,7 +182,7 @@ macro_rules! impl_stream_methods {
                 &'a self,
                 buf: &'a mut [u8],
             ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
-                let wait = $crate::net::source::Wait::here($crate::task::Op::$read_op);
+                let wait = $crate::net::source::Wait::here($crate::cell::Op::$read_op);
                 async move {
                     let mut filled = 0;
                     while filled < buf.len() {
@@ -220,7 +220,7 @@ macro_rules! impl_stream_methods {
                 &'a self,
                 buf: &'a [u8],
             ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                let wait = $crate::net::source::Wait::here($crate::task::Op::$write_op);
+                let wait = $crate::net::source::Wait::here($crate::cell::Op::$write_op);
                 std::future::poll_fn(move |cx| self.poll_write_with(cx, buf, wait))
             }
 
@@ -246,7 +246,7 @@ macro_rules! impl_stream_methods {
                 &'a self,
                 bufs: &'a [std::io::IoSlice<'a>],
             ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                let wait = $crate::net::source::Wait::here($crate::task::Op::$write_op);
+                let wait = $crate::net::source::Wait::here($crate::cell::Op::$write_op);
                 std::future::poll_fn(move |cx| self.poll_write_vectored_with(cx, bufs, wait))
             }
 
@@ -278,7 +278,7 @@ macro_rules! impl_stream_methods {
                 &'a self,
                 buf: &'a [u8],
             ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
-                let wait = $crate::net::source::Wait::here($crate::task::Op::$write_op);
+                let wait = $crate::net::source::Wait::here($crate::cell::Op::$write_op);
                 async move {
                     let mut buf = buf;
                     while !buf.is_empty() {
@@ -315,7 +315,7 @@ macro_rules! impl_stream_methods {
                 &'a self,
                 buf: &'a mut [u8],
             ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                let wait = $crate::net::source::Wait::here($crate::task::Op::$read_op);
+                let wait = $crate::net::source::Wait::here($crate::cell::Op::$read_op);
                 std::future::poll_fn(move |cx| {
                     self.source
                         .poll_io(cx, $crate::driver::Direction::Read, wait, |socket| {
@@ -331,7 +331,7 @@ macro_rules! impl_stream_methods {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let wait = $crate::net::source::Wait::here($crate::task::Op::$read_op);
+                let wait = $crate::net::source::Wait::here($crate::cell::Op::$read_op);
                 self.poll_read_with(cx, buf, wait)
             }
 
@@ -342,7 +342,7 @@ macro_rules! impl_stream_methods {
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let wait = $crate::net::source::Wait::here($crate::task::Op::$write_op);
+                let wait = $crate::net::source::Wait::here($crate::cell::Op::$write_op);
                 self.poll_write_with(cx, buf, wait)
             }
 
@@ -352,7 +352,7 @@ macro_rules! impl_stream_methods {
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                let wait = $crate::net::source::Wait::here($crate::task::Op::$write_op);
+                let wait = $crate::net::source::Wait::here($crate::cell::Op::$write_op);
                 self.poll_write_vectored_with(cx, bufs, wait)
             }
 

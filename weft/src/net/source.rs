@@ -12,11 +12,11 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
+use crate::cell::coop;
+use crate::cell::{Label, Op};
 use crate::driver::Direction;
 use crate::runtime::context;
 use crate::runtime::Shared;
-use crate::task::coop;
-use crate::task::{Label, Op};
 
 /// What a waiting operation leaves as its task's bookmark when it returns `Pending`: the line that awaited
 /// (captured with `#[track_caller]` where the future was made) and the operation. The descriptor is added from
@@ -124,7 +124,7 @@ impl<T: AsFd> Source<T> {
     /// Leaves `wait` on this descriptor as the task's bookmark (for an operation that waits on something else
     /// first, such as an accept pausing at the descriptor limit).
     pub(crate) fn bookmark(&self, wait: Wait) {
-        crate::task::bookmark(
+        crate::cell::bookmark(
             wait.location,
             Label::fd(wait.op, self.io.as_fd().as_raw_fd()),
         );

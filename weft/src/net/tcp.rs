@@ -14,9 +14,9 @@ use super::backoff::AcceptBackoff;
 use super::source::{Source, Wait};
 use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::{each_addr, impl_stream_methods, impl_stream_traits};
+use crate::cell::Op;
 use crate::driver::Direction;
 use crate::sys;
-use crate::task::Op;
 
 /// The backlog of listeners made by [`TcpListener::bind`].
 const DEFAULT_BACKLOG: i32 = 1024;

@@ -10,8 +10,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::each_addr;
 use super::source::{Source, Wait};
+use crate::cell::Op;
 use crate::driver::Direction;
-use crate::task::Op;
 
 /// A UDP socket.
 ///

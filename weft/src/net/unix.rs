@@ -15,9 +15,9 @@ use super::backoff::AcceptBackoff;
 use super::source::{Source, Wait};
 use super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::{impl_stream_methods, impl_stream_traits};
+use crate::cell::Op;
 use crate::driver::Direction;
 use crate::sys;
-use crate::task::Op;
 
 /// A Unix-domain stream server.
 ///

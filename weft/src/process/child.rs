@@ -19,12 +19,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
 use super::pipe::{ChildStderr, ChildStdin, ChildStdout};
+use crate::cell::{Label, Op};
 use crate::driver::Direction;
 use crate::net::source::{Source, Wait};
 use crate::runtime::context;
 use crate::signal::unix::{signal, Signal, SignalKind};
 use crate::sys;
-use crate::task::{Label, Op};
 
 /// How the exit of a child is noticed.
 enum ExitWatch {
@@ -110,7 +110,7 @@ impl Running {
             },
         };
         if poll.is_pending() {
-            crate::task::bookmark(location, Label::number(Op::ChildWait, pid));
+            crate::cell::bookmark(location, Label::number(Op::ChildWait, pid));
         } else {
             sweep_orphans();
         }

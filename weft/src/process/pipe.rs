@@ -11,10 +11,10 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::cell::Op;
 use crate::driver::Direction;
 use crate::net::source::{Source, Wait};
 use crate::sys;
-use crate::task::Op;
 
 /// A pipe end made non-blocking for the loop.
 fn nonblocking(fd: impl Into<OwnedFd>) -> io::Result<Source<OwnedFd>> {

@@ -19,11 +19,11 @@ use super::shared::{Remote, Shared};
 use super::LoopCounters;
 use super::{context, Builder, UnhandledPanic, EVENT_INTERVAL};
 use crate::blocking::Pool;
+use crate::cell::raw::{self, RunOutcome};
+use crate::cell::{coop, stats};
+use crate::cell::{Id, JoinHandle, TaskRef};
 use crate::driver::Driver;
 use crate::sys::EventFd;
-use crate::task::raw::{self, RunOutcome};
-use crate::task::{coop, stats};
-use crate::task::{Id, JoinHandle, TaskRef};
 use crate::time::Timers;
 
 /// A run queue longer than this is shrunk when it empties, so a burst does not pin memory.
@@ -436,7 +436,7 @@ impl Core {
         };
         if let Some(payload) = unhandled_panic {
             self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
-            crate::task::drop_quietly(payload);
+            crate::cell::drop_quietly(payload);
         }
         if let Some(probe) = &self.probe {
             probe.retired(id);
@@ -458,7 +458,7 @@ impl Core {
             format_args!(
                 "{} (spawned at {spawned_at}) panicked and nobody will see it, because its JoinHandle was \
                  dropped",
-                crate::task::TaskTitle(id, name)
+                crate::cell::TaskTitle(id, name)
             ),
         );
     }
@@ -632,7 +632,7 @@ impl Core {
             {
                 let name = self.task_name(id);
                 self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
-                crate::task::drop_quietly(payload);
+                crate::cell::drop_quietly(payload);
             }
             drop(task);
             // Wakes caused by those destructors: the tasks are being dropped anyway.

@@ -8,7 +8,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use super::{context, Shared};
-use crate::task::JoinHandle;
+use crate::cell::JoinHandle;
 
 /// A cheap, cloneable reference to a runtime, usable from any thread: spawn `Send` tasks onto its loop, or
 /// run closures on its blocking pool.

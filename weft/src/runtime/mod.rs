@@ -42,7 +42,7 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::task::JoinHandle;
+use crate::cell::JoinHandle;
 pub(crate) use event_loop::Core;
 pub(crate) use shared::Visit;
 
@@ -52,7 +52,7 @@ pub(crate) const EVENT_INTERVAL: usize = 64;
 /// Says on stderr that `what` happened, with `payload`'s message; never panics (stderr may be closed).
 pub(crate) fn report_lost_panic(payload: &(dyn std::any::Any + Send), what: fmt::Arguments<'_>) {
     use std::io::Write;
-    let message = crate::task::error::panic_message(payload).unwrap_or("Box<dyn Any>");
+    let message = crate::cell::error::panic_message(payload).unwrap_or("Box<dyn Any>");
     let _ = writeln!(std::io::stderr(), "weft: {what}: {message}");
 }
 
@@ -137,7 +137,7 @@ impl Runtime {
     /// Shuts the runtime down within `timeout`: aborts every task (their destructors run here, on this thread),
     /// cancels blocking jobs not started yet, waits for running ones until the deadline, and returns — never
     /// later, however long a blocking job takes (a thread still running one is left to finish alone; see
-    /// [`Metrics::blocking_threads_abandoned`](crate::xray::Metrics::blocking_threads_abandoned)). Dropping a
+    /// `xray::Metrics::blocking_threads_abandoned`). Dropping a
     /// runtime instead waits for every running blocking job.
     ///
     /// What the deadline cannot bound: destructors of tasks (they run to completion on this thread).
@@ -231,7 +231,7 @@ where
 }
 
 /// `task::Builder` lives in the task layer; spawning belongs to the runtime.
-impl crate::task::Builder {
+impl crate::cell::Builder {
     /// Spawns the task on the current loop, like [`weft::spawn`](crate::spawn).
     ///
     /// ```

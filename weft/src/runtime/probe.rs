@@ -14,7 +14,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::task::{Id, Label};
+use crate::cell::{Id, Label};
 
 /// Loop work that is not a task's poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 
 #![forbid(unsafe_code)]
 
-use crate::task::state::MAX_SLOTS;
-use crate::task::TaskRef;
+use crate::cell::state::MAX_SLOTS;
+use crate::cell::TaskRef;
 
 /// Every live task of one loop; touched only on the loop's thread.
 #[derive(Debug, Default)]

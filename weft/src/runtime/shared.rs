@@ -12,10 +12,10 @@ use super::context;
 use super::doorbell::Doorbell;
 use super::PublishedMetrics;
 use crate::blocking::Pool;
+use crate::cell::arena::Arena;
+use crate::cell::raw::{self, TaskRef};
+use crate::cell::{Id, JoinHandle, Owner};
 use crate::sys::EventFd;
-use crate::task::arena::Arena;
-use crate::task::raw::{self, TaskRef};
-use crate::task::{Id, JoinHandle, Owner};
 
 /// Work handed to the loop to run on its thread with access to it.
 pub(crate) type Visit = Box<dyn FnOnce(&super::event_loop::Core) + Send>;
@@ -337,7 +337,7 @@ impl Owner for Shared {
         spawned_at: &'static Location<'static>,
         payload: Box<dyn std::any::Any + Send>,
     ) {
-        let task = crate::task::TaskTitle(id, None);
+        let task = crate::cell::TaskTitle(id, None);
         let what = format_args!(
             "the output of {task} (spawned at {spawned_at}) panicked in its destructor"
         );
@@ -345,6 +345,6 @@ impl Owner for Shared {
             Some(core) => core.on_lost_panic(payload.as_ref(), what),
             None => super::report_lost_panic(payload.as_ref(), what),
         });
-        crate::task::drop_quietly(payload);
+        crate::cell::drop_quietly(payload);
     }
 }

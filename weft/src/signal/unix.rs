@@ -7,9 +7,9 @@ use std::panic::Location;
 use std::task::{Context, Poll};
 
 use super::registry;
+use crate::cell::coop;
+use crate::cell::{Label, Op};
 use crate::sys::signal as sys;
-use crate::task::coop;
-use crate::task::{Label, Op};
 
 /// Which signal: the common ones by name, any other by number with [`from_raw`](SignalKind::from_raw).
 ///
@@ -196,7 +196,7 @@ impl Signal {
         poll_fn(move |cx| {
             let poll = self.poll_recv(cx);
             if poll.is_pending() {
-                crate::task::bookmark(location, Label::number(Op::SignalRecv, self.kind.0 as u32));
+                crate::cell::bookmark(location, Label::number(Op::SignalRecv, self.kind.0 as u32));
             }
             poll
         })

@@ -16,8 +16,8 @@ use std::task::{Context, Poll};
 
 use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
+use crate::cell::Op;
 use crate::loom::sync::{lock, Mutex};
-use crate::task::Op;
 
 /// Makes `n` tasks meet: each calls [`wait`](Barrier::wait), and all return once the `n`-th arrives. The
 /// barrier can be reused for the next round straight away.

@@ -24,9 +24,9 @@ use std::task::{Context, Poll};
 
 use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
+use crate::cell::coop;
+use crate::cell::Op;
 use crate::loom::sync::{lock, Arc, Mutex};
-use crate::task::coop;
-use crate::task::Op;
 
 /// A broadcast channel keeping the last `capacity` messages; `T: Clone` because each receiver gets its own copy.
 ///

@@ -25,10 +25,10 @@ use std::task::{Context, Poll};
 
 use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
+use crate::cell::coop;
+use crate::cell::Op;
 use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{lock, Arc, Mutex};
-use crate::task::coop;
-use crate::task::Op;
 
 /// Carries cancellation across tasks, loops and threads: [`cancel`](Self::cancel) once, and every task
 /// awaiting [`cancelled`](Self::cancelled) on it — or on any of its [child tokens](Self::child_token) — wakes.

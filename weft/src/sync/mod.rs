@@ -47,7 +47,7 @@ pub mod watch;
 use std::panic::Location;
 use std::task::Poll;
 
-use crate::task::{Label, Op};
+use crate::cell::{Label, Op};
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use cancel::{CancellationToken, DropGuard, WaitForCancellation, WaitForCancellationOwned};
@@ -63,7 +63,7 @@ pub use semaphore::{
 #[inline]
 fn parked<T>(poll: Poll<T>, location: &'static Location<'static>, op: Op) -> Poll<T> {
     if poll.is_pending() {
-        crate::task::bookmark(location, Label::plain(op));
+        crate::cell::bookmark(location, Label::plain(op));
     }
     poll
 }

@@ -69,10 +69,10 @@ use std::task::{Context, Poll, Waker};
 
 use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
+use crate::cell::coop;
+use crate::cell::Op;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{lock, Arc, Mutex, MutexGuard};
-use crate::task::coop;
-use crate::task::Op;
 
 /// A bounded channel of `capacity` messages: [`Sender::send`] waits while the buffer is full.
 ///

@@ -19,7 +19,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use super::permits::Permits;
-use crate::task::Op;
+use crate::cell::Op;
 
 /// An async mutual-exclusion lock for data shared between tasks, which may be held across `.await`.
 ///

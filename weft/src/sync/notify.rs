@@ -19,10 +19,10 @@ use std::task::{Context, Poll};
 
 use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
+use crate::cell::coop;
+use crate::cell::Op;
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{lock, Mutex};
-use crate::task::coop;
-use crate::task::Op;
 
 /// Wakes tasks without passing data: a building block for your own synchronization ("something changed, look
 /// again").

@@ -46,14 +46,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use super::parked;
+use crate::cell::coop;
+use crate::cell::Op;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{
     AtomicUsize,
     Ordering::{AcqRel, Acquire},
 };
 use crate::loom::sync::Arc;
-use crate::task::coop;
-use crate::task::Op;
 
 /// The sender is done: it sent or was dropped (rule 1).
 const COMPLETE: usize = 0b0_0001;

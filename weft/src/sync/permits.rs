@@ -22,9 +22,9 @@ use std::task::{Context, Poll};
 
 use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
+use crate::cell::coop;
+use crate::cell::Op;
 use crate::loom::sync::{lock, Mutex};
-use crate::task::coop;
-use crate::task::Op;
 
 /// The most permits a pool can hold: room is left so a sum of two counts never overflows.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 3;

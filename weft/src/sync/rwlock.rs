@@ -19,7 +19,7 @@ use std::panic::Location;
 
 use super::permits::Permits;
 use super::TryLockError;
-use crate::task::Op;
+use crate::cell::Op;
 
 /// How many read guards may exist at once.
 const MAX_READERS: usize = (u32::MAX >> 3) as usize;

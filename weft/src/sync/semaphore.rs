@@ -9,7 +9,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use super::permits::{Permits, TryAcquire, MAX_PERMITS};
-use crate::task::Op;
+use crate::cell::Op;
 
 /// A fair, async counting semaphore: limits how many tasks do something at once (connections, requests to a
 /// backend, memory in flight).

@@ -22,10 +22,10 @@ use std::task::Poll;
 
 use super::parked;
 use super::wait_list::{WaitKey, WaitList, WakeBatch};
+use crate::cell::coop;
+use crate::cell::Op;
 use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{lock, Arc, Mutex, RwLock, RwLockReadGuard};
-use crate::task::coop;
-use crate::task::Op;
 
 /// A watch channel holding `initial`. Receivers see `initial` as already seen: [`Receiver::changed`] waits
 /// for the first [`send`](Sender::send).

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use super::{AbortHandle, JoinError, JoinHandle};
-use crate::task::{Label, Op};
+use crate::cell::{Label, Op};
 
 /// Whether a task's output counts as a failure, for [`TaskGroup::fail_fast`].
 ///
@@ -331,7 +331,7 @@ impl<T> TaskGroup<T> {
     }
 
     /// Spawns `future` as a child named `name`, shown in x-ray dumps and reports (see
-    /// [`task::Builder::name`](crate::task::Builder::name)).
+    /// [`task::Builder::name`](crate::cell::Builder::name)).
     ///
     /// ```
     /// use weft::task::TaskGroup;
@@ -708,7 +708,7 @@ impl<T> Future for JoinNext<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let poll = self.group.poll_join_next(cx);
         if poll.is_pending() {
-            crate::task::bookmark(self.location, Label::plain(Op::GroupJoin));
+            crate::cell::bookmark(self.location, Label::plain(Op::GroupJoin));
         }
         poll
     }

@@ -1,68 +1,27 @@
-//! Tasks: a future handed to the runtime, with a handle to await its result or cancel it.
+//! Tasks: a future handed to the runtime, with a handle to await its result or cancel it — spawning with a
+//! name ([`Builder`]), groups of children ([`TaskGroup`]), running several futures at once ([`join!`](crate::join),
+//! [`select!`](crate::select), [`try_join!`](crate::try_join), [`join_all`]), stepping aside ([`yield_now`],
+//! the cooperative budget and [`unconstrained`]), per-task values ([`task_local!`](crate::task_local)), and the
+//! [cancellation guide](cancellation).
 //!
-//! A task lives in **one allocation**: a `Header` (state word, vtable, id, spawn location, join waker, bookmark
-//! and poll statistics) followed by its *stage*, which holds the future while it runs and then its output. The
-//! owner loop is found from the cell's address (rule 7), not stored in every header.
-//! The loop polls the task when it is scheduled; a [`Waker`](std::task::Waker) for a task is a pointer to its
-//! header, so waking from the same thread pushes it on the loop's run queue without a lock, and waking from
-//! another thread goes through the loop's remote queue.
-//!
-//! # Invariants
-//!
-//! These rules are cited by number in the `// SAFETY:` comments of this module.
-//!
-//! 1. **The stage belongs to the owner loop while the task is not complete.** Only the thread running the owner
-//!    loop polls or drops the future, and only while `COMPLETE` is unset. (For a blocking task the pool thread
-//!    that took it from the pool queue plays the loop's part.)
-//! 2. **After completion the output belongs to the join side** if `JOIN_INTEREST` was set when `COMPLETE` was
-//!    set: only the [`JoinHandle`] reads or drops it, after observing `COMPLETE` with acquire ordering. If
-//!    `JOIN_INTEREST` was unset at that moment, the loop drops the output itself, right away.
-//! 3. **The join waker slot** is written only by the join side, and only while `JOIN_WAKER` is unset; the task
-//!    side reads it only when it sets `COMPLETE` and sees `JOIN_WAKER` set. Once `COMPLETE` is set, nobody
-//!    writes it again; it is dropped with the cell.
-//! 4. **`SCHEDULED` owns a reference**: whoever sets it also adds one reference, held by the queue the task is
-//!    pushed to; whoever pops the task clears the bit and releases that reference in one step.
-//! 5. **The owner loop's registry holds a reference** from the moment the task is registered until it completes
-//!    or the loop shuts down; so a task that is not complete is always alive.
-//! 6. **The cell is freed when the reference count reaches zero.** By then its stage holds nothing tied to a
-//!    thread (rules 1 and 2 guarantee the future is gone, and a leftover output is `Send` or was dropped by its
-//!    non-`Send` handle's thread), so the last reference may be dropped on any thread.
-//! 7. **The owner pointer** (found by `raw::owner_of`: in the arena page's header for a cell from the loop's
-//!    arena, in the 8 bytes before the header for any other cell, which under `--cfg weft_no_arena` is every cell) holds one strong count of the loop's shared
-//!    state for as long as the cell lives, so waking a task after its runtime is gone touches only memory that is still valid; the
-//!    loop's queues refuse it once closed.
-//! 8. **The x-ray statistics** (`Header::stats`: bookmark, polls, last run) are read and written only
-//!    on the owner loop's thread: by the loop around a poll and in a dump. Leaf futures do not touch them:
-//!    they leave their bookmark in a thread-local, which the owner loop files in the header after the poll.
-//!
-//! References: the task state machine of tokio (`tokio/src/runtime/task/`), async-task's header layout.
+//! The task cell itself (its allocation, state word, wakers and handles) is the crate's `cell` layer, below the
+//! runtime; this module sits above the runtime and re-exports what users name.
 
-pub(crate) mod arena;
-mod builder;
 pub mod cancellation;
-pub(crate) mod coop;
-pub(crate) mod error;
 mod gather;
 mod group;
-mod handle;
-mod id;
-pub(crate) mod label;
 mod local;
-pub(crate) mod owner;
-pub(crate) mod raw;
 mod select;
-pub(crate) mod state;
-pub(crate) mod stats;
 mod try_join;
 mod yield_now;
 
-pub use builder::Builder;
-pub use coop::{unconstrained, Unconstrained};
-pub use error::JoinError;
+pub use crate::cell::builder::Builder;
+pub use crate::cell::coop::{unconstrained, Unconstrained};
+pub use crate::cell::error::JoinError;
+pub use crate::cell::handle::{AbortHandle, JoinHandle};
+pub use crate::cell::id::Id;
 pub use gather::{join_all, JoinAll};
 pub use group::{JoinNext, Outcome, TaskGroup};
-pub use handle::{AbortHandle, JoinHandle};
-pub use id::Id;
 pub use local::{AccessError, LocalKey, TaskLocalFuture};
 pub use yield_now::{yield_now, YieldNow};
 
@@ -72,22 +31,3 @@ pub use gather::__private;
 pub use select::__private as __select;
 #[doc(hidden)]
 pub use try_join::__private as __try_join;
-
-pub(crate) use error::drop_quietly;
-pub(crate) use label::{Label, Op};
-pub(crate) use owner::Owner;
-pub(crate) use raw::TaskRef;
-pub(crate) use stats::{bookmark, bookmark_if_none};
-
-/// A task as reports name it: "task 7" or "task 7 'handler'".
-pub(crate) struct TaskTitle<'a>(pub(crate) Id, pub(crate) Option<&'a str>);
-
-impl std::fmt::Display for TaskTitle<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "task {}", self.0)?;
-        match self.1 {
-            Some(name) => write!(f, " '{name}'"),
-            None => Ok(()),
-        }
-    }
-}

@@ -7,7 +7,7 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::task::{Label, Op};
+use crate::cell::{Label, Op};
 
 /// Lets every other ready task run once before this one continues: the task wakes itself and returns
 /// `Pending`, so it goes to the back of the run queue.
@@ -68,7 +68,7 @@ impl Future for YieldNow {
         }
         self.yielded = true;
         cx.waker().wake_by_ref();
-        crate::task::bookmark(self.location, Label::plain(Op::YieldNow));
+        crate::cell::bookmark(self.location, Label::plain(Op::YieldNow));
         Poll::Pending
     }
 }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::{Instant, Sleep};
-use crate::task::{Label, Op};
+use crate::cell::{Label, Op};
 
 /// What an [`Interval`] does when ticks were missed because the task was busy for longer than a period.
 ///
@@ -195,7 +195,7 @@ impl Interval {
         location: &'static Location<'static>,
     ) -> Poll<Instant> {
         if self.sleep.poll_quietly(cx).is_pending() {
-            crate::task::bookmark(location, Label::duration(Op::Interval, self.period));
+            crate::cell::bookmark(location, Label::duration(Op::Interval, self.period));
             return Poll::Pending;
         }
         let scheduled = self.sleep.deadline();

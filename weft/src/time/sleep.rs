@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use super::context;
 use super::Instant;
-use crate::task::coop;
-use crate::task::{Label, Op};
+use crate::cell::coop;
+use crate::cell::{Label, Op};
 
 /// Waits until `duration` has passed. A zero duration completes on the first poll.
 ///
@@ -270,7 +270,7 @@ impl Future for Sleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let poll = coop::budgeted(cx, |cx| self.poll_quietly(cx));
         if poll.is_pending() {
-            crate::task::bookmark(self.location, self.label);
+            crate::cell::bookmark(self.location, self.label);
         }
         poll
     }

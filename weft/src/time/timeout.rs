@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::{Instant, Sleep};
-use crate::task::{Label, Op};
+use crate::cell::{Label, Op};
 
 /// Runs `future` for at most `duration`: `Ok(output)` if it finishes in time, `Err(Elapsed)` otherwise, in
 /// which case the future is dropped at its bookmark (its destructors run). The future is polled before the
@@ -160,7 +160,7 @@ impl<F: Future> Future for Timeout<F> {
             Poll::Pending => {
                 // The wrapped future's own bookmark, if it left one, says more than the time limit.
                 let (location, label) = this.sleep.bookmark();
-                crate::task::bookmark_if_none(location, label);
+                crate::cell::bookmark_if_none(location, label);
                 Poll::Pending
             }
         }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::panic::Location;
 
-use crate::task::Label;
+use crate::cell::Label;
 
 /// Where a task is parked: the line of the user's code that awaited, and what it waits on.
 ///

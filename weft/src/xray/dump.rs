@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use super::probe::XrayProbe;
 use super::slow_poll::PollWatch;
 use super::Bookmark;
+use crate::cell::Id;
 use crate::runtime::{context, Core, Handle, Probe, Visit};
-use crate::task::Id;
 
 /// What a task is doing at the moment of the dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,7 +39,7 @@ impl fmt::Display for TaskState {
 pub struct TaskInfo {
     /// The task's id.
     pub id: Id,
-    /// Its name, if it was given one with [`task::Builder::name`](crate::task::Builder::name).
+    /// Its name, if it was given one with [`task::Builder::name`](crate::cell::Builder::name).
     pub name: Option<String>,
     /// Where it was spawned.
     pub spawned_at: &'static Location<'static>,
@@ -128,7 +128,7 @@ pub(crate) struct Blocking {
 
 impl fmt::Display for Blocking {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let task = crate::task::TaskTitle(self.id, self.name.as_deref());
+        let task = crate::cell::TaskTitle(self.id, self.name.as_deref());
         write!(f, "{task} (spawned at {})", self.spawned_at)?;
         if let Some(running_for) = self.running_for {
             write!(f, ", running for {}", short(running_for))?;

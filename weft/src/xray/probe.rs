@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use super::slow_poll::{PollWatch, SlowPollConfig, SlowPollHandler, Watchdog};
 use super::trace::{Trace, DEFAULT_CAPACITY};
 use super::{Bookmark, SlowPoll};
+use crate::cell::Id;
 use crate::runtime::{Builder, LoopWork, PollInfo, Probe, ProbeSettings};
-use crate::task::Id;
 
 /// What the x-ray observes in a runtime's loops.
 #[derive(Clone)]

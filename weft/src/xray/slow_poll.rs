@@ -14,8 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::bookmark::Bookmark;
-use crate::task::Id;
-use crate::task::Label;
+use crate::cell::Id;
+use crate::cell::Label;
 
 /// A poll that blocked the loop for longer than the slow-poll threshold.
 ///
@@ -50,7 +50,7 @@ use crate::task::Label;
 pub struct SlowPoll {
     /// The task.
     pub id: Id,
-    /// Its name, if it was given one with [`task::Builder::name`](crate::task::Builder::name).
+    /// Its name, if it was given one with [`task::Builder::name`](crate::cell::Builder::name).
     pub name: Option<String>,
     /// Where it was spawned.
     pub spawned_at: &'static Location<'static>,
@@ -85,7 +85,7 @@ impl SlowPoll {
 
 impl fmt::Display for SlowPoll {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let task = crate::task::TaskTitle(self.id, self.name.as_deref());
+        let task = crate::cell::TaskTitle(self.id, self.name.as_deref());
         let ms = self.duration.as_secs_f64() * 1e3;
         write!(f, "{task} (spawned at {}) ", self.spawned_at)?;
         if self.still_running {

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::probe::XrayProbe;
+use crate::cell::Id;
 use crate::runtime::{context, LoopWork};
-use crate::task::Id;
 
 /// Events kept by default (32 bytes each: 8 MiB).
 pub(crate) const DEFAULT_CAPACITY: usize = 1 << 18;

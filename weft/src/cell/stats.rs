@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::{Mutex, OnceLock};
 
-use crate::task::Label;
+use crate::cell::Label;
 
 /// Task statistics and bookmark; see the module docs. Read and written only on the owner loop's thread (rule 8).
 ///
@@ -199,7 +199,7 @@ fn unpack(packed: u32) -> Option<&'static Location<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::Op;
+    use crate::cell::Op;
 
     #[test]
     fn stats_count_polls_and_keep_the_bookmark_in_16_bytes() {

@@ -238,7 +238,7 @@ impl Label {
     }
 
     /// An operation on a task.
-    pub(crate) fn task(op: Op, id: crate::task::Id) -> Label {
+    pub(crate) fn task(op: Op, id: crate::cell::Id) -> Label {
         Label::with(
             op,
             u32::try_from(id.as_u64()).unwrap_or(ARG_MAX).min(ARG_MAX),

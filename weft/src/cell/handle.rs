@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use super::coop;
 use super::raw::{self, Header, TaskRef};
 use super::{Id, JoinError};
-use crate::task::{Label, Op};
+use crate::cell::{Label, Op};
 
 /// An owned permission to await a task's output, the `create_task` result of asyncio.
 ///
@@ -147,7 +147,7 @@ impl<T> Future for JoinHandle<T> {
             } else {
                 Op::Join
             };
-            crate::task::bookmark(header.spawned_at, Label::task(op, header.id));
+            crate::cell::bookmark(header.spawned_at, Label::task(op, header.id));
         }
         poll
     }
