@@ -72,3 +72,11 @@ pub(crate) mod cell {
         }
     }
 }
+
+/// Locks a std mutex, ignoring poison: for the runtime's own std locks, which are never model-checked and whose
+/// critical sections run no user code (a panic there leaves the state consistent).
+pub(crate) fn lock_std<T: ?Sized>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

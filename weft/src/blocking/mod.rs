@@ -19,7 +19,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -62,12 +62,7 @@ struct Inner {
     on_idle: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
-/// Locks a mutex, ignoring poisoning: the pool's own critical sections never panic midway.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use crate::loom::lock_std as lock;
 
 /// The pool's mutable state.
 ///

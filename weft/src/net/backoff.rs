@@ -125,8 +125,6 @@ impl AcceptBackoff {
 
     /// The episode, whatever a panic elsewhere left in the lock.
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Episode>> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::loom::lock_std(&self.state)
     }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use super::context;
 use super::doorbell::Doorbell;
@@ -137,11 +137,7 @@ static NEXT_LOOP_ID: AtomicU64 = AtomicU64::new(1);
 static LOOPS: Mutex<Option<HashMap<u64, Weak<Shared>>>> = Mutex::new(None);
 
 /// Locks a mutex, ignoring poisoning: the runtime's own critical sections never panic midway.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub(crate) use crate::loom::lock_std as lock;
 
 impl Shared {
     /// A new shared half, registered in the process-wide table of loops.

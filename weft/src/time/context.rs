@@ -16,7 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use super::{Clock, Wheel};
 
@@ -45,12 +45,7 @@ struct Orphans {
 /// Every loop's orphans by loop id (invariant 2).
 static ORPHANS: Mutex<Option<HashMap<u64, Weak<Orphans>>>> = Mutex::new(None);
 
-/// Locks a mutex, ignoring poisoning: these critical sections never panic midway.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use crate::loom::lock_std as lock;
 
 impl Timers {
     /// The timers of loop `loop_id`, on a virtual clock if `paused`.
