@@ -19,6 +19,7 @@ use super::arena::Arena;
 use super::error::{self, JoinError};
 use super::id::Id;
 use super::owner::Owner;
+use super::runner::Runner;
 use super::state::{Outcome, PopTransition, ScheduleTransition, State};
 use super::stats::TaskStats;
 use super::JoinHandle;
@@ -165,6 +166,44 @@ where
             JoinHandle::from_raw(ptr),
         )
     }
+}
+
+/// A task whose future is `Send`, taken and run by whichever thread pops it (a blocking-pool job). It holds the
+/// queue's reference (rule 4). Running or cancelling it needs no [`Runner`]: nothing in its stage is tied to a
+/// thread, and being one value, consumed by `run`, it is polled by one thread at a time — so rule 1 holds for the
+/// thread that has it.
+pub(crate) struct SendTask(TaskRef);
+
+impl SendTask {
+    /// Polls the task (once: a blocking job completes in its one poll) or drops its future if it was aborted.
+    pub(crate) fn run(self) -> RunOutcome {
+        // SAFETY: the future is Send (`new_send_task`) and this value, the only handle that may poll it, is here.
+        let runner = unsafe { Runner::new() };
+        self.0.run(&runner)
+    }
+
+    /// Drops the future of a task that never ran (a job refused or dropped from the queue at shutdown).
+    pub(crate) fn shutdown(&self) -> RunOutcome {
+        // SAFETY: as in `run`.
+        let runner = unsafe { Runner::new() };
+        self.0.shutdown(&runner)
+    }
+}
+
+/// Creates a scheduled, joinable task with no owner loop, for a `Send` future: returns the reference that keeps
+/// the cell alive while it runs (the stand-in for a registry's, rule 5), the queue's reference as a [`SendTask`]
+/// and the join handle.
+pub(crate) fn new_send_task<F, S>(
+    future: F,
+    id: Id,
+    spawned_at: &'static Location<'static>,
+) -> (TaskRef, SendTask, JoinHandle<F::Output>)
+where
+    F: Future + Send,
+    S: Owner,
+{
+    let (keep, queued, handle) = new_task::<F, S>(future, None, false, id, spawned_at);
+    (keep, SendTask(queued), handle)
 }
 
 /// Allocates a scheduled, joinable task cell for `future`, with `refs` references owned by the caller: from the owner
@@ -518,8 +557,8 @@ impl TaskRef {
     /// Runs a task popped from a queue: clears `SCHEDULED`, releasing the queue's reference (rule 4, which
     /// is this `TaskRef`), then polls it or drops its future if it was aborted.
     ///
-    /// Must be called on the owner loop's thread (or, for a blocking task, the pool thread that popped it).
-    pub(crate) fn run(self) -> RunOutcome {
+    /// `runner` proves this thread owns the task (rule 1): the owner loop's, or the pool thread that popped it.
+    pub(crate) fn run(self, _runner: &Runner) -> RunOutcome {
         let ptr = self.into_raw();
         // SAFETY: we owned the queue's reference; the pop transition releases it.
         let header = unsafe { ptr.as_ref() };
@@ -530,7 +569,7 @@ impl TaskRef {
                 RunOutcome::Stale
             }
             PopTransition::Stale => RunOutcome::Stale,
-            // SAFETY: rule 5 keeps the incomplete task alive; rule 1 holds since the caller is its loop.
+            // SAFETY: rule 5 keeps the incomplete task alive; rule 1 holds: `runner` proves this thread owns it.
             PopTransition::Cancel => unsafe { (header.vtable.cancel)(ptr) },
             // SAFETY: as above.
             PopTransition::Poll => unsafe { (header.vtable.poll)(ptr) },
@@ -539,12 +578,12 @@ impl TaskRef {
 
     /// Drops the future of a task that is not complete, as at shutdown. The task completes as cancelled.
     ///
-    /// Must be called on the owner loop's thread.
-    pub(crate) fn shutdown(&self) -> RunOutcome {
+    /// `runner` proves this thread owns the task (rule 1).
+    pub(crate) fn shutdown(&self, _runner: &Runner) -> RunOutcome {
         if self.header().state.load().is_complete() {
             return RunOutcome::Stale;
         }
-        // SAFETY: rule 1: the caller is the owner loop's thread and the task is not complete.
+        // SAFETY: rule 1: `runner` proves this thread owns the task, and it is not complete.
         unsafe { (self.header().vtable.cancel)(self.ptr) }
     }
 
