@@ -270,15 +270,22 @@ where
 /// The loop that polls the task at `ptr`, whose strong count the cell holds (rule 7); null for a blocking task.
 ///
 /// An arena cell finds it in its page's header; any other cell keeps it in the 8 bytes before its header.
+///
+/// # Safety
+/// `ptr` is a live cell: the caller holds a reference to it or is freeing it.
 #[inline]
-fn owner_of<S: Owner>(ptr: NonNull<Header>) -> *const S {
-    erased_owner_of(ptr).cast()
+unsafe fn owner_of<S: Owner>(ptr: NonNull<Header>) -> *const S {
+    // SAFETY: the caller's promise.
+    unsafe { erased_owner_of(ptr) }.cast()
 }
 
 /// [`owner_of`] for a caller that does not know the owner's type.
+///
+/// # Safety
+/// As for [`owner_of`].
 #[inline]
-fn erased_owner_of(ptr: NonNull<Header>) -> *const () {
-    // SAFETY: `ptr` is a live cell (the caller holds a reference or is freeing it); ARENA never changes.
+unsafe fn erased_owner_of(ptr: NonNull<Header>) -> *const () {
+    // SAFETY: `ptr` is a live cell (the caller's promise); ARENA never changes.
     let in_arena = unsafe { ptr.as_ref() }.state.load().in_arena();
     if in_arena {
         // SAFETY: ARENA cells come from `Arena::allocate`, whose pages record the owner.
@@ -295,7 +302,8 @@ fn erased_owner_of(ptr: NonNull<Header>) -> *const () {
 /// # Safety
 /// The caller holds a reference to the cell at `ptr` (rule 6 keeps it alive).
 pub(crate) unsafe fn is_blocking(ptr: NonNull<Header>) -> bool {
-    erased_owner_of(ptr).is_null()
+    // SAFETY: the caller holds a reference.
+    unsafe { erased_owner_of(ptr) }.is_null()
 }
 
 impl<F: Future, S: Owner> Cell<F, S> {
@@ -483,7 +491,8 @@ impl<F: Future, S: Owner> Cell<F, S> {
         let cell = ptr.cast::<Cell<F, S>>().as_ptr();
         // SAFETY: rule 6: the last reference; nobody else reads or writes the cell any more.
         let (state, id) = unsafe { ((*cell).header.state.load(), (*cell).header.id) };
-        let owner = owner_of::<S>(ptr);
+        // SAFETY: the cell is being freed by us, still intact.
+        let owner = unsafe { owner_of::<S>(ptr) };
         debug_assert!(state.is_complete(), "a task freed before it completed");
         if !state.is_consumed() {
             if state.has_output() {
@@ -639,7 +648,8 @@ pub(crate) unsafe fn drop_reference(ptr: NonNull<Header>) {
 /// # Safety
 /// `S` is the owner type the task's cell was allocated with.
 unsafe fn push_to_owner<S: Owner>(task: TaskRef) {
-    let owner = owner_of::<S>(task.ptr);
+    // SAFETY: `task` holds a reference.
+    let owner = unsafe { owner_of::<S>(task.ptr) };
     // SAFETY: rule 7: the cell holds a strong count of its owner while it lives, and `task` keeps the cell alive
     // until `schedule` hands it over; `schedule` touches the owner after that only under the remote queue's
     // lock, which keeps the task (and so the owner) from being dropped meanwhile.
