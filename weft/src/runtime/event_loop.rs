@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use super::loops::LoopId;
 use super::probe::{LoopWork, PollInfo, Probe};
 use super::registry::Registry;
 use super::shared::{Remote, Shared};
@@ -119,15 +120,14 @@ impl Drop for LiftBudget {
 
 impl Core {
     /// A new loop configured by `builder`.
-    pub(crate) fn new(builder: &Builder) -> io::Result<Core> {
+    pub(crate) fn new(builder: &Builder, loop_id: LoopId, pool: Pool) -> io::Result<Core> {
         let eventfd = EventFd::new()?;
         let driver = Driver::new(&eventfd)?;
-        let pool = Pool::new(builder.max_blocking_threads, builder.blocking_keep_alive);
         let (probe, probe_shared) = match builder.probe.start() {
             Some((probe, shared)) => (Some(probe), Some(shared)),
             None => (None, None),
         };
-        let shared = Shared::new(eventfd, pool, builder.start_paused, probe_shared);
+        let shared = Shared::new(loop_id, eventfd, pool, builder.start_paused, probe_shared);
         let timers = Timers::new(shared.id(), builder.start_paused);
         Ok(Core {
             shared,
@@ -242,7 +242,12 @@ impl Core {
                     return output;
                 }
             }
-            if self.shutdown_requested.get() {
+            if self.shutdown_requested.get()
+                || self
+                    .shared
+                    .group()
+                    .is_some_and(|group| group.shutdown_requested())
+            {
                 panic!(
                     "weft: a detached task panicked and the runtime is configured with \
                      UnhandledPanic::ShutdownRuntime; the runtime is shutting down"
@@ -517,10 +522,14 @@ impl Core {
         if !batch.spawned.is_empty() {
             let mut registry = self.registry.borrow_mut();
             LoopCounters::add(&self.counters.tasks_spawned, batch.spawned.len() as u64);
+            let taken = batch.spawned.len();
             for (registry_ref, queue_ref) in batch.spawned.drain(..) {
                 registry.insert(registry_ref);
                 run_queue.push_back(queue_ref);
             }
+            // They count as live before they stop counting as handed in, so the loop never looks idler than it is.
+            self.shared.metrics.set_tasks_alive(registry.len());
+            self.shared.took_incoming(taken);
         }
     }
 

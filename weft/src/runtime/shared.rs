@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::context;
 use super::doorbell::Doorbell;
+use super::loops::{Group, LoopId};
 use super::PublishedMetrics;
 use crate::blocking::Pool;
 use crate::cell::arena::Arena;
@@ -53,6 +54,12 @@ impl std::fmt::Debug for Remote {
 pub(crate) struct Shared {
     /// This loop's id, unique in the process.
     id: u64,
+    /// Which loop of its runtime this is.
+    loop_id: LoopId,
+    /// Every loop of the runtime, if it has more than one (set once, right after they are all built).
+    group: OnceLock<Arc<Group>>,
+    /// Tasks handed to the loop from other threads that it has not taken in yet (for placement by load).
+    incoming: AtomicU64,
     /// Work handed in by other threads.
     remote: Mutex<Remote>,
     /// Whether `remote` may hold something and whether the loop is awake (runtime invariant 2).
@@ -142,6 +149,7 @@ pub(crate) use crate::loom::lock_std as lock;
 impl Shared {
     /// A new shared half, registered in the process-wide table of loops.
     pub(crate) fn new(
+        loop_id: LoopId,
         eventfd: EventFd,
         blocking: Pool,
         paused_clock: bool,
@@ -149,6 +157,9 @@ impl Shared {
     ) -> Arc<Shared> {
         let shared = Arc::new(Shared {
             id: NEXT_LOOP_ID.fetch_add(1, Relaxed),
+            loop_id,
+            group: OnceLock::new(),
+            incoming: AtomicU64::new(0),
             remote: Mutex::new(Remote::default()),
             doorbell: Doorbell::new(),
             eventfd,
@@ -178,6 +189,33 @@ impl Shared {
     /// The loop's id.
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Which loop of its runtime this is.
+    pub(crate) fn loop_id(&self) -> LoopId {
+        self.loop_id
+    }
+
+    /// Every loop of the runtime, if it has more than one.
+    pub(crate) fn group(&self) -> Option<&Arc<Group>> {
+        self.group.get()
+    }
+
+    /// Joins the loop to its runtime's group (once, when every loop is built).
+    pub(crate) fn set_group(&self, group: Arc<Group>) {
+        let _ = self.group.set(group);
+    }
+
+    /// How busy the loop is: live tasks at its latest turn plus tasks handed in and not yet taken.
+    pub(crate) fn load(&self) -> u64 {
+        // Acquire pairs with `took_incoming`: seeing tasks leave `incoming` means seeing them counted as live.
+        let incoming = self.incoming.load(Acquire);
+        self.metrics.tasks_alive() + incoming
+    }
+
+    /// The loop took in `count` tasks spawned from other threads.
+    pub(crate) fn took_incoming(&self, count: usize) {
+        self.incoming.fetch_sub(count as u64, Release);
     }
 
     /// Finds a live loop by id.
@@ -263,7 +301,10 @@ impl Shared {
         let (registry_ref, queue_ref, handle) =
             raw::new_task(future, Some(self.clone()), false, Id::next(), location);
         let mut refused = Some((registry_ref, queue_ref));
-        self.push_remote(|remote| remote.spawned.extend(refused.take()));
+        self.push_remote(|remote| {
+            remote.spawned.extend(refused.take());
+            self.incoming.fetch_add(1, Relaxed);
+        });
         if let Some((registry_ref, queue_ref)) = refused {
             // The loop is gone: the task is cancelled without running, its future dropped here.
             // SAFETY: the future is Send and the task was never queued, so no other thread can reach its stage.
