@@ -397,3 +397,53 @@ fn a_detached_panic_on_another_loop_stops_the_runtime_under_shutdown_runtime() {
         assert!(message.contains("ShutdownRuntime"), "{message}");
     });
 }
+
+#[test]
+fn reuseport_listeners_on_every_loop_share_the_connections() {
+    without_deadlock(LIMIT, || {
+        let runtime = runtime(2);
+        let handle = runtime.handle();
+        const CONNECTIONS: usize = 64;
+        let accepted = runtime.block_on(async move {
+            let first = TcpListener::bind_reuseport("127.0.0.1:0").await.unwrap();
+            let address = first.local_addr().unwrap();
+            let (bound_tx, mut bound_rx) = weft::sync::mpsc::channel(2);
+            let (stop_tx, stop_rx) = weft::sync::watch::channel(false);
+            let servers = handle.spawn_on_each(move |_| {
+                let bound = bound_tx.clone();
+                let mut stop = stop_rx.clone();
+                async move {
+                    let listener = TcpListener::bind_reuseport(address).await.unwrap();
+                    bound.send(()).await.unwrap();
+                    let mut served = 0;
+                    loop {
+                        weft::select! {
+                            biased;
+                            accepted = listener.accept() => {
+                                let (stream, _) = accepted.unwrap();
+                                stream.write_all(weft::current_loop().to_string().as_bytes()).await.unwrap();
+                                served += 1;
+                            }
+                            _ = stop.changed() => return served,
+                        }
+                    }
+                }
+            });
+            bound_rx.recv().await.unwrap();
+            bound_rx.recv().await.unwrap();
+            drop(first); // only the loops' listeners take connections now
+            for _ in 0..CONNECTIONS {
+                let mut stream = TcpStream::connect(address).await.unwrap();
+                let mut reply = String::new();
+                stream.read_to_string(&mut reply).await.unwrap();
+                assert!(reply.starts_with("loop "));
+            }
+            stop_tx.send(true).unwrap();
+            weft::join_all(servers).await
+        });
+        let accepted: Vec<usize> = accepted.into_iter().map(Result::unwrap).collect();
+        assert_eq!(accepted.iter().sum::<usize>(), CONNECTIONS);
+        // The kernel hashes each connection to a listener: 64 all on one would be a 1-in-2^63 event.
+        assert!(accepted.iter().all(|&n| n > 0), "{accepted:?}");
+    });
+}
