@@ -170,3 +170,46 @@ fn without_a_trace_path_nothing_is_written_and_flush_is_harmless() {
         "outside a runtime: nothing to do"
     );
 }
+
+#[test]
+fn a_runtime_of_two_loops_writes_one_file_with_a_track_per_loop() {
+    let path = trace_file("loops");
+    let runtime = weft::Builder::new()
+        .loops(2)
+        .pin_loops(false)
+        .trace_path(&path)
+        .build()
+        .unwrap();
+    let handle = runtime.handle();
+    runtime.block_on(async {
+        let tasks = handle.spawn_on_each(|id| async move {
+            for _ in 0..3 {
+                weft::task::yield_now().await;
+            }
+            id
+        });
+        for task in weft::join_all(tasks).await {
+            task.unwrap();
+        }
+    });
+    drop(runtime);
+    let events = events(&path);
+    let names: Vec<(u64, &str)> = events
+        .iter()
+        .filter(|event| event["name"] == "thread_name")
+        .map(|event| {
+            (
+                event["tid"].as_u64().unwrap(),
+                event["args"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(names, [(1, "weft loop 0"), (2, "weft loop 1")]);
+    for tid in [1, 2] {
+        let polls = of_category(&events, "poll")
+            .into_iter()
+            .filter(|event| event["tid"] == tid)
+            .count();
+        assert!(polls >= 4, "loop track {tid} has {polls} poll slices");
+    }
+}

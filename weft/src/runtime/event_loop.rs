@@ -123,7 +123,7 @@ impl Core {
     pub(crate) fn new(builder: &Builder, loop_id: LoopId, pool: Pool) -> io::Result<Core> {
         let eventfd = EventFd::new()?;
         let driver = Driver::new(&eventfd)?;
-        let (probe, probe_shared) = match builder.probe.start() {
+        let (probe, probe_shared) = match builder.probe.start(loop_id) {
             Some((probe, shared)) => (Some(probe), Some(shared)),
             None => (None, None),
         };

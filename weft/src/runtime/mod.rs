@@ -104,6 +104,9 @@ impl Runtime {
 
     /// Builds the runtime from a builder's configuration.
     pub(crate) fn from_builder(builder: &Builder) -> io::Result<Runtime> {
+        let mut builder = builder.clone();
+        builder.probe = builder.probe.for_runtime();
+        let builder = &builder;
         let count = builder.loop_count()?;
         if count > 1 && builder.start_paused {
             return Err(io::Error::new(

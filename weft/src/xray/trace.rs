@@ -7,20 +7,24 @@
 //! to a ring of bounded size (the newest are kept); the file is written when the runtime is dropped and on
 //! [`flush_trace`]. With no trace path, recording costs one branch per poll.
 //!
+//! A runtime with [several loops](crate::Builder::loops) writes one file with one track per loop (`tid` = loop
+//! index + 1, named "weft loop N"), on one time axis: each loop records on its own thread and, when it writes,
+//! hands its rendered track to the runtime's [`TraceFile`], which writes every loop's latest track.
+//!
 //! References: "Trace Event Format" (the Chrome tracing JSON format: complete events, flow events `s`/`f`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::panic::Location;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::probe::XrayProbe;
 use crate::cell::Id;
-use crate::runtime::{context, LoopWork};
+use crate::runtime::{context, LoopId, LoopWork};
 
 /// Events kept by default (32 bytes each: 8 MiB).
 pub(crate) const DEFAULT_CAPACITY: usize = 1 << 18;
@@ -80,32 +84,22 @@ enum Stamps {
     Monotonic,
 }
 
-/// The trace of one loop (touched only on its thread).
-///
-/// Recording is cheap: one time stamp per poll — a poll starts where the previous recorded event ended, since the
-/// loop runs polls back to back — taken from the CPU's time-stamp counter where it is reliable, and a push onto a
-/// ring; a wake costs a push and no clock read.
+/// The file that every loop of one runtime writes its track to, and the time axis they share.
 #[derive(Debug)]
-pub(crate) struct Trace {
+pub(crate) struct TraceFile {
     /// Where to write it.
     path: PathBuf,
     /// Time zero.
     epoch: Instant,
     /// The clock of the stamps.
     stamps: Stamps,
-    /// The end of the latest recorded event (ns since `epoch`).
-    last: Cell<u64>,
-    /// The newest events.
-    events: RefCell<VecDeque<Event>>,
-    /// Ring size.
-    capacity: usize,
-    /// Names of the named tasks seen, for the slices' titles.
-    names: RefCell<HashMap<Id, Arc<str>>>,
+    /// Each loop's latest rendered track (JSON lines, each starting with a comma), by loop index.
+    tracks: Mutex<BTreeMap<usize, String>>,
 }
 
-impl Trace {
-    /// A trace to be written to `path`, keeping at most `capacity` events.
-    pub(crate) fn new(path: PathBuf, capacity: usize) -> Trace {
+impl TraceFile {
+    /// A trace file to be written to `path`; its time zero is now.
+    pub(crate) fn new(path: PathBuf) -> Arc<TraceFile> {
         let stamps = if crate::sys::tsc::is_reliable() {
             Stamps::Tsc {
                 tick0: crate::sys::tsc::read(),
@@ -113,25 +107,12 @@ impl Trace {
         } else {
             Stamps::Monotonic
         };
-        Trace {
+        Arc::new(TraceFile {
             path,
             epoch: Instant::now(),
             stamps,
-            last: Cell::new(0),
-            events: RefCell::new(VecDeque::with_capacity(capacity.min(4096))),
-            capacity: capacity.max(1),
-            names: RefCell::new(HashMap::new()),
-        }
-    }
-
-    /// Takes a time stamp (since the trace began, in the trace's own units), remembered as the latest.
-    pub(crate) fn now(&self) -> u64 {
-        let now = match self.stamps {
-            Stamps::Tsc { tick0 } => crate::sys::tsc::read().wrapping_sub(tick0),
-            Stamps::Monotonic => u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX),
-        };
-        self.last.set(now);
-        now
+            tracks: Mutex::new(BTreeMap::new()),
+        })
     }
 
     /// Nanoseconds per stamp unit, measured now against the monotonic clock.
@@ -148,6 +129,77 @@ impl Trace {
                 }
             }
         }
+    }
+
+    /// Replaces loop `index`'s track and writes the file with every loop's latest track.
+    fn write_track(&self, index: usize, track: String) -> io::Result<()> {
+        let mut tracks = crate::loom::lock_std(&self.tracks);
+        tracks.insert(index, track);
+        let mut out = io::BufWriter::new(std::fs::File::create(&self.path)?);
+        let pid = std::process::id();
+        writeln!(out, "{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[")?;
+        let mut first = true;
+        for &index in tracks.keys() {
+            let comma = if first { "" } else { "," };
+            first = false;
+            writeln!(
+                out,
+                "{comma}{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":{},\"args\":{{\"name\":\"weft loop {index}\"}}}}",
+                index + 1
+            )?;
+        }
+        for track in tracks.values() {
+            out.write_all(track.as_bytes())?;
+        }
+        writeln!(out, "]}}")?;
+        out.flush()
+    }
+}
+
+/// The trace of one loop (touched only on its thread).
+///
+/// Recording is cheap: one time stamp per poll — a poll starts where the previous recorded event ended, since the
+/// loop runs polls back to back — taken from the CPU's time-stamp counter where it is reliable, and a push onto a
+/// ring; a wake costs a push and no clock read.
+#[derive(Debug)]
+pub(crate) struct Trace {
+    /// The runtime's file, its time zero and clock.
+    file: Arc<TraceFile>,
+    /// The loop's index: its track is `tid` index + 1.
+    loop_index: usize,
+    /// The end of the latest recorded event (ns since `epoch`).
+    last: Cell<u64>,
+    /// The newest events.
+    events: RefCell<VecDeque<Event>>,
+    /// Ring size.
+    capacity: usize,
+    /// Names of the named tasks seen, for the slices' titles.
+    names: RefCell<HashMap<Id, Arc<str>>>,
+}
+
+impl Trace {
+    /// The trace of loop `loop_id`, a track of `file`, keeping at most `capacity` events.
+    pub(crate) fn new(file: Arc<TraceFile>, loop_id: LoopId, capacity: usize) -> Trace {
+        Trace {
+            file,
+            loop_index: loop_id.index(),
+            last: Cell::new(0),
+            events: RefCell::new(VecDeque::with_capacity(capacity.min(4096))),
+            capacity: capacity.max(1),
+            names: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a time stamp (since the trace began, in the trace's own units), remembered as the latest.
+    pub(crate) fn now(&self) -> u64 {
+        let now = match self.file.stamps {
+            Stamps::Tsc { tick0 } => crate::sys::tsc::read().wrapping_sub(tick0),
+            Stamps::Monotonic => {
+                u64::try_from(self.file.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+            }
+        };
+        self.last.set(now);
+        now
     }
 
     /// The latest time read (no clock read).
@@ -207,14 +259,15 @@ impl Trace {
         });
     }
 
-    /// Writes the trace file (the events so far; the trace keeps recording).
+    /// Writes the trace file (the events so far, with the other loops' latest tracks; the trace keeps recording).
     pub(crate) fn write(&self) -> io::Result<()> {
-        write_file(
-            &self.path,
+        let track = render_track(
+            self.loop_index + 1,
             &self.events.borrow(),
             &self.names.borrow(),
-            self.ns_per_stamp(),
-        )
+            self.file.ns_per_stamp(),
+        );
+        self.file.write_track(self.loop_index, track)
     }
 }
 
@@ -242,58 +295,54 @@ fn json_string(text: &str) -> String {
     out
 }
 
-/// Writes `events` as a Chrome trace JSON document.
-fn write_file(
-    path: &Path,
+/// Renders one loop's `events` as Chrome trace-event JSON lines on track `tid`, each line starting with a comma
+/// (the file's first line is metadata).
+fn render_track(
+    tid: usize,
     events: &VecDeque<Event>,
     names: &HashMap<Id, Arc<str>>,
     ns_per_stamp: f64,
-) -> io::Result<()> {
+) -> String {
     let micros = |stamp: u64| micros((stamp as f64 * ns_per_stamp) as u64);
-    let mut out = io::BufWriter::new(std::fs::File::create(path)?);
+    let mut out = String::with_capacity(events.len() * 160);
     let pid = std::process::id();
-    writeln!(out, "{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[")?;
-    writeln!(
-        out,
-        "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":1,\"args\":{{\"name\":\"weft loop\"}}}}"
-    )?;
     for event in events {
-        match *event {
+        // Writing to a String cannot fail.
+        let _ = match *event {
             Event::Poll { task, spawned_at, start, end } => {
                 let label = match names.get(&task) {
                     Some(name) => format!("{name} (task {task})"),
                     None => format!("task {task}"),
                 };
-                writeln!(
+                let _ = writeln!(
                     out,
-                    ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":1}}",
+                    ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":{tid}}}",
                     micros(start)
-                )?;
+                );
                 writeln!(
                     out,
-                    ",{{\"name\":{},\"cat\":\"poll\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"task\":{task},\"spawned_at\":{}}}}}",
+                    ",{{\"name\":{},\"cat\":\"poll\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":{tid},\"args\":{{\"task\":{task},\"spawned_at\":{}}}}}",
                     json_string(&label),
                     micros(start),
                     micros(end.saturating_sub(start)),
                     json_string(&spawned_at.to_string())
-                )?;
+                )
             }
             Event::Loop { what, count, start, end } => writeln!(
                 out,
-                ",{{\"name\":\"{}\",\"cat\":\"loop\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"count\":{count}}}}}",
+                ",{{\"name\":\"{}\",\"cat\":\"loop\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":{tid},\"args\":{{\"count\":{count}}}}}",
                 work_name(what),
                 micros(start),
                 micros(end.saturating_sub(start))
-            )?,
+            ),
             Event::Wake { task, at } => writeln!(
                 out,
-                ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"task\":{task}}}}}",
+                ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":{tid},\"args\":{{\"task\":{task}}}}}",
                 micros(at)
-            )?,
-        }
+            ),
+        };
     }
-    writeln!(out, "]}}")?;
-    out.flush()
+    out
 }
 
 /// Writes the current runtime's trace file now (it is also written when the runtime is dropped). Does nothing
