@@ -447,3 +447,35 @@ fn reuseport_listeners_on_every_loop_share_the_connections() {
         assert!(accepted.iter().all(|&n| n > 0), "{accepted:?}");
     });
 }
+
+#[test]
+fn metrics_sum_the_loops_and_break_them_down() {
+    without_deadlock(LIMIT, || {
+        let runtime = runtime(2);
+        let handle = runtime.handle();
+        let second = handle.loops()[1];
+        runtime.block_on(async {
+            for _ in 0..3 {
+                handle.spawn_on(second, async {}).await.unwrap();
+            }
+            weft::spawn(async {}).await.unwrap();
+            weft::task::yield_now().await;
+        });
+        // Loop 1 publishes at the end of its turn, which may follow the last task's completion by a moment.
+        let mut metrics = handle.metrics();
+        while metrics.loops[1].tasks_spawned < 3 || metrics.loops[1].tasks_alive > 0 {
+            thread::sleep(Duration::from_millis(1));
+            metrics = handle.metrics();
+        }
+        assert_eq!(metrics.loops.len(), 2);
+        assert_eq!(metrics.loops[0].loop_id.index(), 0);
+        assert_eq!(metrics.loops[1].loop_id, second);
+        assert_eq!(metrics.loops[0].tasks_spawned, 1);
+        assert_eq!(metrics.loops[1].tasks_spawned, 3);
+        assert_eq!(metrics.tasks_spawned, 4);
+        assert_eq!(
+            metrics.polls,
+            metrics.loops[0].polls + metrics.loops[1].polls
+        );
+    });
+}

@@ -44,6 +44,14 @@ impl Handle {
         &self.shared
     }
 
+    /// Every live loop of the runtime, in index order (this handle's loop alone with one loop).
+    pub(crate) fn every_loop(&self) -> Vec<Arc<Shared>> {
+        match self.shared.group() {
+            Some(group) => group.live(),
+            None => vec![self.shared.clone()],
+        }
+    }
+
     /// The handle of the runtime running on this thread.
     ///
     /// ```

@@ -112,6 +112,11 @@ impl Group {
         found.upgrade()
     }
 
+    /// Every live loop, in index order.
+    pub(crate) fn live(&self) -> Vec<Arc<Shared>> {
+        self.loops.iter().filter_map(Weak::upgrade).collect()
+    }
+
     /// The live loop with the least work (see the module docs), the lowest index on a tie.
     pub(crate) fn least_busy(&self) -> Option<Arc<Shared>> {
         self.loops
