@@ -170,3 +170,44 @@ fn without_a_trace_path_nothing_is_written_and_flush_is_harmless() {
         "outside a runtime: nothing to do"
     );
 }
+
+#[test]
+fn a_poll_slice_says_where_the_task_parked_and_whether_it_was_slow() {
+    let path = trace_file("parked");
+    let runtime = weft::Builder::new()
+        .trace_path(&path)
+        .slow_poll_threshold(Some(Duration::from_millis(30)))
+        .on_slow_poll(|_| {})
+        .build()
+        .unwrap();
+    let sleep_line = line!() + 4;
+    runtime.block_on(async {
+        weft::task::Builder::new()
+            .name("napper")
+            .spawn(async {
+                weft::time::sleep(Duration::from_millis(5)).await;
+                std::thread::sleep(Duration::from_millis(40)); // blocks the loop: a slow poll
+            })
+            .await
+            .unwrap();
+    });
+    drop(runtime);
+    let events = events(&path);
+    let polls: Vec<_> = of_category(&events, "poll")
+        .into_iter()
+        .filter(|slice| slice["name"].as_str().unwrap().starts_with("napper"))
+        .collect();
+    assert_eq!(polls.len(), 2, "{polls:?}");
+    let (first, second) = (&polls[0]["args"], &polls[1]["args"]);
+    assert_eq!(first["parked_on"], "sleep 5ms");
+    assert!(
+        first["parked_at"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("xray_trace.rs:{sleep_line}:17")),
+        "{first}"
+    );
+    assert!(first.get("slow").is_none(), "{first}");
+    assert_eq!(second["slow"], true, "{second}");
+    assert!(second.get("parked_at").is_none(), "it finished: {second}");
+}

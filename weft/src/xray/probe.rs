@@ -189,7 +189,7 @@ impl Probe for XrayProbe {
             }
         }
         if let (Some(trace), false) = (&self.trace, stale) {
-            trace.poll(task.id, task.name.as_ref(), task.spawned_at);
+            trace.poll(task.id, task.name.as_ref(), task.spawned_at, slow);
         }
         slow
     }
@@ -309,7 +309,7 @@ impl Builder {
         XraySettings::of(self).trace_path = Some(path.into());
         self
     }
-    /// How many trace events to keep (the newest; default 262,144, about 10 MiB).
+    /// How many trace events to keep (the newest; default 262,144, about 12 MiB).
     ///
     /// ```
     /// let runtime = weft::Builder::new().trace_capacity(10_000).build().unwrap();

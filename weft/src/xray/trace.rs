@@ -3,7 +3,9 @@
 //!
 //! When a trace path is set ([`Builder::trace_path`](crate::Builder::trace_path) or `WEFT_TRACE=path`), the loop
 //! records one complete (`"ph":"X"`) slice per task poll, named after the task, plus slices for parking in the OS,
-//! for firing timers and for dispatching I/O events, and a flow arrow from each wake to the poll it causes. Events go
+//! for firing timers and for dispatching I/O events, and a flow arrow from each wake to the poll it causes. A
+//! poll's slice says where the task was spawned, where it parked when the poll returned (its bookmark, if it left
+//! one) and whether slow-poll detection called it slow; `weft-xray view` draws all of it as a page. Events go
 //! to a ring of bounded size (the newest are kept); the file is written when the runtime is dropped and on
 //! [`flush_trace`]. With no trace path, recording costs one branch per poll.
 //!
@@ -19,10 +21,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::probe::XrayProbe;
-use crate::cell::Id;
+use crate::cell::{stats, Id};
 use crate::runtime::{context, LoopWork};
 
-/// Events kept by default (32 bytes each: 8 MiB).
+/// Events kept by default (48 bytes each: 12 MiB).
 pub(crate) const DEFAULT_CAPACITY: usize = 1 << 18;
 
 /// The slice's name for loop work.
@@ -43,6 +45,10 @@ enum Event {
         task: Id,
         /// Where it was spawned.
         spawned_at: &'static Location<'static>,
+        /// Where it parked when the poll returned: the bookmark it left, packed (0: none).
+        parked_at: u64,
+        /// Whether slow-poll detection called the poll slow.
+        slow: bool,
         /// Start.
         start: u64,
         /// End.
@@ -84,7 +90,7 @@ enum Stamps {
 ///
 /// Recording is cheap: one time stamp per poll — a poll starts where the previous recorded event ended, since the
 /// loop runs polls back to back — taken from the CPU's time-stamp counter where it is reliable, and a push onto a
-/// ring; a wake costs a push and no clock read.
+/// ring; a wake costs a push and no clock read. A poll also keeps the bookmark it left, one thread-local word.
 #[derive(Debug)]
 pub(crate) struct Trace {
     /// Where to write it.
@@ -164,12 +170,13 @@ impl Trace {
         events.push_back(event);
     }
 
-    /// A task was polled from the end of the previous event until now.
+    /// A task was polled from the end of the previous event until now (`slow` if slow-poll detection said so).
     pub(crate) fn poll(
         &self,
         task: Id,
         name: Option<&Arc<str>>,
         spawned_at: &'static Location<'static>,
+        slow: bool,
     ) {
         let start = self.last.get();
         let end = self.now();
@@ -182,6 +189,8 @@ impl Trace {
         self.push(Event::Poll {
             task,
             spawned_at,
+            parked_at: stats::left_packed(),
+            slow,
             start,
             end,
         });
@@ -259,7 +268,14 @@ fn write_file(
     )?;
     for event in events {
         match *event {
-            Event::Poll { task, spawned_at, start, end } => {
+            Event::Poll {
+                task,
+                spawned_at,
+                parked_at,
+                slow,
+                start,
+                end,
+            } => {
                 let label = match names.get(&task) {
                     Some(name) => format!("{name} (task {task})"),
                     None => format!("task {task}"),
@@ -269,13 +285,27 @@ fn write_file(
                     ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":1}}",
                     micros(start)
                 )?;
+                let mut args = format!(
+                    "\"task\":{task},\"spawned_at\":{}",
+                    json_string(&spawned_at.to_string())
+                );
+                if let Some((location, waits_on)) = stats::unpack_bookmark(parked_at) {
+                    let _ = write!(
+                        args,
+                        ",\"parked_at\":{},\"parked_on\":{}",
+                        json_string(&location.to_string()),
+                        json_string(&waits_on.text())
+                    );
+                }
+                if slow {
+                    args.push_str(",\"slow\":true");
+                }
                 writeln!(
                     out,
-                    ",{{\"name\":{},\"cat\":\"poll\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"task\":{task},\"spawned_at\":{}}}}}",
+                    ",{{\"name\":{},\"cat\":\"poll\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":1,\"args\":{{{args}}}}}",
                     json_string(&label),
                     micros(start),
                     micros(end.saturating_sub(start)),
-                    json_string(&spawned_at.to_string())
                 )?;
             }
             Event::Loop { what, count, start, end } => writeln!(
