@@ -180,7 +180,7 @@ fn a_poll_slice_says_where_the_task_parked_and_whether_it_was_slow() {
         .on_slow_poll(|_| {})
         .build()
         .unwrap();
-    let sleep_line = line!() + 4;
+    let sleep_line = line!() + 5;
     runtime.block_on(async {
         weft::task::Builder::new()
             .name("napper")
