@@ -211,3 +211,37 @@ fn a_poll_slice_says_where_the_task_parked_and_whether_it_was_slow() {
     assert_eq!(second["slow"], true, "{second}");
     assert!(second.get("parked_at").is_none(), "it finished: {second}");
 }
+
+#[test]
+fn the_traces_of_two_loops_are_two_threads_of_the_process() {
+    let paths = [trace_file("loop-a"), trace_file("loop-b")];
+    let threads: Vec<_> = paths
+        .iter()
+        .cloned()
+        .map(|path| {
+            std::thread::spawn(move || {
+                let runtime = weft::Builder::new().trace_path(&path).build().unwrap();
+                runtime.block_on(async { weft::spawn(async {}).await.unwrap() });
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let tids: Vec<_> = paths
+        .iter()
+        .map(|path| {
+            let events = events(path);
+            let name = &events[0];
+            assert_eq!(name["name"], "thread_name");
+            let tid = name["tid"].as_u64().unwrap();
+            assert_eq!(name["args"]["name"], format!("weft loop {tid}"));
+            assert!(events.iter().all(|event| event["tid"] == tid));
+            assert!(events
+                .iter()
+                .all(|event| event["pid"] == std::process::id()));
+            tid
+        })
+        .collect();
+    assert_ne!(tids[0], tids[1], "each loop is a thread of its own");
+}
