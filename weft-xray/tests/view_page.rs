@@ -257,6 +257,11 @@ fn the_page_draws_every_poll_paints_the_slow_one_red_and_a_click_shows_its_bookm
     assert!(panel.contains("cruncher"), "{panel}");
     assert!(panel.contains(bookmark), "{panel}");
     assert!(panel.contains("spawned at"), "{panel}");
+    assert!(
+        clicked["wokenBy"].as_str().unwrap().starts_with("timers"),
+        "its sleep's timer woke it: {result}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -284,6 +289,7 @@ fn traces_of_two_loops_are_two_track_groups() {
         polls_in(&traces[0]) + polls_in(&traces[1]),
         "{result}"
     );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -310,6 +316,7 @@ fn a_screenshot_shows_the_timeline() {
     if let Some(copy) = std::env::var_os("WEFT_XRAY_SCREENSHOT") {
         std::fs::write(copy, &bytes).unwrap();
     }
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Runs `weft-xray view BAD -o PAGE` and returns its one-line error, checking it exits with 1 and writes no page.
@@ -332,6 +339,7 @@ fn a_truncated_trace_is_a_clear_error() {
     std::fs::write(&trace, &text[..text.len() / 2]).unwrap();
     let error = view_fails(&dir, &trace);
     assert!(error.contains("t.json is truncated"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -346,4 +354,5 @@ fn a_file_that_is_not_json_is_a_clear_error() {
     assert!(error.contains("not a trace"), "{error}");
     let error = view_fails(&dir, &dir.join("missing.json"));
     assert!(error.contains("cannot read"), "{error}");
+    std::fs::remove_dir_all(dir).unwrap();
 }
