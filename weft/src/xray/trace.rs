@@ -392,3 +392,14 @@ pub fn flush_trace() -> io::Result<()> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Event;
+
+    #[test]
+    fn an_event_takes_48_bytes() {
+        // DEFAULT_CAPACITY's memory and the Builder's docs count on it.
+        assert_eq!(std::mem::size_of::<Event>(), 48);
+    }
+}
