@@ -31,7 +31,7 @@ struct Traced {
 }
 
 /// Runs a small weft program with tracing on: a ticker, two workers passing turns, and a "cruncher" that blocks
-/// the loop for 60 ms in one poll, then parks on a sleep.
+/// the loop for 100 ms in one poll, then parks on a sleep.
 fn run_traced_program(trace: &Path) -> Traced {
     let runtime = weft::Builder::new()
         .trace_path(trace)
@@ -46,7 +46,7 @@ fn run_traced_program(trace: &Path) -> Traced {
         let cruncher = name("cruncher").spawn(async move {
             weft::time::sleep(Duration::from_millis(3)).await;
             // CPU work on the loop: the bug the page shows in red.
-            std::thread::sleep(Duration::from_millis(60));
+            std::thread::sleep(Duration::from_millis(100));
             parked_at.store(line!() + 1, Ordering::Relaxed);
             weft::time::sleep(Duration::from_millis(3)).await;
         });
@@ -233,7 +233,8 @@ fn the_page_draws_every_poll_paints_the_slow_one_red_and_a_click_shows_its_bookm
         result["arrowsDrawn"].as_u64().unwrap() > 0,
         "wake arrows: {result}"
     );
-    assert_eq!(result["slowPolls"], 1, "{result}");
+    // Only the cruncher's poll is slow by design; a loaded machine may stall another one past 10 ms.
+    assert!(result["slowPolls"].as_u64().unwrap() >= 1, "{result}");
     assert_eq!(result["slowTask"], traced.cruncher, "{result}");
     assert!(
         result["slowPollRedFraction"].as_f64().unwrap() >= 0.5,
@@ -260,6 +261,16 @@ fn the_page_draws_every_poll_paints_the_slow_one_red_and_a_click_shows_its_bookm
     assert!(
         clicked["wokenBy"].as_str().unwrap().starts_with("timers"),
         "its sleep's timer woke it: {result}"
+    );
+    assert_eq!(result["zoomedIn"], true, "the wheel zooms: {result}");
+    assert_eq!(
+        result["zoomKeptPointer"], true,
+        "about the pointer: {result}"
+    );
+    assert_eq!(result["pannedBy"], 100.0, "a drag pans: {result}");
+    assert_eq!(
+        result["dragKeptSelection"], true,
+        "a drag is not a click: {result}"
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
