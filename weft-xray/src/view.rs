@@ -6,6 +6,8 @@
 //! The page is `assets/view.html` with the trace's events embedded as JSON in place of its placeholder: no
 //! network, no files beside it.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 

@@ -6,6 +6,7 @@
 //!
 //! `WEFT_XRAY_SCREENSHOT=path` also saves the screenshot there (that is how `docs/xray-view.png` is made).
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -102,6 +103,11 @@ fn view(traces: &[&Path], page: &Path) {
     assert!(stdout.contains("polls of"), "{stdout}");
 }
 
+/// Tells the person running the tests, even while the test harness captures output (a skip must be seen).
+fn say(message: &str) {
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
 /// The Chromium binary, installed with apt if missing; `None` (with a message) where there is none.
 fn chromium() -> Option<&'static str> {
     static CHROMIUM: OnceLock<Option<&'static str>> = OnceLock::new();
@@ -121,7 +127,7 @@ fn chromium() -> Option<&'static str> {
         if let Some(name) = found() {
             return Some(name);
         }
-        eprintln!("view_page: installing chromium with apt-get (quiet, at most 10 minutes)");
+        say("view_page: installing chromium with apt-get (quiet, each step at most 10 minutes)");
         let apt = |args: &[&str]| {
             Command::new("timeout")
                 .arg("600")
@@ -136,26 +142,46 @@ fn chromium() -> Option<&'static str> {
         if !apt(&["install", "-y", "-qq", "chromium"]) {
             let _ = apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "chromium"]);
         }
-        let name = found();
-        if name.is_none() {
-            eprintln!("view_page: SKIPPED the browser checks: chromium is not installed and apt-get could not install it");
+        let Some(name) = found() else {
+            say("view_page: SKIPPED the browser checks: chromium is not installed and apt-get could not install it");
+            return None;
+        };
+        // Installed is not enough: a container may forbid what headless Chromium needs.
+        let profile = std::env::temp_dir().join(format!("weft-xray-view-{}-probe", std::process::id()));
+        let starts = Command::new("timeout")
+            .args(["60", name])
+            .args(HEADLESS)
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(["--dump-dom", "about:blank"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        let _ = std::fs::remove_dir_all(profile);
+        if !starts {
+            say(&format!("view_page: SKIPPED the browser checks: {name} is installed but cannot start headless here"));
+            return None;
         }
-        name
+        Some(name)
     })
 }
+
+/// How the tests run Chromium: headless, as root in a container, no GPU.
+const HEADLESS: [&str; 6] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--hide-scrollbars",
+];
 
 /// Runs headless Chromium on `url` with `args`, stdout to a file; kills it if it hangs.
 fn headless(dir: &Path, url: &str, args: &[&str]) -> String {
     let chromium = chromium().expect("checked by the caller");
     let stdout = dir.join("chromium.out");
     let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--hide-scrollbars",
-        ])
+        .args(HEADLESS)
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .args(args)
         .arg(url)
