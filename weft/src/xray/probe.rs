@@ -287,10 +287,11 @@ impl Builder {
         XraySettings::of(self).slow_polls.handler = Arc::new(handler);
         self
     }
-    /// Records a timeline of the loop and writes it to `path` as Chrome trace-event JSON (open it in Perfetto,
-    /// ui.perfetto.dev, or chrome://tracing) when the runtime is dropped and on
-    /// [`xray::flush_trace`](crate::xray::flush_trace): one slice per task poll named after the task, slices for
-    /// parking, timers and I/O, and flow arrows from each wake to the poll it causes. Also set by
+    /// Records a timeline of the loop and writes it to `path` as Chrome trace-event JSON (draw it as a page with
+    /// `weft-xray view path -o page.html`, or open it in Perfetto, ui.perfetto.dev, or chrome://tracing) when the
+    /// runtime is dropped and on [`xray::flush_trace`](crate::xray::flush_trace): one slice per task poll named
+    /// after the task, with where the task parked, slices for parking, timers and I/O, and flow arrows from each
+    /// wake to the poll it causes. Also set by
     /// `WEFT_TRACE=path`. Memory is bounded: the newest [`trace_capacity`](Builder::trace_capacity) events are
     /// kept.
     ///
