@@ -3,13 +3,18 @@
 //!
 //! When a trace path is set ([`Builder::trace_path`](crate::Builder::trace_path) or `WEFT_TRACE=path`), the loop
 //! records one complete (`"ph":"X"`) slice per task poll, named after the task, plus slices for parking in the OS,
-//! for firing timers and for dispatching I/O events, and a flow arrow from each wake to the poll it causes. Events go
+//! for firing timers and for dispatching I/O events, and a flow arrow from each wake to the poll it causes. A
+//! poll's slice says where the task was spawned, where it parked when the poll returned (its bookmark, if it left
+//! one) and whether slow-poll detection called it slow; `weft-xray view` draws all of it as a page.
+//!
+//! Each loop's trace is a thread of its own (`tid`: the loop's number among the loops traced in this process,
+//! from 1; named "weft loop N" after its index in its runtime) and its times count from the moment the process's
+//! first trace began, so the traces of several loops line up when viewed together. A runtime with
+//! [several loops](crate::Builder::loops) writes them all to its one file: each loop records on its own thread
+//! and, when it writes, hands its rendered track to the runtime's [`TraceFile`], which writes every loop's latest
+//! track. Events go
 //! to a ring of bounded size (the newest are kept); the file is written when the runtime is dropped and on
 //! [`flush_trace`]. With no trace path, recording costs one branch per poll.
-//!
-//! A runtime with [several loops](crate::Builder::loops) writes one file with one track per loop (`tid` = loop
-//! index + 1, named "weft loop N"), on one time axis: each loop records on its own thread and, when it writes,
-//! hands its rendered track to the runtime's [`TraceFile`], which writes every loop's latest track.
 //!
 //! References: "Trace Event Format" (the Chrome tracing JSON format: complete events, flow events `s`/`f`).
 
@@ -19,15 +24,22 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::panic::Location;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use super::probe::XrayProbe;
-use crate::cell::Id;
+use crate::cell::{stats, Id};
 use crate::runtime::{context, LoopId, LoopWork};
 
-/// Events kept by default (32 bytes each: 8 MiB).
+/// Events kept by default (48 bytes each: 12 MiB).
 pub(crate) const DEFAULT_CAPACITY: usize = 1 << 18;
+
+/// Loops traced so far in this process: the next trace's number (its `tid`) is one more.
+static LOOPS_TRACED: AtomicU64 = AtomicU64::new(0);
+
+/// When the process's first trace began: time zero of every trace it writes.
+static PROCESS_EPOCH: OnceLock<Instant> = OnceLock::new();
 
 /// The slice's name for loop work.
 fn work_name(work: LoopWork) -> &'static str {
@@ -47,6 +59,10 @@ enum Event {
         task: Id,
         /// Where it was spawned.
         spawned_at: &'static Location<'static>,
+        /// Where it parked when the poll returned: the bookmark it left, packed (0: none).
+        parked_at: u64,
+        /// Whether slow-poll detection called the poll slow.
+        slow: bool,
         /// Start.
         start: u64,
         /// End.
@@ -84,17 +100,19 @@ enum Stamps {
     Monotonic,
 }
 
-/// The file that every loop of one runtime writes its track to, and the time axis they share.
+/// The file every loop of one runtime writes its track to, and the time axis they share.
 #[derive(Debug)]
 pub(crate) struct TraceFile {
     /// Where to write it.
     path: PathBuf,
-    /// Time zero.
+    /// Time zero of the stamps.
     epoch: Instant,
+    /// How long after the process's first trace this one began (ns): added to every time written.
+    offset: u64,
     /// The clock of the stamps.
     stamps: Stamps,
-    /// Each loop's latest rendered track (JSON lines, each starting with a comma), by loop index.
-    tracks: Mutex<BTreeMap<usize, String>>,
+    /// Each loop's latest rendered track (JSON lines, each starting with a comma), by loop index, with its `tid`.
+    tracks: Mutex<BTreeMap<usize, (u64, String)>>,
 }
 
 impl TraceFile {
@@ -107,9 +125,13 @@ impl TraceFile {
         } else {
             Stamps::Monotonic
         };
+        let epoch = Instant::now();
+        let process_epoch = *PROCESS_EPOCH.get_or_init(|| epoch);
         Arc::new(TraceFile {
             path,
-            epoch: Instant::now(),
+            epoch,
+            offset: u64::try_from(epoch.duration_since(process_epoch).as_nanos())
+                .unwrap_or(u64::MAX),
             stamps,
             tracks: Mutex::new(BTreeMap::new()),
         })
@@ -131,24 +153,21 @@ impl TraceFile {
         }
     }
 
-    /// Replaces loop `index`'s track and writes the file with every loop's latest track.
-    fn write_track(&self, index: usize, track: String) -> io::Result<()> {
+    /// Replaces loop `index`'s track (thread `tid`) and writes the file with every loop's latest track.
+    fn write_track(&self, index: usize, tid: u64, track: String) -> io::Result<()> {
         let mut tracks = crate::loom::lock_std(&self.tracks);
-        tracks.insert(index, track);
+        tracks.insert(index, (tid, track));
         let mut out = io::BufWriter::new(std::fs::File::create(&self.path)?);
         let pid = std::process::id();
         writeln!(out, "{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[")?;
-        let mut first = true;
-        for &index in tracks.keys() {
-            let comma = if first { "" } else { "," };
-            first = false;
+        for (position, (index, (tid, _))) in tracks.iter().enumerate() {
+            let comma = if position == 0 { "" } else { "," };
             writeln!(
                 out,
-                "{comma}{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":{},\"args\":{{\"name\":\"weft loop {index}\"}}}}",
-                index + 1
+                "{comma}{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"args\":{{\"name\":\"weft loop {index}\"}}}}"
             )?;
         }
-        for track in tracks.values() {
+        for (_, track) in tracks.values() {
             out.write_all(track.as_bytes())?;
         }
         writeln!(out, "]}}")?;
@@ -160,14 +179,16 @@ impl TraceFile {
 ///
 /// Recording is cheap: one time stamp per poll — a poll starts where the previous recorded event ended, since the
 /// loop runs polls back to back — taken from the CPU's time-stamp counter where it is reliable, and a push onto a
-/// ring; a wake costs a push and no clock read.
+/// ring; a wake costs a push and no clock read. A poll also keeps the bookmark it left, one thread-local word.
 #[derive(Debug)]
 pub(crate) struct Trace {
     /// The runtime's file, its time zero and clock.
     file: Arc<TraceFile>,
-    /// The loop's index: its track is `tid` index + 1.
+    /// The loop's index in its runtime.
     loop_index: usize,
-    /// The end of the latest recorded event (ns since `epoch`).
+    /// The loop's number among the loops traced in this process (from 1): the events' `tid`.
+    loop_number: u64,
+    /// The end of the latest recorded event (stamps since the file's epoch).
     last: Cell<u64>,
     /// The newest events.
     events: RefCell<VecDeque<Event>>,
@@ -183,6 +204,7 @@ impl Trace {
         Trace {
             file,
             loop_index: loop_id.index(),
+            loop_number: LOOPS_TRACED.fetch_add(1, Ordering::Relaxed) + 1,
             last: Cell::new(0),
             events: RefCell::new(VecDeque::with_capacity(capacity.min(4096))),
             capacity: capacity.max(1),
@@ -216,12 +238,13 @@ impl Trace {
         events.push_back(event);
     }
 
-    /// A task was polled from the end of the previous event until now.
+    /// A task was polled from the end of the previous event until now (`slow` if slow-poll detection said so).
     pub(crate) fn poll(
         &self,
         task: Id,
         name: Option<&Arc<str>>,
         spawned_at: &'static Location<'static>,
+        slow: bool,
     ) {
         let start = self.last.get();
         let end = self.now();
@@ -234,6 +257,8 @@ impl Trace {
         self.push(Event::Poll {
             task,
             spawned_at,
+            parked_at: stats::left_packed(),
+            slow,
             start,
             end,
         });
@@ -262,12 +287,16 @@ impl Trace {
     /// Writes the trace file (the events so far, with the other loops' latest tracks; the trace keeps recording).
     pub(crate) fn write(&self) -> io::Result<()> {
         let track = render_track(
-            self.loop_index + 1,
             &self.events.borrow(),
             &self.names.borrow(),
-            self.file.ns_per_stamp(),
+            Clock {
+                ns_per_stamp: self.file.ns_per_stamp(),
+                offset: self.file.offset,
+            },
+            self.loop_number,
         );
-        self.file.write_track(self.loop_index, track)
+        self.file
+            .write_track(self.loop_index, self.loop_number, track)
     }
 }
 
@@ -295,21 +324,39 @@ fn json_string(text: &str) -> String {
     out
 }
 
-/// Renders one loop's `events` as Chrome trace-event JSON lines on track `tid`, each line starting with a comma
-/// (the file's first line is metadata).
+/// How a trace's stamps become the file's times.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    /// Nanoseconds per stamp.
+    ns_per_stamp: f64,
+    /// Nanoseconds added to every time (the trace's start after the process's first trace).
+    offset: u64,
+}
+
+/// Renders one loop's `events` as Chrome trace-event JSON lines of thread `tid` of this process, each line
+/// starting with a comma (the file begins with the tracks' names).
 fn render_track(
-    tid: usize,
     events: &VecDeque<Event>,
     names: &HashMap<Id, Arc<str>>,
-    ns_per_stamp: f64,
+    clock: Clock,
+    tid: u64,
 ) -> String {
-    let micros = |stamp: u64| micros((stamp as f64 * ns_per_stamp) as u64);
+    let time = |stamp: u64| (stamp as f64 * clock.ns_per_stamp) as u64;
+    let when = |stamp: u64| micros(clock.offset.saturating_add(time(stamp)));
+    let span = |start: u64, end: u64| micros(time(end).saturating_sub(time(start)));
     let mut out = String::with_capacity(events.len() * 160);
     let pid = std::process::id();
     for event in events {
         // Writing to a String cannot fail.
         let _ = match *event {
-            Event::Poll { task, spawned_at, start, end } => {
+            Event::Poll {
+                task,
+                spawned_at,
+                parked_at,
+                slow,
+                start,
+                end,
+            } => {
                 let label = match names.get(&task) {
                     Some(name) => format!("{name} (task {task})"),
                     None => format!("task {task}"),
@@ -317,28 +364,42 @@ fn render_track(
                 let _ = writeln!(
                     out,
                     ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":{tid}}}",
-                    micros(start)
+                    when(start)
                 );
+                let mut args = format!(
+                    "\"task\":{task},\"spawned_at\":{}",
+                    json_string(&spawned_at.to_string())
+                );
+                if let Some((location, waits_on)) = stats::unpack_bookmark(parked_at) {
+                    let _ = write!(
+                        args,
+                        ",\"parked_at\":{},\"parked_on\":{}",
+                        json_string(&location.to_string()),
+                        json_string(&waits_on.text())
+                    );
+                }
+                if slow {
+                    args.push_str(",\"slow\":true");
+                }
                 writeln!(
                     out,
-                    ",{{\"name\":{},\"cat\":\"poll\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":{tid},\"args\":{{\"task\":{task},\"spawned_at\":{}}}}}",
+                    ",{{\"name\":{},\"cat\":\"poll\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":{tid},\"args\":{{{args}}}}}",
                     json_string(&label),
-                    micros(start),
-                    micros(end.saturating_sub(start)),
-                    json_string(&spawned_at.to_string())
+                    when(start),
+                    span(start, end),
                 )
             }
             Event::Loop { what, count, start, end } => writeln!(
                 out,
                 ",{{\"name\":\"{}\",\"cat\":\"loop\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":{tid},\"args\":{{\"count\":{count}}}}}",
                 work_name(what),
-                micros(start),
-                micros(end.saturating_sub(start))
+                when(start),
+                span(start, end)
             ),
             Event::Wake { task, at } => writeln!(
                 out,
                 ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":{tid},\"args\":{{\"task\":{task}}}}}",
-                micros(at)
+                when(at)
             ),
         };
     }
@@ -374,4 +435,15 @@ pub fn flush_trace() -> io::Result<()> {
             None => Ok(()),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Event;
+
+    #[test]
+    fn an_event_takes_48_bytes() {
+        // DEFAULT_CAPACITY's memory and the Builder's docs count on it.
+        assert_eq!(std::mem::size_of::<Event>(), 48);
+    }
 }
