@@ -354,14 +354,134 @@ fn a_loop_without_its_runtime_refuses_spawns() {
     assert!(weft::run(late).unwrap_err().is_cancelled());
 }
 
-#[test]
-fn the_virtual_clock_runs_on_one_loop_only_for_now() {
-    let error = Builder::new()
-        .loops(2)
+fn paused(loops: usize) -> weft::Runtime {
+    Builder::new()
+        .loops(loops)
+        .pin_loops(false)
         .start_paused(true)
         .build()
-        .unwrap_err();
-    assert_eq!(error.kind(), std::io::ErrorKind::Unsupported);
+        .unwrap()
+}
+
+#[test]
+fn one_virtual_clock_serves_every_loop() {
+    without_deadlock(LIMIT, || {
+        let runtime = paused(2);
+        let handle = runtime.handle();
+        let second = handle.loops()[1];
+        let (start, slept_there, now_here) = runtime.block_on(async {
+            let start = weft::time::Instant::now();
+            let slept_there = handle
+                .spawn_on(second, async {
+                    let there = weft::time::Instant::now();
+                    weft::time::sleep(Duration::from_secs(3600)).await;
+                    (there, weft::time::Instant::now())
+                })
+                .await
+                .unwrap();
+            (start, slept_there, weft::time::Instant::now())
+        });
+        assert_eq!(slept_there.0, start, "both loops read one clock");
+        assert_eq!(slept_there.1 - start, Duration::from_secs(3600));
+        assert_eq!(now_here, slept_there.1);
+    });
+}
+
+#[test]
+fn timers_on_different_loops_fire_in_deadline_order_at_their_exact_times() {
+    without_deadlock(LIMIT, || {
+        let runtime = paused(2);
+        let handle = runtime.handle();
+        let loops = handle.loops();
+        let fired = runtime.block_on(async {
+            let start = weft::time::Instant::now();
+            let (tx, mut rx) = weft::sync::mpsc::unbounded_channel();
+            for (ms, id) in [
+                (30, loops[0]),
+                (20, loops[1]),
+                (10, loops[1]),
+                (40, loops[1]),
+                (25, loops[0]),
+            ] {
+                let tx = tx.clone();
+                drop(handle.spawn_on(id, async move {
+                    weft::time::sleep(Duration::from_millis(ms)).await;
+                    tx.send((ms, start.elapsed(), weft::current_loop().index()))
+                        .unwrap();
+                }));
+            }
+            drop(tx);
+            let mut fired = Vec::new();
+            while let Some(event) = rx.recv().await {
+                fired.push(event);
+            }
+            fired
+        });
+        let order: Vec<u64> = fired.iter().map(|(ms, _, _)| *ms).collect();
+        assert_eq!(order, [10, 20, 25, 30, 40]);
+        for (ms, elapsed, _) in &fired {
+            assert_eq!(
+                *elapsed,
+                Duration::from_millis(*ms),
+                "virtual time is exact"
+            );
+        }
+    });
+}
+
+#[test]
+fn the_shared_clock_stands_still_while_any_loop_has_work() {
+    without_deadlock(LIMIT, || {
+        let runtime = paused(2);
+        let handle = runtime.handle();
+        let second = handle.loops()[1];
+        let (seen, slept) = runtime.block_on(async {
+            let start = weft::time::Instant::now();
+            // Loop 1 stays busy for a while; loop 0 waits on a timer meanwhile.
+            let busy = handle.spawn_on(second, async move {
+                let mut seen = Vec::new();
+                for _ in 0..2000 {
+                    seen.push(start.elapsed());
+                    weft::task::yield_now().await;
+                }
+                seen
+            });
+            weft::time::sleep(Duration::from_secs(10)).await;
+            let slept = start.elapsed();
+            (busy.await.unwrap(), slept)
+        });
+        assert!(
+            seen.iter().all(|elapsed| elapsed.is_zero()),
+            "time jumped while loop 1 was busy"
+        );
+        assert_eq!(slept, Duration::from_secs(10));
+    });
+}
+
+#[test]
+fn blocking_work_holds_the_shared_clock() {
+    without_deadlock(LIMIT, || {
+        let runtime = paused(2);
+        let handle = runtime.handle();
+        let second = handle.loops()[1];
+        let (job_saw, finished) = runtime.block_on(async {
+            let start = weft::time::Instant::now();
+            let waiter = handle.spawn_on(second, async move {
+                weft::time::sleep(Duration::from_secs(5)).await;
+                start.elapsed()
+            });
+            // Real time passes in the job; virtual time must not jump past loop 1's timer meanwhile.
+            let job = weft::spawn_blocking(|| thread::sleep(Duration::from_millis(50)));
+            job.await.unwrap();
+            let job_saw = start.elapsed();
+            (job_saw, waiter.await.unwrap())
+        });
+        assert!(
+            job_saw.is_zero(),
+            "the clock jumped while blocking work ran: {job_saw:?}"
+        );
+        assert_eq!(finished, Duration::from_secs(5));
+    });
 }
 
 #[test]

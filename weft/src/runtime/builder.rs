@@ -137,7 +137,8 @@ impl Builder {
     /// With `true`, the runtime starts with a **virtual clock**: time stands still while any task is ready,
     /// and jumps straight to the next timer deadline whenever every task is waiting — but never while
     /// [`spawn_blocking`](crate::spawn_blocking) work is in flight. Tests of timeouts run in microseconds and
-    /// give the same answer every time.
+    /// give the same answer every time. With [several loops](Builder::loops) they all read one clock, which
+    /// jumps only when every loop is idle.
     ///
     /// ```
     /// use std::time::Duration;

@@ -8,14 +8,31 @@
 //! "Busy", for [`Handle::spawn`](super::Handle::spawn) with several loops, is a loop's live tasks as it published
 //! them at the end of its latest turn, plus the tasks handed to it from other threads that it has not taken in
 //! yet. It is read with relaxed loads and may be a turn stale: placement only needs to be roughly fair.
+//!
+//! # The shared virtual clock
+//!
+//! With `start_paused`, every loop reads one virtual time. It moves only when every loop is idle (nothing ready,
+//! no blocking work in flight); then it jumps to the earliest timer deadline of all loops, and the loops whose
+//! deadline that is are woken. Each loop counts itself idle in [`Group`]'s count before it parks and uncounts
+//! itself when it wakes; these rules keep "every loop is idle" from being seen while some loop has work:
+//!
+//! 1. A loop that goes idle first publishes its next deadline, then adds itself to the count, then sets its
+//!    `virtual_idle` flag; only the flag's owner or one pusher that swaps it from `true` to `false` removes it from
+//!    the count again (so it is removed exactly once).
+//! 2. After setting its flag, the loop looks at its remote queue once more, with a full fence between the two; a
+//!    thread that hands it work pushes first and then, after a full fence, swaps the flag. So either the loop sees
+//!    the work, or the pusher sees the flag and uncounts it: handed-in work is never left behind a counted loop.
+//! 3. A loop hands work to another before it goes idle itself (program order on its thread), so by rule 2 the
+//!    receiver is uncounted before the sender is counted: a count that reaches the number of loops means that
+//!    every loop really had nothing to do.
 
 #![forbid(unsafe_code)]
 
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::AtomicBool;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Poll, Waker};
@@ -27,6 +44,7 @@ use super::shared::lock;
 use super::{Builder, Shared};
 use crate::blocking::Pool;
 use crate::sys::cpu;
+use crate::time::VirtualTime;
 
 /// Which loop of a runtime: `0` runs `block_on`, the others run on threads of their own.
 ///
@@ -71,6 +89,8 @@ pub(crate) struct Group {
     loops: Box<[Weak<Shared>]>,
     /// Set when a worker loop stopped under `UnhandledPanic::ShutdownRuntime`: the runtime's `block_on` panics.
     shutdown_requested: AtomicBool,
+    /// Loops idle on the shared virtual clock (see the module docs).
+    virtual_idle: AtomicUsize,
 }
 
 impl Group {
@@ -79,6 +99,40 @@ impl Group {
         Group {
             loops: loops.iter().map(Arc::downgrade).collect(),
             shutdown_requested: AtomicBool::new(false),
+            virtual_idle: AtomicUsize::new(0),
+        }
+    }
+
+    /// A loop goes idle on the shared virtual clock (rule 1).
+    pub(crate) fn count_idle(&self) {
+        self.virtual_idle.fetch_add(1, SeqCst);
+    }
+
+    /// A loop that was counted idle is not any more (rule 1).
+    pub(crate) fn uncount_idle(&self) {
+        self.virtual_idle.fetch_sub(1, SeqCst);
+    }
+
+    /// Whether every loop is idle on the shared virtual clock.
+    pub(crate) fn all_idle(&self) -> bool {
+        self.virtual_idle.load(SeqCst) == self.loops.len()
+    }
+
+    /// The earliest timer deadline any loop published when it went idle, if any loop has a timer.
+    pub(crate) fn earliest_virtual_deadline(&self) -> Option<u64> {
+        self.live()
+            .iter()
+            .map(|shared| shared.virtual_deadline())
+            .min()
+            .filter(|&earliest| earliest != u64::MAX)
+    }
+
+    /// Wakes every loop whose deadline is `now` or earlier, after the clock jumped to `now`.
+    pub(crate) fn wake_due(&self, now: u64) {
+        for shared in self.live() {
+            if shared.virtual_deadline() <= now {
+                shared.unpark();
+            }
         }
     }
 
@@ -179,6 +233,7 @@ impl Workers {
         count: usize,
         cpus: Option<&[usize]>,
         pool: &Pool,
+        virtual_time: Option<&VirtualTime>,
     ) -> io::Result<(Workers, Vec<Arc<Shared>>)> {
         let mut workers = Workers {
             threads: Vec::with_capacity(count.saturating_sub(1)),
@@ -189,11 +244,15 @@ impl Workers {
             let (ready, built) = mpsc::channel();
             let builder = builder.clone();
             let pool = pool.clone();
+            let virtual_time = virtual_time.cloned();
             let stop = workers.stop.clone();
             let cpu = cpus.map(|cpus| cpus[index % cpus.len()]);
             let spawned = thread::Builder::new()
                 .name(format!("weft-loop-{index}"))
-                .spawn(move || run_worker(&builder, LoopId::new(index), cpu, pool, &ready, &stop));
+                .spawn(move || {
+                    let id = LoopId::new(index);
+                    run_worker(&builder, id, cpu, (pool, virtual_time), &ready, &stop);
+                });
             let started = spawned.and_then(|thread| {
                 workers.threads.push(thread);
                 built
@@ -236,7 +295,7 @@ fn run_worker(
     builder: &Builder,
     id: LoopId,
     cpu: Option<usize>,
-    pool: Pool,
+    (pool, virtual_time): (Pool, Option<VirtualTime>),
     ready: &mpsc::Sender<io::Result<Arc<Shared>>>,
     stop: &Stop,
 ) {
@@ -249,7 +308,7 @@ fn run_worker(
             return;
         }
     }
-    let core = match Core::new(builder, id, pool) {
+    let core = match Core::new(builder, id, pool, virtual_time) {
         Ok(core) => core,
         Err(error) => {
             let _ = ready.send(Err(error));

@@ -46,6 +46,7 @@ use std::time::{Duration, Instant};
 
 use crate::blocking::Pool;
 use crate::cell::JoinHandle;
+use crate::time::VirtualTime;
 pub(crate) use event_loop::Core;
 use loops::{Group, Workers};
 pub(crate) use shared::Visit;
@@ -108,12 +109,6 @@ impl Runtime {
         builder.probe = builder.probe.for_runtime();
         let builder = &builder;
         let count = builder.loop_count()?;
-        if count > 1 && builder.start_paused {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "weft: start_paused (the virtual clock) runs on one loop only for now; build with loops(1)",
-            ));
-        }
         let cpus = if builder.pin_loops.unwrap_or(count > 1) {
             Some(crate::sys::cpu::allowed_cpus()?)
         } else {
@@ -128,14 +123,27 @@ impl Runtime {
             })?;
         }
         let pool = Pool::new(builder.max_blocking_threads, builder.blocking_keep_alive);
-        let core = Box::new(Core::new(builder, LoopId::new(0), pool.clone())?);
+        // One virtual clock for every loop.
+        let virtual_time = builder.start_paused.then(VirtualTime::new);
+        let core = Box::new(Core::new(
+            builder,
+            LoopId::new(0),
+            pool.clone(),
+            virtual_time.clone(),
+        )?);
         let mut runtime = Runtime {
             core,
             workers: None,
             _not_send: PhantomData,
         };
         if count > 1 {
-            let (workers, others) = Workers::start(builder, count, cpus.as_deref(), &pool)?;
+            let (workers, others) = Workers::start(
+                builder,
+                count,
+                cpus.as_deref(),
+                &pool,
+                virtual_time.as_ref(),
+            )?;
             runtime.workers = Some(workers);
             let mut all = vec![runtime.core.shared().clone()];
             all.extend(others);

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::fence;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -60,6 +61,12 @@ pub(crate) struct Shared {
     group: OnceLock<Arc<Group>>,
     /// Tasks handed to the loop from other threads that it has not taken in yet (for placement by load).
     incoming: AtomicU64,
+    /// Whether the loop runs on a virtual clock (shared with its group's other loops, if any).
+    paused: bool,
+    /// Set while the loop is counted idle on the group's shared virtual clock (`runtime::loops`, rule 1).
+    virtual_idle: AtomicBool,
+    /// The loop's next timer deadline as it went idle on the shared virtual clock (`u64::MAX`: none).
+    virtual_deadline: AtomicU64,
     /// Work handed in by other threads.
     remote: Mutex<Remote>,
     /// Whether `remote` may hold something and whether the loop is awake (runtime invariant 2).
@@ -160,6 +167,9 @@ impl Shared {
             loop_id,
             group: OnceLock::new(),
             incoming: AtomicU64::new(0),
+            paused: paused_clock,
+            virtual_idle: AtomicBool::new(false),
+            virtual_deadline: AtomicU64::new(u64::MAX),
             remote: Mutex::new(Remote::default()),
             doorbell: Doorbell::new(),
             eventfd,
@@ -218,6 +228,30 @@ impl Shared {
         self.incoming.fetch_sub(count as u64, Release);
     }
 
+    /// The loop goes idle on its group's shared virtual clock, its next deadline `next` (rules 1 and 2).
+    pub(crate) fn enter_virtual_idle(&self, group: &Group, next: Option<u64>) {
+        self.virtual_deadline
+            .store(next.unwrap_or(u64::MAX), SeqCst);
+        group.count_idle();
+        self.virtual_idle.store(true, SeqCst);
+        // Rule 2: between the flag and the caller's look at the remote queue.
+        fence(SeqCst);
+    }
+
+    /// The loop is not idle any more, if it was counted (by itself, or by a thread handing it work: rule 1).
+    pub(crate) fn leave_virtual_idle(&self) {
+        if self.virtual_idle.load(Relaxed) && self.virtual_idle.swap(false, SeqCst) {
+            if let Some(group) = self.group() {
+                group.uncount_idle();
+            }
+        }
+    }
+
+    /// The deadline published by [`enter_virtual_idle`](Self::enter_virtual_idle).
+    pub(crate) fn virtual_deadline(&self) -> u64 {
+        self.virtual_deadline.load(SeqCst)
+    }
+
     /// Finds a live loop by id.
     pub(crate) fn find(id: u64) -> Option<Arc<Shared>> {
         lock(&LOOPS).as_ref()?.get(&id)?.upgrade()
@@ -235,6 +269,11 @@ impl Shared {
         // Still under the lock: what was pushed may be all that keeps `self` alive (see `schedule`).
         if self.doorbell.pushed() {
             self.eventfd.notify();
+        }
+        if self.paused {
+            // Rule 2 of the shared virtual clock: the push, a full fence, then the flag.
+            fence(SeqCst);
+            self.leave_virtual_idle();
         }
         drop(remote);
         true
