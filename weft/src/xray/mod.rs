@@ -34,7 +34,7 @@ pub use bookmark::Bookmark;
 
 pub use dump::{Dump, TaskInfo, TaskState};
 
-pub use metrics::Metrics;
+pub use metrics::{LoopMetrics, Metrics};
 pub(crate) use probe::XraySettings;
 pub use slow_poll::SlowPoll;
 pub use trace::flush_trace;
