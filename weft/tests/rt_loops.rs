@@ -682,3 +682,35 @@ fn a_dump_names_the_task_blocking_another_loop_and_still_lists_the_rest() {
         runtime.block_on(hog).unwrap();
     });
 }
+
+#[test]
+fn a_slow_poll_on_a_worker_loop_says_which_loop_it_blocked() {
+    without_deadlock(LIMIT, || {
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let record = reports.clone();
+        let runtime = Builder::new()
+            .loops(2)
+            .pin_loops(false)
+            .slow_poll_threshold(Some(Duration::from_millis(20)))
+            .on_slow_poll(move |slow| {
+                record
+                    .lock()
+                    .unwrap()
+                    .push((slow.loop_id, slow.to_string()))
+            })
+            .build()
+            .unwrap();
+        let handle = runtime.handle();
+        let second = handle.loops()[1];
+        runtime
+            .block_on(handle.spawn_on(second, async {
+                thread::sleep(Duration::from_millis(60)); // blocks loop 1
+            }))
+            .unwrap();
+        drop(runtime);
+        let reports = reports.lock().unwrap();
+        let (loop_id, text) = reports.last().expect("a slow poll was reported");
+        assert_eq!(*loop_id, second);
+        assert!(text.contains("on loop 1"), "{text}");
+    });
+}
