@@ -599,3 +599,118 @@ fn metrics_sum_the_loops_and_break_them_down() {
         );
     });
 }
+
+#[test]
+fn a_dump_lists_the_tasks_of_every_loop_with_their_loop() {
+    without_deadlock(LIMIT, || {
+        let runtime = runtime(2);
+        let handle = runtime.handle();
+        let loops = handle.loops();
+        runtime.block_on(async {
+            let (release, released) = weft::sync::oneshot::channel::<()>();
+            let sleeper = weft::task::Builder::new()
+                .name("here")
+                .spawn(async { weft::time::sleep(Duration::from_secs(60)).await });
+            let there = handle.spawn_on(loops[1], async move {
+                weft::task::Builder::new()
+                    .name("there")
+                    .spawn(async move { released.await.unwrap() })
+                    .await
+                    .unwrap();
+            });
+            // Until both named tasks are parked at their bookmarks.
+            let dump = loop {
+                let dump = weft::xray::dump();
+                let parked = |name: &str| {
+                    dump.tasks()
+                        .iter()
+                        .any(|task| task.name.as_deref() == Some(name) && task.bookmark.is_some())
+                };
+                if parked("here") && parked("there") {
+                    break dump;
+                }
+                weft::time::sleep(Duration::from_millis(1)).await;
+            };
+            assert!(dump.answered());
+            let loop_of = |name: &str| {
+                dump.tasks()
+                    .iter()
+                    .find(|task| task.name.as_deref() == Some(name))
+                    .unwrap()
+                    .loop_id
+            };
+            assert_eq!(loop_of("here"), loops[0]);
+            assert_eq!(loop_of("there"), loops[1]);
+            let text = dump.to_string();
+            assert!(text.contains("on 2 loops"), "{text}");
+            assert!(text.lines().nth(1).unwrap().starts_with("loop"), "{text}");
+            release.send(()).unwrap();
+            there.await.unwrap();
+            sleeper.abort();
+        });
+    });
+}
+
+#[test]
+fn a_dump_names_the_task_blocking_another_loop_and_still_lists_the_rest() {
+    without_deadlock(LIMIT, || {
+        let runtime = runtime(2);
+        let handle = runtime.handle();
+        let second = handle.loops()[1];
+        let (stuck_tx, stuck_rx) = std::sync::mpsc::channel();
+        let hog = handle.spawn_on(second, async move {
+            stuck_tx.send(()).unwrap();
+            thread::sleep(Duration::from_millis(2500)); // blocks loop 1 longer than a dump waits
+        });
+        let hog_id = hog.id();
+        let dump = runtime.block_on(async {
+            let _parked = weft::task::Builder::new()
+                .name("parked")
+                .spawn(async { weft::time::sleep(Duration::from_secs(60)).await });
+            weft::task::yield_now().await;
+            stuck_rx.recv().unwrap();
+            weft::xray::dump()
+        });
+        assert!(!dump.answered());
+        assert_eq!(dump.blocking_task(), Some(hog_id));
+        assert!(dump
+            .tasks()
+            .iter()
+            .any(|task| task.name.as_deref() == Some("parked")));
+        let text = dump.to_string();
+        assert!(text.contains("loop 1: the loop did not answer"), "{text}");
+        runtime.block_on(hog).unwrap();
+    });
+}
+
+#[test]
+fn a_slow_poll_on_a_worker_loop_says_which_loop_it_blocked() {
+    without_deadlock(LIMIT, || {
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let record = reports.clone();
+        let runtime = Builder::new()
+            .loops(2)
+            .pin_loops(false)
+            .slow_poll_threshold(Some(Duration::from_millis(20)))
+            .on_slow_poll(move |slow| {
+                record
+                    .lock()
+                    .unwrap()
+                    .push((slow.loop_id, slow.to_string()))
+            })
+            .build()
+            .unwrap();
+        let handle = runtime.handle();
+        let second = handle.loops()[1];
+        runtime
+            .block_on(handle.spawn_on(second, async {
+                thread::sleep(Duration::from_millis(60)); // blocks loop 1
+            }))
+            .unwrap();
+        drop(runtime);
+        let reports = reports.lock().unwrap();
+        let (loop_id, text) = reports.last().expect("a slow poll was reported");
+        assert_eq!(*loop_id, second);
+        assert!(text.contains("on loop 1"), "{text}");
+    });
+}

@@ -71,7 +71,7 @@ impl ProbeSettings for XraySettings {
         if self.slow_polls.threshold.is_none() && self.trace_path.is_none() {
             return None;
         }
-        let watch = Arc::new(PollWatch::new());
+        let watch = Arc::new(PollWatch::new(loop_id));
         let probe = XrayProbe {
             slow_polls: self.slow_polls.threshold.map(|threshold| SlowPolls {
                 threshold,
@@ -187,6 +187,7 @@ impl Probe for XrayProbe {
             if duration >= slow_polls.threshold && !stale {
                 slow = true;
                 let report = SlowPoll::new(
+                    slow_polls.watch.loop_id(),
                     task.id,
                     task.name.as_deref().map(str::to_owned),
                     task.spawned_at,
