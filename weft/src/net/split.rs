@@ -41,7 +41,7 @@ pub trait Stream {
     }
 }
 
-/// The reading half of a borrowed stream, from [`TcpStream::split`]. Implements [`AsyncRead`], and has the
+/// The reading half of a borrowed stream, from [`IoStream::split`]. Implements [`AsyncRead`], and has the
 /// stream's `read`, `read_exact` and `peek` as inherent methods taking `&self`: a task parked in one shows the
 /// line that awaits it, as with the stream's own.
 ///
@@ -61,7 +61,7 @@ pub trait Stream {
 #[derive(Debug)]
 pub struct ReadHalf<'a, S = TcpStream>(&'a S);
 
-/// The writing half of a borrowed stream, from [`TcpStream::split`]. Closing it shuts down the write side.
+/// The writing half of a borrowed stream, from [`IoStream::split`]. Closing it shuts down the write side.
 /// Implements [`AsyncWrite`], and has the stream's `write`, `write_vectored` and `write_all` as inherent methods
 /// taking `&self`: a task parked in one shows the line that awaits it, as with the stream's own.
 ///
@@ -83,7 +83,7 @@ pub struct ReadHalf<'a, S = TcpStream>(&'a S);
 #[derive(Debug)]
 pub struct WriteHalf<'a, S = TcpStream>(&'a S);
 
-/// The reading half of an owned stream, from [`TcpStream::into_split`]: `'static` and `Send`. Has the same
+/// The reading half of an owned stream, from [`IoStream::into_split`]: `'static` and `Send`. Has the same
 /// methods as a [`ReadHalf`].
 ///
 /// ```
@@ -107,7 +107,7 @@ pub struct WriteHalf<'a, S = TcpStream>(&'a S);
 #[derive(Debug)]
 pub struct OwnedReadHalf<S: Stream = TcpStream>(Arc<S>);
 
-/// The writing half of an owned stream, from [`TcpStream::into_split`]: `'static` and `Send`. Dropping it shuts
+/// The writing half of an owned stream, from [`IoStream::into_split`]: `'static` and `Send`. Dropping it shuts
 /// down the write side, so the peer reads EOF. Has the same methods as a [`WriteHalf`].
 ///
 /// ```
