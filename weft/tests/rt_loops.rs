@@ -331,6 +331,19 @@ fn pinned_loops_each_run_on_one_cpu() {
     });
 }
 
+#[test]
+fn pinning_leaves_blocking_threads_and_the_callers_thread_free() {
+    without_deadlock(LIMIT, || {
+        let before = allowed_cpus();
+        let runtime = Builder::new().loops(2).build().unwrap();
+        assert_eq!(allowed_cpus(), 1, "this thread runs loop 0, pinned");
+        let in_job = runtime.block_on(async { weft::spawn_blocking(allowed_cpus).await.unwrap() });
+        assert_eq!(in_job, before, "a blocking thread may run on every CPU");
+        drop(runtime);
+        assert_eq!(allowed_cpus(), before, "the thread is the caller's again");
+    });
+}
+
 /// How many CPUs the calling thread may run on.
 fn allowed_cpus() -> usize {
     // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.

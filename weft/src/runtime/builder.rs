@@ -246,8 +246,8 @@ impl Builder {
     }
 
     /// Whether loop i is pinned to the i-th CPU of the process's affinity mask (default: `true` when there is
-    /// more than one loop). Loop 0 is the thread that builds the runtime: it stays pinned after the runtime is
-    /// dropped.
+    /// more than one loop). Loop 0 is the thread that builds the runtime: it is pinned while the runtime lives and
+    /// may run anywhere again once it is dropped. Blocking-pool threads are never pinned.
     ///
     /// ```
     /// let runtime = weft::Builder::new().loops(2).pin_loops(false).build().unwrap();

@@ -88,6 +88,8 @@ pub struct Runtime {
     core: Box<Core>,
     /// The threads running loops 1.., with more than one loop.
     workers: Option<Workers>,
+    /// The CPUs the building thread could run on before loop 0 pinned it, given back when the runtime drops.
+    unpin_to: Option<Vec<usize>>,
     /// A runtime is `!Send` and `!Sync`: its tasks may hold `!Send` values.
     _not_send: PhantomData<Rc<()>>,
 }
@@ -115,15 +117,12 @@ impl Runtime {
         } else {
             None
         };
-        if let Some(cpus) = &cpus {
-            crate::sys::cpu::pin_current_thread(cpus[0]).map_err(|error| {
-                io::Error::new(
-                    error.kind(),
-                    format!("weft: could not pin loop 0 to CPU {}: {error}", cpus[0]),
-                )
-            })?;
-        }
-        let pool = Pool::new(builder.max_blocking_threads, builder.blocking_keep_alive);
+        // Blocking threads run on any CPU the process may use, not on the loop that started them.
+        let pool = Pool::new(
+            builder.max_blocking_threads,
+            builder.blocking_keep_alive,
+            cpus.clone(),
+        );
         // One virtual clock for every loop.
         let virtual_time = builder.start_paused.then(VirtualTime::new);
         let core = Box::new(Core::new(
@@ -135,8 +134,18 @@ impl Runtime {
         let mut runtime = Runtime {
             core,
             workers: None,
+            unpin_to: None,
             _not_send: PhantomData,
         };
+        if let Some(cpus) = &cpus {
+            crate::sys::cpu::pin_current_thread(cpus[0]).map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!("weft: could not pin loop 0 to CPU {}: {error}", cpus[0]),
+                )
+            })?;
+            runtime.unpin_to = Some(cpus.clone());
+        }
         if count > 1 {
             let (workers, others) = Workers::start(
                 builder,
@@ -164,6 +173,10 @@ impl Runtime {
         self.core.shutdown(deadline);
         if let Some(mut workers) = self.workers.take() {
             workers.join();
+        }
+        if let Some(cpus) = self.unpin_to.take() {
+            // The thread is the caller's again: as it was. (It could only fail if the CPUs went away.)
+            let _ = crate::sys::cpu::set_allowed_cpus(&cpus);
         }
     }
 

@@ -30,16 +30,23 @@ pub(crate) fn allowed_cpus() -> io::Result<Vec<usize>> {
 
 /// Pins the calling thread to `cpu`.
 pub(crate) fn pin_current_thread(cpu: usize) -> io::Result<()> {
-    if cpu >= libc::CPU_SETSIZE as usize {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "CPU number out of range",
-        ));
-    }
+    set_allowed_cpus(&[cpu])
+}
+
+/// Lets the calling thread run on `cpus` (and no other).
+pub(crate) fn set_allowed_cpus(cpus: &[usize]) -> io::Result<()> {
     // SAFETY: as above.
     let mut set: libc::cpu_set_t = unsafe { mem::zeroed() };
-    // SAFETY: `cpu` is below CPU_SETSIZE (checked above).
-    unsafe { libc::CPU_SET(cpu, &mut set) };
+    for &cpu in cpus {
+        if cpu >= libc::CPU_SETSIZE as usize {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "CPU number out of range",
+            ));
+        }
+        // SAFETY: `cpu` is below CPU_SETSIZE (checked above).
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
     syscall!(sched_setaffinity(
         0,
         mem::size_of::<libc::cpu_set_t>(),
