@@ -32,7 +32,7 @@ mod trace;
 
 pub use bookmark::Bookmark;
 
-pub use dump::{Dump, TaskInfo, TaskState};
+pub use dump::{Dump, TaskInfo, TaskState, Tree};
 
 pub use metrics::Metrics;
 pub(crate) use probe::XraySettings;
