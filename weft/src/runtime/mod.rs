@@ -79,6 +79,8 @@ pub(crate) fn report_lost_panic(payload: &(dyn std::any::Any + Send), what: fmt:
 pub struct Runtime {
     /// The loop's state; boxed so the thread-local context can point at it.
     core: Box<Core>,
+    /// What the observer serves from outside the loop (the inspection socket), dropped with the runtime.
+    attached: Option<Box<dyn std::any::Any>>,
     /// A runtime is `!Send` and `!Sync`: its tasks may hold `!Send` values.
     _not_send: PhantomData<Rc<()>>,
 }
@@ -97,10 +99,18 @@ impl Runtime {
 
     /// Builds the runtime from a builder's configuration.
     pub(crate) fn from_builder(builder: &Builder) -> io::Result<Runtime> {
-        Ok(Runtime {
+        let mut runtime = Runtime {
             core: Box::new(Core::new(builder)?),
+            attached: None,
             _not_send: PhantomData,
-        })
+        };
+        runtime.attached = builder.probe.attach(&runtime.handle())?;
+        Ok(runtime)
+    }
+
+    /// What the observer serves from outside the loop (the x-ray's inspection socket), if anything.
+    pub(crate) fn attached(&self) -> Option<&dyn std::any::Any> {
+        self.attached.as_deref()
     }
 
     /// Runs `future` to completion on this thread, running the loop (and every task spawned on it) meanwhile.

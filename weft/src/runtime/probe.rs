@@ -84,6 +84,10 @@ pub(crate) trait ProbeSettings: Send + Sync + fmt::Debug {
     /// poll in progress), which the loop keeps in its shared half; `None` if nothing is to be observed.
     fn start(&self) -> Option<(Box<dyn Probe>, Arc<dyn Any + Send + Sync>)>;
 
+    /// Called once a runtime is built, with its handle: starts what the observer serves from outside the loop
+    /// (the x-ray's inspection socket), returned as a guard the runtime keeps until it is dropped.
+    fn attach(&self, handle: &super::Handle) -> std::io::Result<Option<Box<dyn Any>>>;
+
     /// The settings themselves, for the observer to change them.
     fn as_any_mut(&mut self) -> &mut dyn Any;
 

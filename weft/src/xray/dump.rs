@@ -182,6 +182,11 @@ impl Dump {
         }
     }
 
+    /// Why the loop did not answer, if it did not.
+    pub(crate) fn unanswered_reason(&self) -> Option<&Unanswered> {
+        self.unanswered.as_ref()
+    }
+
     /// The live tasks, longest-parked first.
     pub fn tasks(&self) -> &[TaskInfo] {
         &self.tasks
