@@ -4,7 +4,7 @@
 //! weft-xray ps PID        every live task: state, idle time, polls, who awaits it, bookmark, spawn line
 //! weft-xray pstree PID    the tasks as the tree of who awaits whom
 //! weft-xray top PID       refreshed every second: polls/s, busiest tasks, slow polls (q or Ctrl-C quits)
-//! weft-xray view TRACE.json -o TRACE.html    the loop's timeline as one self-contained page
+//! weft-xray view TRACE.json [MORE.json ...] -o TRACE.html    the loop's timeline as one page
 //! ```
 //!
 //! `ps`, `pstree` and `top` read the process's inspection socket, which it serves when started with
@@ -23,7 +23,7 @@ use std::process::ExitCode;
 
 /// How to call the tool.
 const USAGE: &str =
-    "usage: weft-xray ps PID | pstree PID | top PID | view TRACE.json -o TRACE.html";
+    "usage: weft-xray ps PID | pstree PID | top PID | view TRACE.json [MORE.json ...] -o TRACE.html [--slow-ms N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

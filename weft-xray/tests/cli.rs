@@ -261,7 +261,8 @@ fn pstree_puts_each_task_under_the_one_that_awaits_it() {
             .position(|line| line.contains(&format!("'{name}'")))
             .unwrap_or_else(|| panic!("{name} missing:\n{tree}"))
     };
-    let depth = |index: usize| lines[index].find("─ ").unwrap() / 3;
+    // Each level of the tree is three characters of prefix ("│  " or "   ") before the branch ("├─"/"└─").
+    let depth = |index: usize| lines[index].chars().take_while(|&c| c != '─').count() / 3;
     let (acceptor, supervisor, job) = (at("acceptor"), at("supervisor"), at("job"));
     assert_eq!(job, supervisor + 1, "{tree}");
     assert_eq!(depth(job), depth(supervisor) + 1, "{tree}");
