@@ -153,7 +153,7 @@ fn render(pid: u32, previous: Option<&Sample>, sample: &Sample) -> String {
                 })
                 .collect();
             // Busiest first: by time in polls since the last refresh when measured, then by polls.
-            rows.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+            rows.sort_by_key(|row| std::cmp::Reverse((row.0, row.1)));
             let shown: Vec<Vec<String>> =
                 rows.into_iter().take(TOP_TASKS).map(|row| row.2).collect();
             out.push_str(&table::render(

@@ -50,7 +50,7 @@ fn inspected_service() {
             .spawn(sleep(Duration::from_secs(600)));
         let _supervisor = weft::task::Builder::new()
             .name("supervisor")
-            .spawn(async move { job.await });
+            .spawn(job); // a JoinHandle is a future: this task awaits it
         sleep(Duration::from_millis(50)).await;
         println!("ready {}", socket.display());
         // The tests kill it long before; the limit only keeps a leftover from running forever.

@@ -143,13 +143,13 @@ fn the_edge_is_cleared_when_the_waiter_completes_or_drops_the_handle() {
         let waiter = weft::spawn(async move {
             let mut awaited = awaited;
             let _ = timeout(Duration::from_millis(10), &mut awaited).await;
-            awaited // handed back: alive, no longer awaited
+            Some(awaited) // handed back: alive, no longer awaited
         });
         settle().await;
         let dump = weft::xray::dump();
         assert_eq!(task(&dump, awaited_id).awaited_by, Some(waiter.id()));
 
-        let awaited = waiter.await.unwrap();
+        let awaited = waiter.await.unwrap().unwrap();
         let dump = weft::xray::dump();
         assert_eq!(
             task(&dump, awaited_id).awaited_by,

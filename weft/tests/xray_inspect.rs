@@ -65,7 +65,7 @@ fn dump_and_metrics_replies_parse_as_json_and_name_the_tasks() {
             .spawn(weft::time::sleep(Duration::from_secs(60)));
         let waiter = weft::task::Builder::new()
             .name("waiter")
-            .spawn(async move { sleeper.await });
+            .spawn(sleeper); // a JoinHandle is a future: this task awaits it
         weft::task::yield_now().await;
         weft::task::yield_now().await;
 

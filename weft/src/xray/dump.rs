@@ -60,7 +60,7 @@ pub struct TaskInfo {
     /// of a loop turn unless the loop times its polls.
     pub idle_for: Duration,
     /// The task whose `.await` parks on this one: it is parked on this task's
-    /// [`JoinHandle`](crate::task::JoinHandle), or, for a child of a [`TaskGroup`](crate::task::TaskGroup), in
+    /// [`JoinHandle`](crate::JoinHandle), or, for a child of a `TaskGroup`, in
     /// the group's `join_next`/`join_all`. `None` for a task nobody awaits (a root of [`Dump::tree`]).
     ///
     /// Read from the waiter's bookmark, so it costs nothing to keep, and it is as fresh as the waiter's latest
