@@ -48,9 +48,8 @@ fn inspected_service() {
         let job = weft::task::Builder::new()
             .name("job")
             .spawn(sleep(Duration::from_secs(600)));
-        let _supervisor = weft::task::Builder::new()
-            .name("supervisor")
-            .spawn(job); // a JoinHandle is a future: this task awaits it
+        // A JoinHandle is a future: this task awaits it.
+        let _supervisor = weft::task::Builder::new().name("supervisor").spawn(job);
         sleep(Duration::from_millis(50)).await;
         println!("ready {}", socket.display());
         // The tests kill it long before; the limit only keeps a leftover from running forever.

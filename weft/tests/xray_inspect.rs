@@ -63,9 +63,8 @@ fn dump_and_metrics_replies_parse_as_json_and_name_the_tasks() {
         let sleeper = weft::task::Builder::new()
             .name("sleeper")
             .spawn(weft::time::sleep(Duration::from_secs(60)));
-        let waiter = weft::task::Builder::new()
-            .name("waiter")
-            .spawn(sleeper); // a JoinHandle is a future: this task awaits it
+        // A JoinHandle is a future: this task awaits it.
+        let waiter = weft::task::Builder::new().name("waiter").spawn(sleeper);
         weft::task::yield_now().await;
         weft::task::yield_now().await;
 
