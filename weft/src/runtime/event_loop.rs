@@ -221,6 +221,15 @@ impl Core {
         self.grouped.set(true);
     }
 
+    /// Task `id` ended: it is no longer a group's child. Out of line, so that `retire`, which every task
+    /// passes through, stays small enough to keep its own callees inlined.
+    #[inline(never)]
+    fn leave_group(&self, id: Id) {
+        let mut groups = self.groups.borrow_mut();
+        groups.remove(&id);
+        self.grouped.set(!groups.is_empty());
+    }
+
     /// The key of the task group that task `id` is a live child of, if any.
     pub(crate) fn group_of(&self, id: Id) -> Option<u32> {
         if !self.grouped.get() {
@@ -456,9 +465,7 @@ impl Core {
             name
         };
         if self.grouped.get() {
-            let mut groups = self.groups.borrow_mut();
-            groups.remove(&id);
-            self.grouped.set(!groups.is_empty());
+            self.leave_group(id);
         }
         if let Some(payload) = unhandled_panic {
             self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
