@@ -230,3 +230,27 @@ fn the_socket_is_removed_when_the_runtime_is_dropped() {
     let plain = weft::Runtime::new().unwrap();
     assert!(plain.inspect_socket().is_none(), "off by default");
 }
+
+#[test]
+fn runtimes_made_and_dropped_at_once_each_keep_their_own_socket() {
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(|| {
+                for _ in 0..25 {
+                    let runtime = weft::Builder::new().inspect(true).build().unwrap();
+                    let path = runtime.inspect_socket().unwrap().to_owned();
+                    // Answered without the loop: metrics are published, not asked of it.
+                    let reply: Value =
+                        serde_json::from_str(&exchange(&path, b"{\"v\":1,\"cmd\":\"metrics\"}\n"))
+                            .unwrap();
+                    assert_eq!(reply["ok"], true);
+                    drop(runtime);
+                    assert!(!path.exists() || UnixStream::connect(&path).is_ok());
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}

@@ -53,7 +53,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -61,6 +61,7 @@ use super::dump::{Blocking, Unanswered};
 use super::json::{self, Value};
 use super::slow_poll::PollWatch;
 use super::{Bookmark, Dump, Metrics, SlowPoll};
+use crate::loom::lock_std;
 use crate::runtime::{Builder, Handle, Runtime};
 
 /// The longest request line, in bytes.
@@ -79,6 +80,9 @@ pub(crate) struct Inspector {
     path: PathBuf,
     /// Tells the server thread to stop.
     stop: Arc<AtomicBool>,
+    /// The listening socket, shared with the thread: kept open here until the file is removed, so the file never
+    /// names a closed socket while the runtime lives.
+    _listening: UnixListener,
 }
 
 impl Inspector {
@@ -92,15 +96,26 @@ impl Inspector {
             handle: handle.clone(),
             threshold,
         };
+        let listening = match listener.try_clone() {
+            Ok(listening) => listening,
+            Err(error) => {
+                forget(&path);
+                return Err(error);
+            }
+        };
         let stopped = stop.clone();
         let spawned = thread::Builder::new()
             .name("weft-inspect".into())
             .spawn(move || server.run(&listener, &stopped));
         if let Err(error) = spawned {
-            let _ = fs::remove_file(&path);
+            forget(&path);
             return Err(error);
         }
-        Ok(Inspector { path, stop })
+        Ok(Inspector {
+            path,
+            stop,
+            _listening: listening,
+        })
     }
 }
 
@@ -108,10 +123,18 @@ impl Drop for Inspector {
     fn drop(&mut self) {
         self.stop.store(true, SeqCst);
         // Wakes the thread from `accept`; it sees `stop` and exits on its own (not joined: a client may hold it
-        // for up to CLIENT_TIMEOUT, and the runtime's drop should not wait for that).
+        // for up to CLIENT_TIMEOUT, and the runtime's drop should not wait for that). The socket stays open
+        // (`_listening`) until the file is gone, so nobody can have replaced the file meanwhile.
         let _ = UnixStream::connect(&self.path);
-        let _ = fs::remove_file(&self.path);
+        forget(&self.path);
     }
+}
+
+/// Removes the socket file at `path`, which this process no longer serves.
+fn forget(path: &Path) {
+    let mut live = lock_std(&LIVE);
+    let _ = fs::remove_file(path);
+    live.retain(|live| live != path);
 }
 
 /// The directory of inspection sockets: created (0700) if missing, and checked to be ours and private.
@@ -162,34 +185,38 @@ fn with_path(error: io::Error, what: &str, path: &Path) -> io::Error {
     )
 }
 
+/// The sockets this process serves now. A socket file named after our pid and not in here is a leftover of an
+/// earlier process that had our pid; binding under this lock means two runtimes never take the same name, and
+/// none removes another's file (asking the file instead — does anyone answer? — races with a socket that is
+/// bound but not yet listening).
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
 /// Binds `<pid>.sock` in `dir` (or `<pid>-2.sock`, ... if another runtime of this process has it), replacing a
-/// leftover file nobody listens on; makes it 0600.
+/// leftover file of an earlier process with our pid; makes it 0600.
 fn bind(dir: &Path) -> io::Result<(UnixListener, PathBuf)> {
     let pid = std::process::id();
+    let mut live = lock_std(&LIVE);
     let mut number = 1;
     loop {
-        let name = match number {
+        let path = dir.join(match number {
             1 => format!("{pid}.sock"),
             n => format!("{pid}-{n}.sock"),
-        };
-        let path = dir.join(name);
-        match UnixListener::bind(&path) {
-            Ok(listener) => {
-                fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
-                    .map_err(|error| with_path(error, "cannot set the mode of", &path))?;
-                return Ok((listener, path));
-            }
-            Err(error) if error.kind() == io::ErrorKind::AddrInUse => {
-                if UnixStream::connect(&path).is_err() {
-                    // Left by a process that exited with our pid, or a runtime not dropped: nobody answers.
-                    fs::remove_file(&path)
-                        .map_err(|error| with_path(error, "cannot remove the stale", &path))?;
-                } else {
-                    number += 1;
-                }
-            }
-            Err(error) => return Err(with_path(error, "cannot bind", &path)),
+        });
+        number += 1;
+        if live.contains(&path) {
+            continue;
         }
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(with_path(error, "cannot remove the leftover", &path)),
+        }
+        let listener =
+            UnixListener::bind(&path).map_err(|error| with_path(error, "cannot bind", &path))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+            .map_err(|error| with_path(error, "cannot set the mode of", &path))?;
+        live.push(path.clone());
+        return Ok((listener, path));
     }
 }
 
