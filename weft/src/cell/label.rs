@@ -86,7 +86,8 @@ pub(crate) enum Op {
     BarrierWait,
     /// A file-system operation running on the blocking pool.
     Fs,
-    /// `TaskGroup::join_next`.
+    /// `TaskGroup::join_next`: argument = the group's key (not shown), which the loop also keeps for each child
+    /// (`Core::join_group`), so that a dump can tell whom the children are awaited by.
     GroupJoin,
     /// `CancellationToken::cancelled`.
     Cancelled,
@@ -278,6 +279,11 @@ impl Label {
             .unwrap_or(Op::None)
     }
 
+    /// The argument, unless it was too large to keep (then it reads "≥" the largest).
+    pub(crate) fn argument(self) -> Option<u32> {
+        Some(self.0 & ARG_MAX).filter(|&arg| arg != ARG_MAX)
+    }
+
     /// The packed form.
     pub(crate) fn to_bits(self) -> u32 {
         self.0
@@ -379,6 +385,12 @@ mod tests {
             "Child::wait pid 4242"
         );
         assert_eq!(Label::plain(Op::MpscRecv).op(), Op::MpscRecv);
+        assert_eq!(
+            Label::number(Op::GroupJoin, 9).text(),
+            "TaskGroup::join_next"
+        );
+        assert_eq!(Label::number(Op::GroupJoin, 9).argument(), Some(9));
+        assert_eq!(Label::fd(Op::TcpRead, i32::MAX).argument(), None);
         for (number, op) in Op::ALL.iter().enumerate() {
             assert_eq!(*op as usize, number, "Op::ALL is in declaration order");
         }

@@ -41,6 +41,11 @@ pub(crate) struct Core {
     registry: RefCell<Registry>,
     /// Live tasks with a name (in `Shared::names`); while zero, that map's lock is never taken.
     named: Cell<usize>,
+    /// Live children of task groups: the group's key (the argument of its owner's `join_next` bookmark), for
+    /// the x-ray's "awaited by". While empty, a retiring task does not look here.
+    groups: RefCell<HashMap<Id, u32>>,
+    /// Whether `groups` has entries, read by every retiring task (cheaper than borrowing the map).
+    grouped: Cell<bool>,
     /// When the loop started: task statistics count milliseconds from here.
     epoch: Instant,
     /// Milliseconds since `epoch` at the start of the current turn (or poll, while polls are timed), plus one, as
@@ -143,6 +148,8 @@ impl Core {
             run_queue: RefCell::new(VecDeque::new()),
             registry: RefCell::new(Registry::default()),
             named: Cell::new(0),
+            groups: RefCell::new(HashMap::new()),
+            grouped: Cell::new(false),
             epoch: Instant::now(),
             now_stamp: Cell::new(stats::stamp(1)),
             stale_pops: Cell::new(0),
@@ -221,6 +228,29 @@ impl Core {
         self.registry.borrow_mut().insert(registry_ref);
         self.run_queue.borrow_mut().push_back(queue_ref);
         handle
+    }
+
+    /// Task `id`, just spawned, is a child of the task group with `key` (see `groups`).
+    pub(crate) fn join_group(&self, id: Id, key: u32) {
+        self.groups.borrow_mut().insert(id, key);
+        self.grouped.set(true);
+    }
+
+    /// Task `id` ended: it is no longer a group's child. Out of line, so that `retire`, which every task
+    /// passes through, stays small enough to keep its own callees inlined.
+    #[inline(never)]
+    fn leave_group(&self, id: Id) {
+        let mut groups = self.groups.borrow_mut();
+        groups.remove(&id);
+        self.grouped.set(!groups.is_empty());
+    }
+
+    /// The key of the task group that task `id` is a live child of, if any.
+    pub(crate) fn group_of(&self, id: Id) -> Option<u32> {
+        if !self.grouped.get() {
+            return None;
+        }
+        self.groups.borrow().get(&id).copied()
     }
 
     /// The name of a live task, if it has one.
@@ -456,6 +486,9 @@ impl Core {
             }
             name
         };
+        if self.grouped.get() {
+            self.leave_group(id);
+        }
         if let Some(payload) = unhandled_panic {
             self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());
             crate::cell::drop_quietly(payload);
@@ -718,6 +751,8 @@ impl Core {
         drop(woken);
         super::shared::lock(&self.shared.names).clear();
         self.named.set(0);
+        self.groups.borrow_mut().clear();
+        self.grouped.set(false);
         // Visits not made are dropped: whoever asked learns from that that the loop is gone.
         drop(remote.visits);
         self.shared.blocking.shutdown(deadline);

@@ -90,6 +90,8 @@ pub struct Runtime {
     workers: Option<Workers>,
     /// The CPUs the building thread could run on before loop 0 pinned it, given back when the runtime drops.
     unpin_to: Option<Vec<usize>>,
+    /// What the observer serves from outside the loop (the inspection socket), dropped with the runtime.
+    attached: Option<Box<dyn std::any::Any>>,
     /// A runtime is `!Send` and `!Sync`: its tasks may hold `!Send` values.
     _not_send: PhantomData<Rc<()>>,
 }
@@ -135,6 +137,7 @@ impl Runtime {
             core,
             workers: None,
             unpin_to: None,
+            attached: None,
             _not_send: PhantomData,
         };
         if let Some(cpus) = &cpus {
@@ -162,6 +165,8 @@ impl Runtime {
                 shared.set_group(group.clone());
             }
         }
+        // With every loop in place, so what is served from outside sees them all.
+        runtime.attached = builder.probe.attach(&runtime.handle())?;
         Ok(runtime)
     }
 
@@ -178,6 +183,11 @@ impl Runtime {
             // The thread is the caller's again: as it was. (It could only fail if the CPUs went away.)
             let _ = crate::sys::cpu::set_allowed_cpus(&cpus);
         }
+    }
+
+    /// What the observer serves from outside the loop (the x-ray's inspection socket), if anything.
+    pub(crate) fn attached(&self) -> Option<&dyn std::any::Any> {
+        self.attached.as_deref()
     }
 
     /// Runs `future` to completion on this thread, running the loop (and every task spawned on it) meanwhile.

@@ -89,6 +89,10 @@ pub(crate) trait ProbeSettings: Send + Sync + fmt::Debug {
     /// made here, once per runtime.
     fn for_runtime(&self) -> Box<dyn ProbeSettings>;
 
+    /// Called once a runtime is built, with its handle: starts what the observer serves from outside the loop
+    /// (the x-ray's inspection socket), returned as a guard the runtime keeps until it is dropped.
+    fn attach(&self, handle: &super::Handle) -> std::io::Result<Option<Box<dyn Any>>>;
+
     /// The settings themselves, for the observer to change them.
     fn as_any_mut(&mut self) -> &mut dyn Any;
 

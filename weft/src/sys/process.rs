@@ -1,10 +1,10 @@
-//! Child processes: a pidfd to wait on, reaping with `waitpid`, and `kill`.
+//! Child processes: a pidfd to wait on, reaping with `waitpid`, and `kill`; and this process's user id.
 //!
 //! A pidfd (Linux ≥ 5.3) becomes readable when its process exits, so the loop waits for an exit in `epoll_wait`
 //! like for any socket. Reaping stays with `waitpid(pid, WNOHANG)`: until weft reaps a child its pid cannot be
 //! reused, so the pid names that child and no other.
 //!
-//! References: pidfd_open(2), waitpid(2), kill(2).
+//! References: pidfd_open(2), waitpid(2), kill(2), geteuid(2).
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -64,4 +64,10 @@ pub(crate) fn kill(pid: u32) -> io::Result<()> {
         libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     syscall!(kill(pid, libc::SIGKILL))?;
     Ok(())
+}
+
+/// The effective user id of this process (who may open the x-ray's inspection socket). geteuid(2) cannot fail.
+pub(crate) fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes no arguments, touches no memory and always succeeds.
+    unsafe { libc::geteuid() }
 }

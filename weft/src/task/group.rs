@@ -23,6 +23,8 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::pin::Pin;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
@@ -147,6 +149,17 @@ pub struct TaskGroup<T> {
     vacant: Vec<u32>,
     /// How many slots exist (the next new slot's index).
     slots_made: u32,
+    /// The group's key for the x-ray: its owner's `join_next` bookmark carries it, and the loop keeps it for
+    /// each child, so a dump can say that the children are awaited by the owner (`TaskInfo::awaited_by`).
+    key: u32,
+}
+
+/// The next group's key; keys wrap within a bookmark label's 24-bit argument, skipping its "too large" value.
+static NEXT_KEY: AtomicU32 = AtomicU32::new(1);
+
+/// A key for a new group (see [`TaskGroup::key`]).
+fn next_key() -> u32 {
+    NEXT_KEY.fetch_add(1, Relaxed) % ((1 << 24) - 1)
 }
 
 /// The group's state, shared with its children.
@@ -271,6 +284,7 @@ impl<T> TaskGroup<T> {
             }),
             vacant: Vec::new(),
             slots_made: 0,
+            key: next_key(),
         }
     }
 
@@ -426,6 +440,7 @@ impl<T> TaskGroup<T> {
             };
             let (slot, notifier) = self.reserve();
             let handle = core.spawn_local(Child { future, notifier }, name, location);
+            core.join_group(handle.id(), self.key);
             self.store(slot, handle)
         })
     }
@@ -708,7 +723,7 @@ impl<T> Future for JoinNext<'_, T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let poll = self.group.poll_join_next(cx);
         if poll.is_pending() {
-            crate::cell::bookmark(self.location, Label::plain(Op::GroupJoin));
+            crate::cell::bookmark(self.location, Label::number(Op::GroupJoin, self.group.key));
         }
         poll
     }

@@ -1,5 +1,6 @@
 //! The task dump: every live task of a runtime's loops with its bookmark and statistics.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::panic::Location;
 use std::sync::{Arc, Condvar, Mutex};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::probe::XrayProbe;
 use super::slow_poll::PollWatch;
 use super::Bookmark;
-use crate::cell::Id;
+use crate::cell::{Id, Label, Op};
 use crate::runtime::{context, Core, Handle, LoopId, Probe, Shared, Visit};
 
 /// What a task is doing at the moment of the dump.
@@ -60,6 +61,27 @@ pub struct TaskInfo {
     /// Time since its latest poll started (zero if it has not run yet), to the millisecond — at the resolution
     /// of a loop turn unless the loop times its polls.
     pub idle_for: Duration,
+    /// The task whose `.await` parks on this one: it is parked on this task's
+    /// [`JoinHandle`](crate::JoinHandle), or, for a child of a `TaskGroup`, in
+    /// the group's `join_next`/`join_all`. `None` for a task nobody awaits (a root of [`Dump::tree`]).
+    ///
+    /// Read from the waiter's bookmark, so it costs nothing to keep, and it is as fresh as the waiter's latest
+    /// poll: the edge is gone once the waiter completes, or parks elsewhere after dropping the handle. A task
+    /// parked on several handles at once (`join!`, `select!`) records the one it polled last.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let inner = weft::spawn(std::future::pending::<()>());
+    ///     let inner_id = inner.id();
+    ///     let outer = weft::spawn(async move { inner.await });
+    ///     weft::task::yield_now().await;
+    ///     let dump = weft::xray::dump();
+    ///     let row = dump.tasks().iter().find(|task| task.id == inner_id).unwrap();
+    ///     assert_eq!(row.awaited_by, Some(outer.id()));
+    ///     outer.abort();
+    /// });
+    /// ```
+    pub awaited_by: Option<Id>,
 }
 
 /// Every live task of one runtime, longest-parked first; prints as an aligned table.
@@ -187,6 +209,11 @@ impl Dump {
         merged
     }
 
+    /// The loops that did not answer, and why.
+    pub(crate) fn unanswered_loops(&self) -> &[(LoopId, Unanswered)] {
+        &self.unanswered
+    }
+
     /// The live tasks, longest-parked first.
     pub fn tasks(&self) -> &[TaskInfo] {
         &self.tasks
@@ -225,6 +252,27 @@ impl Dump {
     /// ```
     pub fn answered(&self) -> bool {
         self.unanswered.is_empty()
+    }
+
+    /// The tasks as the tree of who awaits whom ([`TaskInfo::awaited_by`]): each task under the one that awaits
+    /// it, roots (tasks nobody awaits) first in the dump's order. Prints one task a line, indented by
+    /// `├─`/`└─` branches: id, name, state, bookmark.
+    ///
+    /// ```
+    /// weft::run(async {
+    ///     let leaf = weft::task::Builder::new().name("leaf").spawn(std::future::pending::<()>());
+    ///     let root = weft::task::Builder::new().name("root").spawn(async move { leaf.await });
+    ///     weft::task::yield_now().await;
+    ///     let tree = weft::xray::dump().tree().to_string();
+    ///     let root_line = tree.lines().position(|line| line.contains("'root'")).unwrap();
+    ///     let leaf_line = tree.lines().position(|line| line.contains("'leaf'")).unwrap();
+    ///     assert_eq!(leaf_line, root_line + 1);
+    ///     assert!(tree.lines().nth(leaf_line).unwrap().starts_with("└─ "));
+    ///     root.abort();
+    /// });
+    /// ```
+    pub fn tree(&self) -> Tree<'_> {
+        Tree(self)
     }
 
     /// The id of the task whose poll blocked the loop when it did not answer.
@@ -600,6 +648,7 @@ pub(crate) fn dump_of(core: &Core) -> Dump {
         .and_then(|probe| probe.as_any().downcast_ref::<XrayProbe>());
     let busy_measured = probe.is_some_and(|probe| probe.times_polls());
     let mut tasks = Vec::new();
+    let mut waits = Vec::new();
     core.with_names(|names| {
         core.for_each_task(|task| {
             let header = task.header();
@@ -616,6 +665,11 @@ pub(crate) fn dump_of(core: &Core) -> Dump {
                 TaskState::Parked
             };
             let running = state == TaskState::Running;
+            if let (Some((_, label)), false) = (stats.bookmark(), running) {
+                if matches!(label.op(), Op::Join | Op::JoinBlocking | Op::GroupJoin) {
+                    waits.push((header.id, label));
+                }
+            }
             let idle_for = match stats.last_ran_ms() {
                 Some(ms) if !running => Duration::from_millis(u64::from(now_ms.saturating_sub(ms))),
                 _ => Duration::ZERO,
@@ -637,8 +691,114 @@ pub(crate) fn dump_of(core: &Core) -> Dump {
                 polls: stats.polls() + u64::from(running),
                 busy: probe.map_or(Duration::ZERO, |probe| probe.busy_of(header.id)),
                 idle_for,
+                awaited_by: None,
             });
         });
     });
+    link_waiters(core, &mut tasks, &waits);
     Dump::new(tasks, busy_measured)
+}
+
+/// Fills in [`TaskInfo::awaited_by`] from the waiters' bookmarks: a task parked on a `JoinHandle` names the task
+/// in its label; one parked in a group's `join_next` names the group, whose children the loop knows.
+/// `waits` holds each parked task's id and its bookmark's label.
+fn link_waiters(core: &Core, tasks: &mut [TaskInfo], waits: &[(Id, Label)]) {
+    let mut on_task = HashMap::new();
+    let mut on_group = HashMap::new();
+    for &(waiter, label) in waits {
+        match (label.op(), label.argument()) {
+            (Op::Join | Op::JoinBlocking, Some(awaited)) => {
+                on_task.insert(u64::from(awaited), waiter);
+            }
+            (Op::GroupJoin, Some(key)) => {
+                on_group.insert(key, waiter);
+            }
+            _ => {}
+        }
+    }
+    if on_task.is_empty() && on_group.is_empty() {
+        return;
+    }
+    for task in tasks.iter_mut() {
+        task.awaited_by = on_task.get(&task.id.as_u64()).copied().or_else(|| {
+            core.group_of(task.id)
+                .and_then(|key| on_group.get(&key).copied())
+        });
+    }
+}
+
+/// A [`Dump`] as the tree of who awaits whom; see [`Dump::tree`].
+#[derive(Debug, Clone, Copy)]
+pub struct Tree<'a>(&'a Dump);
+
+impl fmt::Display for Tree<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dump = self.0;
+        if !dump.answered() {
+            return writeln!(f, "{dump}");
+        }
+        let known: HashSet<Id> = dump.tasks.iter().map(|task| task.id).collect();
+        let mut children: HashMap<Id, Vec<&TaskInfo>> = HashMap::new();
+        let mut roots = Vec::new();
+        for task in &dump.tasks {
+            match task.awaited_by.filter(|waiter| known.contains(waiter)) {
+                Some(waiter) => children.entry(waiter).or_default().push(task),
+                None => roots.push(task),
+            }
+        }
+        let mut printed = HashSet::new();
+        for root in roots {
+            write_branch(f, root, "", None, &children, &mut printed)?;
+        }
+        // Tasks in a cycle of awaits (a deadlock) have no root: print them too, once each.
+        for task in &dump.tasks {
+            if !printed.contains(&task.id) {
+                write_branch(f, task, "", None, &children, &mut printed)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `task` (with `prefix` before its branch, `last`: whether it is its parent's last child, `None` for a
+/// root) and, below it, the tasks that it awaits.
+fn write_branch(
+    f: &mut fmt::Formatter<'_>,
+    task: &TaskInfo,
+    prefix: &str,
+    last: Option<bool>,
+    children: &HashMap<Id, Vec<&TaskInfo>>,
+    printed: &mut HashSet<Id>,
+) -> fmt::Result {
+    let branch = match last {
+        None => "",
+        Some(true) => "└─ ",
+        Some(false) => "├─ ",
+    };
+    let title = crate::cell::TaskTitle(task.id, task.name.as_deref());
+    write!(f, "{prefix}{branch}{title}  {}", task.state)?;
+    match &task.bookmark {
+        Some(bookmark) => writeln!(f, "  {bookmark}")?,
+        None => writeln!(f)?,
+    }
+    if !printed.insert(task.id) {
+        return Ok(()); // a cycle: already shown above
+    }
+    let below = children.get(&task.id).map_or(&[][..], Vec::as_slice);
+    let prefix = match last {
+        None => String::new(),
+        Some(true) => format!("{prefix}   "),
+        Some(false) => format!("{prefix}│  "),
+    };
+    for (index, child) in below.iter().enumerate() {
+        write_branch(
+            f,
+            child,
+            &prefix,
+            Some(index + 1 == below.len()),
+            children,
+            printed,
+        )?;
+    }
+    Ok(())
 }

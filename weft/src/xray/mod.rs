@@ -16,6 +16,9 @@
 //!   and lock operations, `JoinHandle`, `yield_now` — captures the line that created it (`#[track_caller]`) and,
 //!   when it returns `Pending`, leaves that line and a short label ("sleep 2.0s", "TcpStream::read fd 7") for its
 //!   task's header: one store on the `Pending` path, nothing on the `Ready` path.
+//! - **Inspection socket** ([`Builder::inspect`](crate::Builder::inspect), `WEFT_INSPECT=1`): the dump, the
+//!   metrics and recent slow polls as JSON on a Unix socket only the process's user can open, answered by a
+//!   thread of its own even while the loop is stuck — what `weft-xray ps/pstree/top PID` reads.
 //! - **Dump** ([`dump`], [`Handle::dump`](crate::Handle::dump)): every live task with its state, bookmark,
 //!   polls, busy time and time since it last ran — a walk over the loop's task list, no backtraces, no
 //!   re-polling. From another thread the loop answers between polls; a loop stuck in one poll for a second is
@@ -25,6 +28,8 @@
 
 mod bookmark;
 mod dump;
+mod inspect;
+mod json;
 mod metrics;
 mod probe;
 mod slow_poll;
@@ -32,7 +37,7 @@ mod trace;
 
 pub use bookmark::Bookmark;
 
-pub use dump::{Dump, TaskInfo, TaskState};
+pub use dump::{Dump, TaskInfo, TaskState, Tree};
 
 pub use metrics::{LoopMetrics, Metrics};
 pub(crate) use probe::XraySettings;

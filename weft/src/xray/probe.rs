@@ -4,15 +4,17 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::inspect::Inspector;
 use super::slow_poll::{PollWatch, SlowPollConfig, SlowPollHandler, Watchdog};
 use super::trace::{Trace, TraceFile, DEFAULT_CAPACITY};
 use super::{Bookmark, SlowPoll};
 use crate::cell::Id;
-use crate::runtime::{Builder, LoopId, LoopWork, PollInfo, Probe, ProbeSettings};
+use crate::runtime::{Builder, Handle, LoopId, LoopWork, PollInfo, Probe, ProbeSettings};
 
 /// What the x-ray observes in a runtime's loops.
 #[derive(Clone)]
@@ -25,6 +27,19 @@ pub(crate) struct XraySettings {
     trace_capacity: usize,
     /// The file every loop of one runtime writes its track to (set by `for_runtime`).
     trace_file: Option<Arc<TraceFile>>,
+    /// Whether to serve the inspection socket.
+    inspect: InspectMode,
+}
+
+/// Whether a runtime serves the inspection socket, and who asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InspectMode {
+    /// No socket.
+    Off,
+    /// `WEFT_INSPECT=1`: a socket that cannot be opened is said on stderr.
+    FromEnv,
+    /// `Builder::inspect(true)`: a socket that cannot be opened fails the build.
+    On,
 }
 
 impl XraySettings {
@@ -37,7 +52,20 @@ impl XraySettings {
                 .map(PathBuf::from),
             trace_capacity: DEFAULT_CAPACITY,
             trace_file: None,
+            inspect: match std::env::var("WEFT_INSPECT").as_deref() {
+                Ok("1" | "true" | "on" | "yes") => InspectMode::FromEnv,
+                _ => InspectMode::Off,
+            },
         }
+    }
+
+    /// Turns the inspection socket on or off for runtimes built by `builder`.
+    pub(crate) fn set_inspect(builder: &mut Builder, on: bool) {
+        XraySettings::of(builder).inspect = if on {
+            InspectMode::On
+        } else {
+            InspectMode::Off
+        };
     }
 
     /// The x-ray settings of `builder`, made from the environment if it has none yet.
@@ -62,6 +90,7 @@ impl std::fmt::Debug for XraySettings {
         f.debug_struct("XraySettings")
             .field("slow_poll_threshold", &self.slow_polls.threshold)
             .field("trace_path", &self.trace_path)
+            .field("inspect", &self.inspect)
             .finish()
     }
 }
@@ -91,6 +120,21 @@ impl ProbeSettings for XraySettings {
             busy: RefCell::new(HashMap::new()),
         };
         Some((Box::new(probe), watch))
+    }
+
+    fn attach(&self, handle: &Handle) -> io::Result<Option<Box<dyn Any>>> {
+        let start = || Inspector::start(handle, self.slow_polls.threshold);
+        match self.inspect {
+            InspectMode::Off => Ok(None),
+            InspectMode::On => Ok(Some(Box::new(start()?))),
+            InspectMode::FromEnv => match start() {
+                Ok(inspector) => Ok(Some(Box::new(inspector))),
+                Err(error) => {
+                    eprintln!("weft: WEFT_INSPECT is set, but {error}");
+                    Ok(None)
+                }
+            },
+        }
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {
@@ -196,6 +240,7 @@ impl Probe for XrayProbe {
                     duration,
                     false,
                 );
+                slow_polls.watch.remember(&report);
                 (slow_polls.handler)(&report);
             }
         }

@@ -5,6 +5,7 @@
 //! uncontended lock ([`PollWatch`]); the watchdog reads only that record, never task memory, so it cannot race
 //! with a task being freed.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::AtomicU64;
@@ -185,7 +186,12 @@ pub(crate) struct PollWatch {
     stopped: Condvar,
     /// Polls begun so far: numbers each poll for [`Polled::sequence`].
     begun: AtomicU64,
+    /// The latest slow polls reported (at most [`RECENT_SLOW_POLLS`]), oldest first, for the inspection socket.
+    recent: Mutex<VecDeque<SlowPoll>>,
 }
+
+/// How many slow-poll reports a loop keeps for the inspection socket.
+pub(crate) const RECENT_SLOW_POLLS: usize = 64;
 
 /// A poll in progress.
 #[derive(Debug, Clone)]
@@ -218,7 +224,30 @@ impl PollWatch {
             stop: Mutex::new(false),
             stopped: Condvar::new(),
             begun: AtomicU64::new(0),
+            recent: Mutex::new(VecDeque::new()),
         }
+    }
+
+    /// Keeps `slow` among the latest reports (only slow polls get here, so the lock is rare).
+    pub(crate) fn remember(&self, slow: &SlowPoll) {
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if recent.len() == RECENT_SLOW_POLLS {
+            recent.pop_front();
+        }
+        recent.push_back(slow.clone());
+    }
+
+    /// The latest slow-poll reports, oldest first.
+    pub(crate) fn recent(&self) -> Vec<SlowPoll> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// The loop starts polling `id` at `started`.
@@ -351,6 +380,7 @@ fn watch_loop(watch: &PollWatch, threshold: Duration, handler: &SlowPollHandler)
             true,
         );
         drop(stop);
+        watch.remember(&slow);
         handler(&slow);
         stop = watch
             .stop
