@@ -24,6 +24,7 @@ mod counters;
 mod doorbell;
 mod event_loop;
 mod handle;
+mod panic_hint;
 mod probe;
 mod registry;
 pub(crate) mod shared;
@@ -49,11 +50,16 @@ pub(crate) use shared::Visit;
 /// How many tasks the loop polls before it checks timers, the remote queue and the OS again.
 pub(crate) const EVENT_INTERVAL: usize = 64;
 
-/// Says on stderr that `what` happened, with `payload`'s message; never panics (stderr may be closed).
+/// Says on stderr that `what` happened, with `payload`'s message and, for a message weft knows how to fix, one
+/// line of hint; never panics (stderr may be closed).
 pub(crate) fn report_lost_panic(payload: &(dyn std::any::Any + Send), what: fmt::Arguments<'_>) {
     use std::io::Write;
     let message = crate::cell::error::panic_message(payload).unwrap_or("Box<dyn Any>");
-    let _ = writeln!(std::io::stderr(), "weft: {what}: {message}");
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "weft: {what}: {message}");
+    if let Some(hint) = panic_hint::hint_for_panic(message) {
+        let _ = writeln!(stderr, "weft: {hint}");
+    }
 }
 
 /// An event loop: runs tasks, timers and I/O on the thread that calls [`block_on`](Runtime::block_on).
