@@ -120,6 +120,7 @@ impl Runtime {
     /// let runtime = weft::Runtime::new().unwrap();
     /// assert_eq!(runtime.block_on(async { 1 + 1 }), 2);
     /// ```
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.core.block_on(future)
     }
@@ -199,9 +200,12 @@ impl fmt::Debug for Runtime {
 /// # Panics
 /// If the runtime cannot be created (the OS refused an epoll or eventfd descriptor), or if called inside a
 /// runtime.
+#[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
-    let runtime = Runtime::new()
-        .unwrap_or_else(|error| panic!("weft::run could not create a runtime: {error}"));
+    let runtime = match Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => panic!("weft::run could not create a runtime: {error}"),
+    };
     runtime.block_on(future)
 }
 
@@ -227,13 +231,16 @@ where
     F::Output: 'static,
 {
     let location = Location::caller();
-    context::with_core(|core| match core {
-        Some(core) => core.spawn_local(future, None, location),
+    // The panic stays out of the closure, so that it names the caller's line.
+    let spawned =
+        context::with_core(|core| core.map(|core| core.spawn_local(future, None, location)));
+    match spawned {
+        Some(handle) => handle,
         None => panic!(
             "weft::spawn called outside a runtime: wrap your code in weft::run or #[weft::main], \
              or use a weft::Handle to spawn from another thread"
         ),
-    })
+    }
 }
 
 /// `task::Builder` lives in the task layer; spawning belongs to the runtime.
@@ -259,14 +266,15 @@ impl crate::cell::Builder {
         F::Output: 'static,
     {
         let location = Location::caller();
-        context::with_core(|core| {
-            match core {
-            Some(core) => core.spawn_local(future, self.into_name(), location),
+        let name = self.into_name();
+        let spawned =
+            context::with_core(|core| core.map(|core| core.spawn_local(future, name, location)));
+        match spawned {
+            Some(handle) => handle,
             None => panic!(
                 "weft::task::Builder::spawn called outside a runtime: wrap your code in weft::run or #[weft::main]"
             ),
         }
-        })
     }
 }
 

@@ -58,10 +58,13 @@ pub use trace::flush_trace;
 ///
 /// # Panics
 /// Outside a runtime; from another thread use [`Handle::dump`](crate::Handle::dump).
+#[track_caller]
 pub fn dump() -> Dump {
-    crate::runtime::context::with_core(|core| {
-        dump::dump_of(core.expect(
-            "weft::xray::dump called outside a runtime: call it inside a task, or use Handle::dump",
-        ))
-    })
+    let dumped = crate::runtime::context::with_core(|core| core.map(dump::dump_of));
+    match dumped {
+        Some(dump) => dump,
+        None => panic!(
+            "weft::xray::dump called outside a runtime: call it inside a task, or use Handle::dump"
+        ),
+    }
 }
