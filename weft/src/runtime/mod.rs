@@ -10,6 +10,28 @@
 //! `Clone + Send + Sync` way in from other threads; the *context* is the thread-local pointer to the loop that
 //! is running on this thread, which `weft::spawn`, timers and sockets use.
 //!
+//! # Outside a runtime
+//!
+//! One rule, as in tokio: **what needs a loop panics when used on a thread that runs none**, because that is a
+//! mistake in the program, not a condition to handle at run time. The panic says what to do instead and names
+//! the caller's line — the call for a function, the `.await` (or `poll`) for a future:
+//!
+//! - spawning: [`spawn`], [`spawn_blocking`], `task::Builder::spawn`, `TaskGroup::spawn`, `spawn_named` and
+//!   `spawn_blocking` — at the call;
+//! - [`Handle::current`] and `xray::dump` — at the call ([`Handle::try_current`] asks instead);
+//! - waiting on a timer (`time::sleep`, `sleep_until`, `timeout`, `interval`'s `tick`) — at the `.await`.
+//!   Creating one is fine anywhere: `runtime.block_on(weft::time::sleep(d))` works;
+//! - waiting on a socket follows the same rule (today a socket's I/O outside a runtime still returns an
+//!   `io::Error` instead; `net` is being reworked to panic as timers do);
+//! - [`Runtime::block_on`] and [`run`] inside a runtime (a task must `.await`, not block) — at the call.
+//!
+//! ```
+//! let outside = std::panic::catch_unwind(|| weft::spawn(async {}));
+//! assert!(outside.is_err()); // "weft::spawn called outside a runtime: wrap your code in weft::run ..."
+//! let slept = weft::run(weft::time::sleep(std::time::Duration::from_millis(1))); // created outside, awaited inside
+//! assert_eq!(slept, ());
+//! ```
+//!
 //! # Invariants
 //!
 //! 1. The thread-local context points at a loop only while that loop's `block_on` (or its shutdown) is on the
@@ -300,13 +322,14 @@ where
     T: Send + 'static,
 {
     let location = Location::caller();
-    context::with_core(|core| {
-        match core {
-        Some(core) => core.shared().spawn_blocking(function, location),
+    let spawned = context::with_core(|core| {
+        core.map(|core| core.shared().spawn_blocking(function, location))
+    });
+    match spawned {
+        Some(handle) => handle,
         None => panic!(
             "weft::spawn_blocking called outside a runtime: wrap your code in weft::run or #[weft::main], \
              or use weft::Handle::spawn_blocking"
         ),
     }
-    })
 }
