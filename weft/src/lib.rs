@@ -94,6 +94,11 @@ pub mod task;
 pub mod time;
 pub mod xray;
 
+/// `docs/from-tokio.md`, the guide for tokio users: its Rust blocks run as this item's doctests.
+#[cfg(all(doctest, feature = "tokio-io", feature = "tokio-bridge"))]
+#[doc = include_str!("../../docs/from-tokio.md")]
+pub struct FromTokio;
+
 pub use runtime::{run, spawn, spawn_blocking, Builder, Handle, Runtime, UnhandledPanic};
 
 /// The observer a new [`Builder`] starts with: the x-ray, configured from the environment (`WEFT_SLOW_POLL`,
