@@ -149,7 +149,7 @@ fn a_sleep_polled_outside_a_runtime() {
     let mut timer = sleep(D);
     let waker = noop_waker();
     let mut cx = Context::from_waker(&waker);
-    here! { "outside a runtime", Pin::new(&mut timer).poll(&mut cx) }
+    here! { "rt_caller_panics.rs:", Pin::new(&mut timer).poll(&mut cx) } // names where it was made, too
 }
 
 #[test]

@@ -34,7 +34,8 @@ use crate::cell::{Label, Op};
 /// deadline across the iterations of a `select!` loop, pin it and poll it by `&mut`.
 ///
 /// # Panics
-/// When polled outside a runtime.
+/// When awaited (polled) outside a runtime, at the line of the `.await`; creating it anywhere is fine (see
+/// [the rule](crate::runtime#outside-a-runtime)).
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
     Sleep::new(
@@ -131,7 +132,7 @@ impl Sleep {
     pub(crate) fn poll_quietly(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match self.poll_on_current(cx) {
             Ok(poll) => poll,
-            Err(NoRuntime) => no_runtime(),
+            Err(NoRuntime) => no_runtime(self.location),
         }
     }
 
@@ -278,13 +279,14 @@ impl Sleep {
 /// There is no runtime on this thread.
 struct NoRuntime;
 
-/// The panic of a timer polled outside a runtime, at the caller's line (the rule is in the crate docs).
+/// The panic of a timer polled outside a runtime, at the caller's line (the rule is in the runtime module's
+/// docs). The message names where the timer was made too, for a poll that comes through a combinator.
 #[cold]
 #[track_caller]
-fn no_runtime() -> ! {
+fn no_runtime(created_at: &Location<'_>) -> ! {
     panic!(
-        "weft timer polled outside a runtime: timers need a weft runtime on this thread \
-         (weft::run, #[weft::main] or Runtime::block_on)"
+        "weft timer (created at {created_at}) polled outside a runtime: timers need a weft runtime on this \
+         thread (weft::run, #[weft::main] or Runtime::block_on)"
     )
 }
 
@@ -301,7 +303,7 @@ impl Future for Sleep {
         });
         let poll = match poll {
             Poll::Ready(Ok(())) => Poll::Ready(()),
-            Poll::Ready(Err(NoRuntime)) => no_runtime(),
+            Poll::Ready(Err(NoRuntime)) => no_runtime(self.location),
             Poll::Pending => Poll::Pending,
         };
         if poll.is_pending() {
