@@ -25,12 +25,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::cell::raw;
+use crate::cell::raw::SendTask;
 use crate::cell::{Id, JoinHandle, Owner, TaskRef};
 
 /// A job: the task, and the reference its thread keeps while running it.
 struct Job {
     /// The queue's reference (task rule 4), consumed by `run`.
-    task: TaskRef,
+    task: SendTask,
     /// Keeps the cell alive while the closure runs (the stand-in for a loop's registry, task rule 5).
     keep: TaskRef,
 }
@@ -169,13 +170,8 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (keep, task, handle) = raw::new_task::<_, S>(
-            BlockingFuture(Some(function)),
-            None,
-            false,
-            Id::next(),
-            location,
-        );
+        let (keep, task, handle) =
+            raw::new_send_task::<_, S>(BlockingFuture(Some(function)), Id::next(), location);
         let job = Job { task, keep };
         let mut state = lock(&self.inner.state);
         if state.shutdown {

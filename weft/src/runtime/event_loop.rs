@@ -21,7 +21,7 @@ use super::{context, Builder, UnhandledPanic, EVENT_INTERVAL};
 use crate::blocking::Pool;
 use crate::cell::raw::{self, RunOutcome};
 use crate::cell::{coop, stats};
-use crate::cell::{Id, JoinHandle, TaskRef};
+use crate::cell::{Id, JoinHandle, Runner, TaskRef};
 use crate::driver::Driver;
 use crate::sys::EventFd;
 use crate::time::Timers;
@@ -67,6 +67,9 @@ pub(crate) struct Core {
     counters: LoopCounters,
     /// The observer (the x-ray's slow-poll detection and trace), when one is on.
     probe: Option<Box<dyn Probe>>,
+    /// The right to poll this loop's tasks, which only this thread has (task rule 1); it also keeps `Core` off
+    /// other threads.
+    runner: Runner,
 }
 
 /// The waker of the future passed to `block_on`: sets a flag the loop checks every turn.
@@ -144,6 +147,9 @@ impl Core {
             shutdown_requested: Cell::new(false),
             counters: LoopCounters::default(),
             probe,
+            // SAFETY: the loop runs on the thread that builds it (`Core` is neither Send nor Sync, through this
+            // very field), and only it polls the tasks it owns: every task's owner is this loop's `Shared`.
+            runner: unsafe { Runner::new() },
         })
     }
 
@@ -192,7 +198,7 @@ impl Core {
             raw::new_task(future, Some(self.shared.clone()), true, id, location);
         if self.closing.get() {
             // Spawned by a destructor during shutdown: cancelled without running.
-            let _ = registry_ref.shutdown();
+            let _ = registry_ref.shutdown(&self.runner);
             return handle;
         }
         if let Some(name) = name {
@@ -355,13 +361,13 @@ impl Core {
         let counted = self.counts_polls();
         let header = task.as_ptr();
         let outcome = if !counted {
-            task.run()
+            task.run(&self.runner)
         } else {
             let header = task.header();
             self.shared.polling.set(header.id, header.spawned_at);
             match self.probe.as_deref() {
                 Some(probe) => self.run_task_observed(probe, task),
-                None => task.run(),
+                None => task.run(&self.runner),
             }
         };
         match outcome {
@@ -402,7 +408,9 @@ impl Core {
         let mut task = Some(task);
         let mut outcome = None;
         let slow = probe.observe_poll(&info, &|started| self.stamp_polls_at(started), &mut || {
-            let ran = task.take().map_or(RunOutcome::Stale, TaskRef::run);
+            let ran = task
+                .take()
+                .map_or(RunOutcome::Stale, |task| task.run(&self.runner));
             let stale = matches!(ran, RunOutcome::Stale);
             outcome = Some(ran);
             stale
@@ -413,7 +421,7 @@ impl Core {
         // A probe that did not run the poll leaves the task unpolled and still scheduled: run it here.
         match (outcome, task) {
             (Some(outcome), _) => outcome,
-            (None, Some(task)) => task.run(),
+            (None, Some(task)) => task.run(&self.runner),
             (None, None) => RunOutcome::Stale,
         }
     }
@@ -618,7 +626,7 @@ impl Core {
         let remote = self.shared.close();
         drop(remote.woken);
         for (registry_ref, queue_ref) in remote.spawned {
-            let _ = registry_ref.shutdown();
+            let _ = registry_ref.shutdown(&self.runner);
             drop((registry_ref, queue_ref));
         }
         loop {
@@ -629,7 +637,7 @@ impl Core {
                 spawned_at,
                 unhandled_panic: Some(payload),
                 ..
-            } = task.shutdown()
+            } = task.shutdown(&self.runner)
             {
                 let name = self.task_name(id);
                 self.on_unhandled_panic(id, name.as_deref(), spawned_at, payload.as_ref());

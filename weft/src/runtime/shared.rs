@@ -14,7 +14,7 @@ use super::PublishedMetrics;
 use crate::blocking::Pool;
 use crate::cell::arena::Arena;
 use crate::cell::raw::{self, TaskRef};
-use crate::cell::{Id, JoinHandle, Owner};
+use crate::cell::{Id, JoinHandle, Owner, Runner};
 use crate::sys::EventFd;
 
 /// Work handed to the loop to run on its thread with access to it.
@@ -265,9 +265,10 @@ impl Shared {
         let mut refused = Some((registry_ref, queue_ref));
         self.push_remote(|remote| remote.spawned.extend(refused.take()));
         if let Some((registry_ref, queue_ref)) = refused {
-            // The loop is gone: the task is cancelled without running. The future is Send, so dropping it
-            // on this thread is sound even though task rule 1 names the loop's thread.
-            let _ = registry_ref.shutdown();
+            // The loop is gone: the task is cancelled without running, its future dropped here.
+            // SAFETY: the future is Send and the task was never queued, so no other thread can reach its stage.
+            let runner = unsafe { Runner::new() };
+            let _ = registry_ref.shutdown(&runner);
             drop((registry_ref, queue_ref));
         }
         handle

@@ -189,7 +189,7 @@ impl Probe for XrayProbe {
             }
         }
         if let (Some(trace), false) = (&self.trace, stale) {
-            trace.poll(task.id, task.name.as_ref(), task.spawned_at);
+            trace.poll(task.id, task.name.as_ref(), task.spawned_at, slow);
         }
         slow
     }
@@ -287,10 +287,11 @@ impl Builder {
         XraySettings::of(self).slow_polls.handler = Arc::new(handler);
         self
     }
-    /// Records a timeline of the loop and writes it to `path` as Chrome trace-event JSON (open it in Perfetto,
-    /// ui.perfetto.dev, or chrome://tracing) when the runtime is dropped and on
-    /// [`xray::flush_trace`](crate::xray::flush_trace): one slice per task poll named after the task, slices for
-    /// parking, timers and I/O, and flow arrows from each wake to the poll it causes. Also set by
+    /// Records a timeline of the loop and writes it to `path` as Chrome trace-event JSON (draw it as a page with
+    /// `weft-xray view path -o page.html`, or open it in Perfetto, ui.perfetto.dev, or chrome://tracing) when the
+    /// runtime is dropped and on [`xray::flush_trace`](crate::xray::flush_trace): one slice per task poll named
+    /// after the task, with where the task parked, slices for parking, timers and I/O, and flow arrows from each
+    /// wake to the poll it causes. Also set by
     /// `WEFT_TRACE=path`. Memory is bounded: the newest [`trace_capacity`](Builder::trace_capacity) events are
     /// kept.
     ///
@@ -309,7 +310,7 @@ impl Builder {
         XraySettings::of(self).trace_path = Some(path.into());
         self
     }
-    /// How many trace events to keep (the newest; default 262,144, about 10 MiB).
+    /// How many trace events to keep (the newest; default 262,144, about 12 MiB).
     ///
     /// ```
     /// let runtime = weft::Builder::new().trace_capacity(10_000).build().unwrap();

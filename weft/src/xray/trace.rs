@@ -3,7 +3,13 @@
 //!
 //! When a trace path is set ([`Builder::trace_path`](crate::Builder::trace_path) or `WEFT_TRACE=path`), the loop
 //! records one complete (`"ph":"X"`) slice per task poll, named after the task, plus slices for parking in the OS,
-//! for firing timers and for dispatching I/O events, and a flow arrow from each wake to the poll it causes. Events go
+//! for firing timers and for dispatching I/O events, and a flow arrow from each wake to the poll it causes. A
+//! poll's slice says where the task was spawned, where it parked when the poll returned (its bookmark, if it left
+//! one) and whether slow-poll detection called it slow; `weft-xray view` draws all of it as a page.
+//!
+//! Each loop's trace is a thread of its own (`tid`: the loop's number among the loops traced in this process,
+//! from 1) and its times count from the moment the process's first trace began, so the traces of several loops
+//! line up when viewed together. Events go
 //! to a ring of bounded size (the newest are kept); the file is written when the runtime is dropped and on
 //! [`flush_trace`]. With no trace path, recording costs one branch per poll.
 //!
@@ -15,15 +21,22 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::panic::Location;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use super::probe::XrayProbe;
-use crate::cell::Id;
+use crate::cell::{stats, Id};
 use crate::runtime::{context, LoopWork};
 
-/// Events kept by default (32 bytes each: 8 MiB).
+/// Events kept by default (48 bytes each: 12 MiB).
 pub(crate) const DEFAULT_CAPACITY: usize = 1 << 18;
+
+/// Loops traced so far in this process: the next trace's number (its `tid`) is one more.
+static LOOPS_TRACED: AtomicU64 = AtomicU64::new(0);
+
+/// When the process's first trace began: time zero of every trace it writes.
+static PROCESS_EPOCH: OnceLock<Instant> = OnceLock::new();
 
 /// The slice's name for loop work.
 fn work_name(work: LoopWork) -> &'static str {
@@ -43,6 +56,10 @@ enum Event {
         task: Id,
         /// Where it was spawned.
         spawned_at: &'static Location<'static>,
+        /// Where it parked when the poll returned: the bookmark it left, packed (0: none).
+        parked_at: u64,
+        /// Whether slow-poll detection called the poll slow.
+        slow: bool,
         /// Start.
         start: u64,
         /// End.
@@ -84,13 +101,17 @@ enum Stamps {
 ///
 /// Recording is cheap: one time stamp per poll — a poll starts where the previous recorded event ended, since the
 /// loop runs polls back to back — taken from the CPU's time-stamp counter where it is reliable, and a push onto a
-/// ring; a wake costs a push and no clock read.
+/// ring; a wake costs a push and no clock read. A poll also keeps the bookmark it left, one thread-local word.
 #[derive(Debug)]
 pub(crate) struct Trace {
     /// Where to write it.
     path: PathBuf,
-    /// Time zero.
+    /// The loop's number among the loops traced in this process (from 1): the events' `tid`.
+    loop_number: u64,
+    /// Time zero of the stamps.
     epoch: Instant,
+    /// How long after the process's first trace this one began (ns): added to every time written.
+    offset: u64,
     /// The clock of the stamps.
     stamps: Stamps,
     /// The end of the latest recorded event (ns since `epoch`).
@@ -113,9 +134,14 @@ impl Trace {
         } else {
             Stamps::Monotonic
         };
+        let epoch = Instant::now();
+        let process_epoch = *PROCESS_EPOCH.get_or_init(|| epoch);
         Trace {
             path,
-            epoch: Instant::now(),
+            loop_number: LOOPS_TRACED.fetch_add(1, Ordering::Relaxed) + 1,
+            epoch,
+            offset: u64::try_from(epoch.duration_since(process_epoch).as_nanos())
+                .unwrap_or(u64::MAX),
             stamps,
             last: Cell::new(0),
             events: RefCell::new(VecDeque::with_capacity(capacity.min(4096))),
@@ -164,12 +190,13 @@ impl Trace {
         events.push_back(event);
     }
 
-    /// A task was polled from the end of the previous event until now.
+    /// A task was polled from the end of the previous event until now (`slow` if slow-poll detection said so).
     pub(crate) fn poll(
         &self,
         task: Id,
         name: Option<&Arc<str>>,
         spawned_at: &'static Location<'static>,
+        slow: bool,
     ) {
         let start = self.last.get();
         let end = self.now();
@@ -182,6 +209,8 @@ impl Trace {
         self.push(Event::Poll {
             task,
             spawned_at,
+            parked_at: stats::left_packed(),
+            slow,
             start,
             end,
         });
@@ -213,7 +242,11 @@ impl Trace {
             &self.path,
             &self.events.borrow(),
             &self.names.borrow(),
-            self.ns_per_stamp(),
+            Clock {
+                ns_per_stamp: self.ns_per_stamp(),
+                offset: self.offset,
+            },
+            self.loop_number,
         )
     }
 }
@@ -242,53 +275,86 @@ fn json_string(text: &str) -> String {
     out
 }
 
-/// Writes `events` as a Chrome trace JSON document.
+/// How a trace's stamps become the file's times.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    /// Nanoseconds per stamp.
+    ns_per_stamp: f64,
+    /// Nanoseconds added to every time (the trace's start after the process's first trace).
+    offset: u64,
+}
+
+/// Writes `events` as a Chrome trace JSON document, as thread `tid` of this process.
 fn write_file(
     path: &Path,
     events: &VecDeque<Event>,
     names: &HashMap<Id, Arc<str>>,
-    ns_per_stamp: f64,
+    clock: Clock,
+    tid: u64,
 ) -> io::Result<()> {
-    let micros = |stamp: u64| micros((stamp as f64 * ns_per_stamp) as u64);
+    let time = |stamp: u64| (stamp as f64 * clock.ns_per_stamp) as u64;
+    let when = |stamp: u64| micros(clock.offset.saturating_add(time(stamp)));
+    let span = |start: u64, end: u64| micros(time(end).saturating_sub(time(start)));
     let mut out = io::BufWriter::new(std::fs::File::create(path)?);
     let pid = std::process::id();
     writeln!(out, "{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[")?;
     writeln!(
         out,
-        "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":1,\"args\":{{\"name\":\"weft loop\"}}}}"
+        "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"args\":{{\"name\":\"weft loop {tid}\"}}}}"
     )?;
     for event in events {
         match *event {
-            Event::Poll { task, spawned_at, start, end } => {
+            Event::Poll {
+                task,
+                spawned_at,
+                parked_at,
+                slow,
+                start,
+                end,
+            } => {
                 let label = match names.get(&task) {
                     Some(name) => format!("{name} (task {task})"),
                     None => format!("task {task}"),
                 };
                 writeln!(
                     out,
-                    ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":1}}",
-                    micros(start)
+                    ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":{tid}}}",
+                    when(start)
                 )?;
+                let mut args = format!(
+                    "\"task\":{task},\"spawned_at\":{}",
+                    json_string(&spawned_at.to_string())
+                );
+                if let Some((location, waits_on)) = stats::unpack_bookmark(parked_at) {
+                    let _ = write!(
+                        args,
+                        ",\"parked_at\":{},\"parked_on\":{}",
+                        json_string(&location.to_string()),
+                        json_string(&waits_on.text())
+                    );
+                }
+                if slow {
+                    args.push_str(",\"slow\":true");
+                }
                 writeln!(
                     out,
-                    ",{{\"name\":{},\"cat\":\"poll\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"task\":{task},\"spawned_at\":{}}}}}",
+                    ",{{\"name\":{},\"cat\":\"poll\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":{tid},\"args\":{{{args}}}}}",
                     json_string(&label),
-                    micros(start),
-                    micros(end.saturating_sub(start)),
-                    json_string(&spawned_at.to_string())
+                    when(start),
+                    span(start, end),
                 )?;
             }
             Event::Loop { what, count, start, end } => writeln!(
                 out,
-                ",{{\"name\":\"{}\",\"cat\":\"loop\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"count\":{count}}}}}",
+                ",{{\"name\":\"{}\",\"cat\":\"loop\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{pid},\"tid\":{tid},\"args\":{{\"count\":{count}}}}}",
                 work_name(what),
-                micros(start),
-                micros(end.saturating_sub(start))
+                when(start),
+                span(start, end)
             )?,
             Event::Wake { task, at } => writeln!(
                 out,
-                ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":1,\"args\":{{\"task\":{task}}}}}",
-                micros(at)
+                ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":{tid},\"args\":{{\"task\":{task}}}}}",
+                when(at)
             )?,
         }
     }
@@ -325,4 +391,15 @@ pub fn flush_trace() -> io::Result<()> {
             None => Ok(()),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Event;
+
+    #[test]
+    fn an_event_takes_48_bytes() {
+        // DEFAULT_CAPACITY's memory and the Builder's docs count on it.
+        assert_eq!(std::mem::size_of::<Event>(), 48);
+    }
 }
