@@ -34,8 +34,8 @@ use crate::cell::{Label, Op};
 /// deadline across the iterations of a `select!` loop, pin it and poll it by `&mut`.
 ///
 /// # Panics
-/// When awaited (polled) outside a runtime, at the line of the `.await`; creating it anywhere is fine (see
-/// [the rule](crate::runtime#outside-a-runtime)).
+/// When awaited (polled) outside a runtime, at the line of the `.await`; creating it anywhere is fine (the rule
+/// is in the docs of the `weft::runtime` module).
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
     Sleep::new(
