@@ -27,7 +27,7 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
@@ -47,7 +47,7 @@ fn bridge() -> &'static Handle {
     if let Some(handle) = BRIDGE.get() {
         return handle;
     }
-    let _starting = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
+    let _starting = crate::loom::lock_std(&STARTING);
     if let Some(handle) = BRIDGE.get() {
         return handle;
     }
@@ -61,7 +61,7 @@ fn bridge() -> &'static Handle {
 fn start() -> std::io::Result<Handle> {
     let runtime = Builder::new_current_thread()
         .enable_all()
-        .thread_name("weft-tokio-bridge")
+        .thread_name("weft-tokio-bridge-blocking")
         .build()?;
     let handle = runtime.handle().clone();
     std::thread::Builder::new()
