@@ -95,6 +95,10 @@ fn start() -> std::io::Result<Handle> {
 /// });
 /// ```
 ///
+/// # Cancellation safety
+/// As cancel-safe as `future`: dropping the bridge drops `future` at its bookmark. The drop happens outside
+/// tokio's context, which tokio's own types do not need (they keep a handle to their runtime).
+///
 /// # Panics
 /// When the tokio runtime cannot be started (the OS refused it a descriptor or a thread).
 #[track_caller]
