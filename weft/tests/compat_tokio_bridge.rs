@@ -115,6 +115,27 @@ fn many_weft_tasks_use_the_bridge_at_once() {
 }
 
 #[test]
+fn a_bridged_future_dropped_while_it_waits_on_tokio_is_cancelled() {
+    weft::run(async {
+        let (_keep, never) = tokio::sync::oneshot::channel::<()>();
+        let outcome = weft::time::timeout(
+            Duration::from_millis(5),
+            with_tokio(async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                never.await
+            }),
+        )
+        .await;
+        assert!(outcome.is_err(), "the hour-long tokio sleep was cut short");
+        // The bridge still works after one of its futures was dropped mid-wait.
+        assert_eq!(
+            with_tokio(async { tokio::spawn(async { 5 }).await.unwrap() }).await,
+            5
+        );
+    });
+}
+
+#[test]
 fn a_task_waiting_on_tokio_is_bookmarked_at_the_bridge() {
     weft::run(async {
         let (release, released) = tokio::sync::oneshot::channel::<()>();
