@@ -66,9 +66,9 @@
 //! - [`main`] and [`test`]: `#[weft::main]` and `#[weft::test]`.
 //!
 //! ## Outside a runtime
-//! Spawning, [`Handle::current`], [`xray::dump`] and waiting on a timer need a weft runtime on the current thread;
-//! used outside one they panic, and the panic names your line. Creating a timer outside one is fine. The rule,
-//! in full, is in [the runtime module](runtime#outside-a-runtime).
+//! Spawning, [`Handle::current`], [`current_loop`], [`xray::dump`] and waiting on a timer need a weft runtime on
+//! the current thread; used outside one they panic, and the panic names your line. Creating a timer outside one
+//! is fine. The rule, in full, is in [the runtime module](runtime#outside-a-runtime).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(
@@ -99,7 +99,9 @@ pub mod xray;
 #[doc = include_str!("../../docs/from-tokio.md")]
 pub struct FromTokio;
 
-pub use runtime::{run, spawn, spawn_blocking, Builder, Handle, Runtime, UnhandledPanic};
+pub use runtime::{
+    current_loop, run, spawn, spawn_blocking, Builder, Handle, Runtime, UnhandledPanic,
+};
 
 /// The observer a new [`Builder`] starts with: the x-ray, configured from the environment (`WEFT_SLOW_POLL`,
 /// `WEFT_TRACE`). The crate root wires the layers together: the runtime calls this without naming the x-ray.

@@ -34,7 +34,7 @@ pub use bookmark::Bookmark;
 
 pub use dump::{Dump, TaskInfo, TaskState};
 
-pub use metrics::Metrics;
+pub use metrics::{LoopMetrics, Metrics};
 pub(crate) use probe::XraySettings;
 pub use slow_poll::SlowPoll;
 pub use trace::flush_trace;
@@ -60,11 +60,13 @@ pub use trace::flush_trace;
 /// Outside a runtime; from another thread use [`Handle::dump`](crate::Handle::dump).
 #[track_caller]
 pub fn dump() -> Dump {
-    let dumped = crate::runtime::context::with_core(|core| core.map(dump::dump_of));
-    match dumped {
-        Some(dump) => dump,
-        None => panic!(
+    let shared = crate::runtime::context::with_core(|core| core.map(|core| core.shared().clone()));
+    // The panic stays out of the closure, so that it names the caller's line.
+    let Some(shared) = shared else {
+        panic!(
             "weft::xray::dump called outside a runtime: call it inside a task, or use Handle::dump"
-        ),
-    }
+        );
+    };
+    // This loop is dumped right here; other loops of the runtime, if any, are asked.
+    crate::Handle::new(shared).dump()
 }
