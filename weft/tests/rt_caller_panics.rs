@@ -140,6 +140,24 @@ fn handle_current_outside_a_runtime() {
 }
 
 #[test]
+fn current_loop_outside_a_runtime() {
+    here! { "outside a runtime", weft::current_loop() }
+}
+
+#[test]
+fn spawn_on_a_loop_the_runtime_does_not_have() {
+    let two = weft::Builder::new()
+        .loops(2)
+        .pin_loops(false)
+        .build()
+        .unwrap();
+    let second = two.handle().loops()[1];
+    let one = Runtime::new().unwrap();
+    let handle = one.handle();
+    here! { "no ", handle.spawn_on(second, async {}) }
+}
+
+#[test]
 fn xray_dump_outside_a_runtime() {
     here! { "outside a runtime", weft::xray::dump() }
 }
