@@ -115,6 +115,35 @@ fn many_weft_tasks_use_the_bridge_at_once() {
 }
 
 #[test]
+fn every_loop_of_a_many_loop_runtime_uses_the_one_bridge() {
+    let runtime = weft::Builder::new()
+        .loops(2)
+        .pin_loops(false)
+        .build()
+        .unwrap();
+    let tasks = runtime.handle().spawn_on_each(|id| async move {
+        let bridge_thread = with_tokio(async {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            tokio::spawn(async { std::thread::current().id() })
+                .await
+                .unwrap()
+        })
+        .await;
+        (id, weft::current_loop(), bridge_thread)
+    });
+    let results = runtime.block_on(weft::join_all(tasks));
+    let results: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(results.len(), 2);
+    for (id, ran_on, _) in &results {
+        assert_eq!(id, ran_on, "the bridged future stayed on its loop");
+    }
+    assert_eq!(
+        results[0].2, results[1].2,
+        "one bridge thread for the process"
+    );
+}
+
+#[test]
 fn a_bridged_future_dropped_while_it_waits_on_tokio_is_cancelled() {
     weft::run(async {
         let (_keep, never) = tokio::sync::oneshot::channel::<()>();
