@@ -57,11 +57,18 @@
 //!   within a deadline.
 //! - [`xray`]: see inside — every task's bookmark in a [dump](xray::dump) (also [`Handle::dump`] from any
 //!   thread), [`Handle::metrics`], slow polls caught and named while they block the loop, a trace of the loop.
-//! - [`compat`]: hyper 1.x on weft (feature `hyper`).
+//! - [`compat`]: hyper 1.x on weft (feature `hyper`), tokio's I/O traits (feature `tokio-io`) and a bridge into
+//!   tokio's runtime for crates that need its reactor (feature `tokio-bridge`); coming from tokio, read
+//!   `docs/from-tokio.md`.
 //! - [`sync`]: channels ([`mpsc`](sync::mpsc), [`oneshot`](sync::oneshot), [`watch`](sync::watch),
 //!   [`broadcast`](sync::broadcast)) and locks ([`Mutex`](sync::Mutex), [`Semaphore`](sync::Semaphore), ...)
 //!   that work between tasks, loops and threads.
 //! - [`main`] and [`test`]: `#[weft::main]` and `#[weft::test]`.
+//!
+//! ## Outside a runtime
+//! Spawning, [`Handle::current`], [`current_loop`], [`xray::dump`] and waiting on a timer need a weft runtime on
+//! the current thread; used outside one they panic, and the panic names your line. Creating a timer outside one
+//! is fine. The rule, in full, is in [the runtime module](runtime#outside-a-runtime).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(
@@ -86,6 +93,11 @@ mod sys;
 pub mod task;
 pub mod time;
 pub mod xray;
+
+/// `docs/from-tokio.md`, the guide for tokio users: its Rust blocks run as this item's doctests.
+#[cfg(all(doctest, feature = "tokio-io", feature = "tokio-bridge"))]
+#[doc = include_str!("../../docs/from-tokio.md")]
+pub struct FromTokio;
 
 pub use runtime::{
     current_loop, run, spawn, spawn_blocking, Builder, Handle, Runtime, UnhandledPanic,

@@ -101,6 +101,8 @@ pub(crate) enum Op {
     ChildStdoutRead,
     /// A read from a child's stderr: argument = fd.
     ChildStderrRead,
+    /// `compat::with_tokio`: the future waits on something of tokio's (feature `tokio-bridge`).
+    WithTokio,
 }
 
 /// How an operation's argument reads.
@@ -122,7 +124,7 @@ enum Arg {
 
 impl Op {
     /// Every operation, by its number.
-    const ALL: [Op; 42] = [
+    const ALL: [Op; 43] = [
         Op::None,
         Op::Sleep,
         Op::Timeout,
@@ -165,6 +167,7 @@ impl Op {
         Op::ChildStdinWrite,
         Op::ChildStdoutRead,
         Op::ChildStderrRead,
+        Op::WithTokio,
     ];
 
     /// The operation's name (the label's first word) and how its argument reads.
@@ -212,6 +215,7 @@ impl Op {
             Op::ChildStdinWrite => ("ChildStdin::write", Arg::Fd),
             Op::ChildStdoutRead => ("ChildStdout::read", Arg::Fd),
             Op::ChildStderrRead => ("ChildStderr::read", Arg::Fd),
+            Op::WithTokio => ("with_tokio", Arg::None),
         }
     }
 }

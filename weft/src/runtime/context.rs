@@ -35,7 +35,8 @@ pub(crate) struct Enter {
 }
 
 /// Makes `core` the current loop until the guard is dropped. `nested_ok` allows replacing another loop (used
-/// by shutdown, which may run inside another runtime's task); `block_on` refuses.
+/// by shutdown, which may run inside another runtime's task); `block_on` refuses, at its caller's line.
+#[track_caller]
 pub(crate) fn enter(core: &Core, nested_ok: bool) -> Enter {
     let previous = CURRENT.with(|current| current.replace(core));
     if !previous.is_null() && !nested_ok {

@@ -262,6 +262,7 @@ impl Core {
     }
 
     /// Runs the loop until `future` completes.
+    #[track_caller]
     pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self, false);
         let _running = Running::new(&self.shared);

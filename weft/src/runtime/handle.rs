@@ -65,8 +65,14 @@ impl Handle {
     ///
     /// # Panics
     /// Outside a runtime; see [`try_current`](Handle::try_current).
+    #[track_caller]
     pub fn current() -> Handle {
-        Handle::try_current().expect("weft::Handle::current called outside a runtime: call it inside weft::run or #[weft::main]")
+        match Handle::try_current() {
+            Some(handle) => handle,
+            None => panic!(
+                "weft::Handle::current called outside a runtime: call it inside weft::run or #[weft::main]"
+            ),
+        }
     }
 
     /// The handle of the runtime running on this thread, if any.

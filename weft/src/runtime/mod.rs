@@ -10,6 +10,28 @@
 //! `Clone + Send + Sync` way in from other threads; the *context* is the thread-local pointer to the loop that
 //! is running on this thread, which `weft::spawn`, timers and sockets use.
 //!
+//! # Outside a runtime
+//!
+//! One rule, as in tokio: **what needs a loop panics when used on a thread that runs none**, because that is a
+//! mistake in the program, not a condition to handle at run time. The panic says what to do instead and names
+//! the caller's line — the call for a function, the `.await` (or `poll`) for a future:
+//!
+//! - spawning: [`spawn`], [`spawn_blocking`], `task::Builder::spawn`, `TaskGroup::spawn`, `spawn_named` and
+//!   `spawn_blocking` — at the call;
+//! - [`Handle::current`], [`current_loop`] and `xray::dump` — at the call ([`Handle::try_current`] asks instead);
+//! - waiting on a timer (`time::sleep`, `sleep_until`, `timeout`, `interval`'s `tick`) — at the `.await`.
+//!   Creating one is fine anywhere: `runtime.block_on(weft::time::sleep(d))` works;
+//! - waiting on a socket follows the same rule (today a socket's I/O outside a runtime still returns an
+//!   `io::Error` instead; `net` is being reworked to panic as timers do);
+//! - [`Runtime::block_on`] and [`run`] inside a runtime (a task must `.await`, not block) — at the call.
+//!
+//! ```
+//! let outside = std::panic::catch_unwind(|| weft::spawn(async {}));
+//! assert!(outside.is_err()); // "weft::spawn called outside a runtime: wrap your code in weft::run ..."
+//! let slept = weft::run(weft::time::sleep(std::time::Duration::from_millis(1))); // created outside, awaited inside
+//! assert_eq!(slept, ());
+//! ```
+//!
 //! # Invariants
 //!
 //! 1. The thread-local context points at a loop only while that loop's `block_on` (or its shutdown) is on the
@@ -26,6 +48,7 @@ mod event_loop;
 mod handle;
 mod idle;
 mod loops;
+mod panic_hint;
 mod probe;
 mod registry;
 pub(crate) mod shared;
@@ -56,11 +79,16 @@ use std::sync::Arc;
 /// How many tasks the loop polls before it checks timers, the remote queue and the OS again.
 pub(crate) const EVENT_INTERVAL: usize = 64;
 
-/// Says on stderr that `what` happened, with `payload`'s message; never panics (stderr may be closed).
+/// Says on stderr that `what` happened, with `payload`'s message and, for a message weft knows how to fix, one
+/// line of hint; never panics (stderr may be closed).
 pub(crate) fn report_lost_panic(payload: &(dyn std::any::Any + Send), what: fmt::Arguments<'_>) {
     use std::io::Write;
     let message = crate::cell::error::panic_message(payload).unwrap_or("Box<dyn Any>");
-    let _ = writeln!(std::io::stderr(), "weft: {what}: {message}");
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "weft: {what}: {message}");
+    if let Some(hint) = panic_hint::hint_for_panic(message) {
+        let _ = writeln!(stderr, "weft: {hint}");
+    }
 }
 
 /// An event loop: runs tasks, timers and I/O on the thread that calls [`block_on`](Runtime::block_on).
@@ -201,6 +229,7 @@ impl Runtime {
     /// let runtime = weft::Runtime::new().unwrap();
     /// assert_eq!(runtime.block_on(async { 1 + 1 }), 2);
     /// ```
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.core.block_on(future)
     }
@@ -280,9 +309,12 @@ impl fmt::Debug for Runtime {
 /// # Panics
 /// If the runtime cannot be created (the OS refused an epoll or eventfd descriptor), or if called inside a
 /// runtime.
+#[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
-    let runtime = Runtime::new()
-        .unwrap_or_else(|error| panic!("weft::run could not create a runtime: {error}"));
+    let runtime = match Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => panic!("weft::run could not create a runtime: {error}"),
+    };
     runtime.block_on(future)
 }
 
@@ -308,13 +340,16 @@ where
     F::Output: 'static,
 {
     let location = Location::caller();
-    context::with_core(|core| match core {
-        Some(core) => core.spawn_local(future, None, location),
+    // The panic stays out of the closure, so that it names the caller's line.
+    let spawned =
+        context::with_core(|core| core.map(|core| core.spawn_local(future, None, location)));
+    match spawned {
+        Some(handle) => handle,
         None => panic!(
             "weft::spawn called outside a runtime: wrap your code in weft::run or #[weft::main], \
              or use a weft::Handle to spawn from another thread"
         ),
-    })
+    }
 }
 
 /// The loop this code runs on: which of the runtime's [`loops`](Builder::loops) polls the current task.
@@ -363,14 +398,15 @@ impl crate::cell::Builder {
         F::Output: 'static,
     {
         let location = Location::caller();
-        context::with_core(|core| {
-            match core {
-            Some(core) => core.spawn_local(future, self.into_name(), location),
+        let name = self.into_name();
+        let spawned =
+            context::with_core(|core| core.map(|core| core.spawn_local(future, name, location)));
+        match spawned {
+            Some(handle) => handle,
             None => panic!(
                 "weft::task::Builder::spawn called outside a runtime: wrap your code in weft::run or #[weft::main]"
             ),
         }
-        })
     }
 }
 
@@ -396,13 +432,14 @@ where
     T: Send + 'static,
 {
     let location = Location::caller();
-    context::with_core(|core| {
-        match core {
-        Some(core) => core.shared().spawn_blocking(function, location),
+    let spawned = context::with_core(|core| {
+        core.map(|core| core.shared().spawn_blocking(function, location))
+    });
+    match spawned {
+        Some(handle) => handle,
         None => panic!(
             "weft::spawn_blocking called outside a runtime: wrap your code in weft::run or #[weft::main], \
              or use weft::Handle::spawn_blocking"
         ),
     }
-    })
 }

@@ -44,6 +44,7 @@ use crate::loom::sync::{lock, Arc, Mutex};
 ///     assert_eq!(second.recv().await, Ok("hello"));
 /// });
 /// ```
+#[track_caller]
 pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(
         capacity > 0,

@@ -76,6 +76,7 @@ pub(crate) enum TryAcquire {
 
 impl Permits {
     /// A pool of `permits`.
+    #[track_caller]
     pub(crate) fn new(permits: usize) -> Permits {
         assert!(
             permits <= MAX_PERMITS,
@@ -105,13 +106,16 @@ impl Permits {
     }
 
     /// Gives back `count` permits, handing them to waiters first (rule 2).
+    #[track_caller]
     pub(crate) fn release(&self, count: usize) {
         let mut state = lock(&self.state);
-        state.available = state
-            .available
-            .checked_add(count)
-            .filter(|&available| available <= MAX_PERMITS)
-            .unwrap_or_else(|| panic!("a semaphore holds at most {MAX_PERMITS} permits"));
+        state.available = match state.available.checked_add(count) {
+            Some(available) if available <= MAX_PERMITS => available,
+            _ => {
+                drop(state); // not poisoned by the panic
+                panic!("a semaphore holds at most {MAX_PERMITS} permits")
+            }
+        };
         let mut wakers = WakeBatch::new();
         grant_waiters(&mut state, &mut wakers);
         drop(state);

@@ -55,6 +55,7 @@ impl Semaphore {
     /// let semaphore = weft::sync::Semaphore::new(3);
     /// assert_eq!(semaphore.available_permits(), 3);
     /// ```
+    #[track_caller]
     pub fn new(permits: usize) -> Semaphore {
         Semaphore {
             permits: Permits::new(permits),
@@ -82,6 +83,7 @@ impl Semaphore {
     /// semaphore.add_permits(2);
     /// assert_eq!(semaphore.available_permits(), 2);
     /// ```
+    #[track_caller]
     pub fn add_permits(&self, n: usize) {
         self.permits.release(n);
     }

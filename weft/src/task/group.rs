@@ -398,6 +398,11 @@ impl<T> TaskGroup<T> {
         T: Send + 'static,
     {
         let location = Location::caller();
+        if !on_a_runtime() {
+            panic!(
+                "TaskGroup::spawn_blocking called outside a runtime: wrap your code in weft::run or #[weft::main]"
+            );
+        }
         let (slot, mut notifier) = self.reserve();
         let function = move || {
             // As `Child::poll` does: a panic in `function` leaves `in_poll` set for the notifier's drop.
@@ -411,17 +416,15 @@ impl<T> TaskGroup<T> {
             output
         };
         let handle = crate::runtime::context::with_core(|core| {
-            match core {
-            Some(core) => core.shared().spawn_blocking(function, location),
-            None => panic!(
-                "TaskGroup::spawn_blocking called outside a runtime: wrap your code in weft::run or #[weft::main]"
-            ),
-        }
+            core.expect("checked above")
+                .shared()
+                .spawn_blocking(function, location)
         });
         self.store(slot, handle)
     }
 
     /// Spawns a child task; the common part of `spawn` and `spawn_named`.
+    #[track_caller]
     fn spawn_task<F>(
         &mut self,
         future: F,
@@ -432,12 +435,14 @@ impl<T> TaskGroup<T> {
         F: Future<Output = T> + 'static,
         T: 'static,
     {
+        // Checked here, not in the closure below, so that the panic names the caller's line.
+        if !on_a_runtime() {
+            panic!(
+                "TaskGroup::spawn called outside a runtime: wrap your code in weft::run or #[weft::main]"
+            );
+        }
         crate::runtime::context::with_core(|core| {
-            let Some(core) = core else {
-                panic!(
-                    "TaskGroup::spawn called outside a runtime: wrap your code in weft::run or #[weft::main]"
-                );
-            };
+            let core = core.expect("checked above");
             let (slot, notifier) = self.reserve();
             let handle = core.spawn_local(Child { future, notifier }, name, location);
             core.join_group(handle.id(), self.key);
@@ -779,4 +784,9 @@ impl<T> fmt::Debug for TaskGroup<T> {
             .field("failed", &state.failed)
             .finish()
     }
+}
+
+/// True when a loop runs on this thread (spawning needs one).
+fn on_a_runtime() -> bool {
+    crate::runtime::context::with_core(|core| core.is_some())
 }

@@ -2,8 +2,9 @@
 
 #![forbid(unsafe_code)]
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::panic::Location;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -161,8 +162,10 @@ impl Interval {
     /// ```
     #[track_caller]
     pub fn tick(&mut self) -> impl Future<Output = Instant> + '_ {
-        let location = Location::caller();
-        poll_fn(move |cx| self.poll_tick_at(cx, location))
+        Tick {
+            interval: self,
+            location: Location::caller(),
+        }
     }
 
     /// Polls for the next tick: `Ready` with the tick's scheduled time once it is due, otherwise `Pending` (and
@@ -189,6 +192,7 @@ impl Interval {
     }
 
     /// [`poll_tick`](Self::poll_tick), bookmarked at `location` while it waits.
+    #[track_caller]
     fn poll_tick_at(
         &mut self,
         cx: &mut Context<'_>,
@@ -283,5 +287,25 @@ impl Interval {
     /// ```
     pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
         self.missed_tick_behavior = behavior;
+    }
+}
+
+/// The future of [`Interval::tick`]: a named type rather than a closure, so that a panic in its poll names the
+/// caller's `.await`.
+#[derive(Debug)]
+struct Tick<'a> {
+    /// The interval that ticks.
+    interval: &'a mut Interval,
+    /// Where `tick` was called: the bookmark while it waits.
+    location: &'static Location<'static>,
+}
+
+impl Future for Tick<'_> {
+    type Output = Instant;
+
+    #[track_caller]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Instant> {
+        let location = self.location;
+        self.interval.poll_tick_at(cx, location)
     }
 }

@@ -34,7 +34,8 @@ use crate::cell::{Label, Op};
 /// deadline across the iterations of a `select!` loop, pin it and poll it by `&mut`.
 ///
 /// # Panics
-/// When polled outside a runtime.
+/// When awaited (polled) outside a runtime, at the line of the `.await`; creating it anywhere is fine (the rule
+/// is in the docs of the `weft::runtime` module).
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
     Sleep::new(
@@ -124,14 +125,25 @@ impl Sleep {
     }
 
     /// Polls without leaving a bookmark (for the timers that leave their own: timeout, interval).
+    ///
+    /// # Panics
+    /// Outside a runtime, at the caller's line (through every `#[track_caller]` poll above it: the `.await`).
+    #[track_caller]
     pub(crate) fn poll_quietly(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.poll_on_current(cx) {
+            Ok(poll) => poll,
+            Err(NoRuntime) => no_runtime(self.location),
+        }
+    }
+
+    /// Polls with the current loop's timers, or says there are none.
+    fn poll_on_current(&mut self, cx: &mut Context<'_>) -> Result<Poll<()>, NoRuntime> {
         let registration = self.registration;
         let outcome = context::with_current(|timers| {
-            let timers = timers.expect(
-                "weft::time::Sleep polled outside a runtime: timers need a weft runtime \
-                 (weft::run, #[weft::main] or Runtime::block_on)",
-            );
-            match registration {
+            let Some(timers) = timers else {
+                return Err(NoRuntime);
+            };
+            Ok(match registration {
                 Some(registration) if registration.loop_id == timers.loop_id() => {
                     let mut wheel = timers.wheel().borrow_mut();
                     if wheel.is_fired(registration.key) {
@@ -147,7 +159,7 @@ impl Sleep {
                 None => {
                     let clock = timers.clock();
                     if self.deadline.into_std() <= clock.now() {
-                        return Some(Poll::Ready(()));
+                        return Ok(Some(Poll::Ready(())));
                     }
                     let deadline = clock.deadline_ms(self.deadline.into_std());
                     let key = timers
@@ -160,9 +172,9 @@ impl Sleep {
                     });
                     Some(Poll::Pending)
                 }
-            }
-        });
-        match outcome {
+            })
+        })?;
+        Ok(match outcome {
             Some(Poll::Ready(())) => {
                 self.registration = None;
                 Poll::Ready(())
@@ -170,9 +182,9 @@ impl Sleep {
             Some(Poll::Pending) => Poll::Pending,
             None => {
                 self.deregister();
-                self.poll_quietly(cx)
+                return self.poll_on_current(cx);
             }
-        }
+        })
     }
 
     /// Where it was created and what it waits for, for a bookmark left by whoever polls it.
@@ -264,11 +276,36 @@ impl Sleep {
     }
 }
 
+/// There is no runtime on this thread.
+struct NoRuntime;
+
+/// The panic of a timer polled outside a runtime, at the caller's line (the rule is in the runtime module's
+/// docs). The message names where the timer was made too, for a poll that comes through a combinator.
+#[cold]
+#[track_caller]
+fn no_runtime(created_at: &Location<'_>) -> ! {
+    panic!(
+        "weft timer (created at {created_at}) polled outside a runtime: timers need a weft runtime on this \
+         thread (weft::run, #[weft::main] or Runtime::block_on)"
+    )
+}
+
 impl Future for Sleep {
     type Output = ();
 
+    /// # Panics
+    /// Outside a runtime, at the line that polls it (the `.await`).
+    #[track_caller]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let poll = coop::budgeted(cx, |cx| self.poll_quietly(cx));
+        let poll = coop::budgeted(cx, |cx| match self.poll_on_current(cx) {
+            Ok(poll) => poll.map(Ok),
+            Err(no_runtime) => Poll::Ready(Err(no_runtime)),
+        });
+        let poll = match poll {
+            Poll::Ready(Ok(())) => Poll::Ready(()),
+            Poll::Ready(Err(NoRuntime)) => no_runtime(self.location),
+            Poll::Pending => Poll::Pending,
+        };
         if poll.is_pending() {
             crate::cell::bookmark(self.location, self.label);
         }

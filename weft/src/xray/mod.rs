@@ -63,11 +63,15 @@ pub use trace::flush_trace;
 ///
 /// # Panics
 /// Outside a runtime; from another thread use [`Handle::dump`](crate::Handle::dump).
+#[track_caller]
 pub fn dump() -> Dump {
-    let core = crate::runtime::context::with_core(|core| core.map(|core| core.shared().clone()));
-    let shared = core.expect(
-        "weft::xray::dump called outside a runtime: call it inside a task, or use Handle::dump",
-    );
+    let shared = crate::runtime::context::with_core(|core| core.map(|core| core.shared().clone()));
+    // The panic stays out of the closure, so that it names the caller's line.
+    let Some(shared) = shared else {
+        panic!(
+            "weft::xray::dump called outside a runtime: call it inside a task, or use Handle::dump"
+        );
+    };
     // This loop is dumped right here; other loops of the runtime, if any, are asked.
     crate::Handle::new(shared).dump()
 }

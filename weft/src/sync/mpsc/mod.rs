@@ -87,6 +87,7 @@ use crate::loom::sync::Arc;
 ///     producer.await.unwrap();
 /// });
 /// ```
+#[track_caller]
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(
         capacity > 0,
