@@ -1,6 +1,7 @@
 //! Every public entry point that panics on misuse names the caller's line: the panic's location (what the panic
 //! hook and the default "panicked at" message show) is this file, at the line of the call — or of the `.await`
-//! for a future polled outside a runtime — never a line inside weft.
+//! for a future polled outside a runtime — never a line inside weft. (A socket's operation, polled through layers
+//! of weft, panics inside weft; its message names the line that made it.)
 
 use std::cell::RefCell;
 use std::future::{pending, Future};
@@ -254,4 +255,25 @@ fn outside_a_runtime_creating_a_timer_is_fine_and_awaiting_it_in_one_works() {
         let mut ticks = ticks;
         ticks.tick().await;
     });
+}
+
+#[test]
+fn a_socket_read_polled_outside_a_runtime_names_where_it_was_made() {
+    // Sockets follow the rule too. Their futures are polled through layers of weft (the read's poll, the socket's
+    // readiness), so the panic's own location is inside weft; its message names the line that made the read.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let stream = weft::net::TcpStream::from_std(client).unwrap(); // fine outside a runtime
+    let mut buf = [0u8; 8];
+    let line = line!() + 1;
+    let read = stream.read(&mut buf);
+    let site = panic_site(|| {
+        poll_once(read);
+    });
+    assert!(site.message.contains("outside a runtime"), "{site:?}");
+    assert!(
+        site.message
+            .contains(&format!("rt_caller_panics.rs:{line}:")),
+        "{site:?}"
+    );
 }

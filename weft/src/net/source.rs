@@ -64,10 +64,17 @@ pub(crate) struct Source<T: AsFd> {
 #[derive(Debug)]
 struct Registration(AtomicU64);
 
-/// The error for I/O outside a runtime.
-fn outside_runtime() -> io::Error {
-    io::Error::other(
-        "weft: socket I/O outside a runtime; use the socket inside weft::run, #[weft::main] or Runtime::block_on",
+/// Socket I/O polled on a thread that runs no loop: a mistake in the program, so a panic (the rule in the
+/// `runtime` module's docs), naming the line that made the operation.
+#[cold]
+#[inline(never)]
+fn outside_runtime(wait: Wait) -> ! {
+    let operation = Label::fd(wait.op, 0).text();
+    let operation = operation.trim_end_matches(" fd 0");
+    panic!(
+        "weft: {operation} (made at {}) polled outside a runtime: use the socket inside weft::run, \
+         #[weft::main] or Runtime::block_on",
+        wait.location
     )
 }
 
@@ -166,7 +173,7 @@ impl<T: AsFd> Source<T> {
     ) -> Poll<io::Result<R>> {
         context::with_core(|core| {
             let Some(core) = core else {
-                return Poll::Ready(Err(outside_runtime()));
+                outside_runtime(wait);
             };
             let key = match self.key_on(core.shared(), |fd| core.driver().register(fd)) {
                 Ok(key) => key,

@@ -21,8 +21,8 @@
 //! - [`Handle::current`], [`current_loop`] and `xray::dump` — at the call ([`Handle::try_current`] asks instead);
 //! - waiting on a timer (`time::sleep`, `sleep_until`, `timeout`, `interval`'s `tick`) — at the `.await`.
 //!   Creating one is fine anywhere: `runtime.block_on(weft::time::sleep(d))` works;
-//! - waiting on a socket follows the same rule (today a socket's I/O outside a runtime still returns an
-//!   `io::Error` instead; `net` is being reworked to panic as timers do);
+//! - waiting on a socket (a read, write, accept or connect polled on a thread with no loop) — the panic names
+//!   the line that made the operation;
 //! - [`Runtime::block_on`] and [`run`] inside a runtime (a task must `.await`, not block) — at the call.
 //!
 //! ```
