@@ -22,7 +22,7 @@ use crate::blocking::Pool;
 use crate::cell::raw::{self, RunOutcome};
 use crate::cell::{coop, stats};
 use crate::cell::{Id, JoinHandle, TaskRef};
-use crate::driver::Driver;
+use crate::driver::Reactor;
 use crate::sys::EventFd;
 use crate::time::Timers;
 
@@ -50,7 +50,7 @@ pub(crate) struct Core {
     /// The timer wheel and the clock, real or virtual.
     timers: Timers,
     /// Where the loop parks.
-    driver: Driver,
+    driver: Reactor,
     /// A batch taken from the remote queue (kept to reuse its buffers).
     remote_batch: RefCell<Remote>,
     /// Wakers of fired timers, woken after the wheel is released (buffer reused).
@@ -118,13 +118,19 @@ impl Core {
     /// A new loop configured by `builder`.
     pub(crate) fn new(builder: &Builder) -> io::Result<Core> {
         let eventfd = EventFd::new()?;
-        let driver = Driver::new(&eventfd)?;
+        let driver = Reactor::new(builder.driver, &eventfd)?;
         let pool = Pool::new(builder.max_blocking_threads, builder.blocking_keep_alive);
         let (probe, probe_shared) = match builder.probe.start() {
             Some((probe, shared)) => (Some(probe), Some(shared)),
             None => (None, None),
         };
-        let shared = Shared::new(eventfd, pool, builder.start_paused, probe_shared);
+        let shared = Shared::new(
+            eventfd,
+            driver.kind(),
+            pool,
+            builder.start_paused,
+            probe_shared,
+        );
         let timers = Timers::new(shared.id(), builder.start_paused);
         Ok(Core {
             shared,
@@ -158,7 +164,7 @@ impl Core {
     }
 
     /// The loop's reactor.
-    pub(crate) fn driver(&self) -> &Driver {
+    pub(crate) fn driver(&self) -> &Reactor {
         &self.driver
     }
 

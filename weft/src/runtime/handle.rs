@@ -60,6 +60,20 @@ impl Handle {
         Handle::try_current().expect("weft::Handle::current called outside a runtime: call it inside weft::run or #[weft::main]")
     }
 
+    /// The I/O driver the runtime's loop runs: [`Driver::Epoll`](super::Driver::Epoll) or
+    /// [`Driver::IoUring`](super::Driver::IoUring), never `Auto`.
+    ///
+    /// ```
+    /// use weft::runtime::Driver;
+    ///
+    /// let runtime = weft::Builder::new().driver(Driver::Epoll).build().unwrap();
+    /// let handle = runtime.handle();
+    /// assert_eq!(std::thread::spawn(move || handle.driver()).join().unwrap(), Driver::Epoll);
+    /// ```
+    pub fn driver(&self) -> super::Driver {
+        self.shared.driver
+    }
+
     /// The handle of the runtime running on this thread, if any.
     ///
     /// ```

@@ -28,6 +28,7 @@ mod probe;
 mod registry;
 pub(crate) mod shared;
 
+pub use crate::driver::Driver;
 pub use builder::{Builder, UnhandledPanic};
 pub(crate) use counters::{Counts, LoopCounters, PublishedMetrics};
 pub use handle::Handle;
@@ -130,6 +131,18 @@ impl Runtime {
     /// ```
     pub fn handle(&self) -> Handle {
         Handle::new(self.core.shared().clone())
+    }
+
+    /// The I/O driver this runtime's loop runs: [`Driver::Epoll`] or [`Driver::IoUring`], never `Auto`.
+    ///
+    /// ```
+    /// use weft::runtime::Driver;
+    ///
+    /// let runtime = weft::Runtime::new().unwrap(); // Auto: io_uring where the kernel allows it
+    /// assert_ne!(runtime.driver(), Driver::Auto);
+    /// ```
+    pub fn driver(&self) -> Driver {
+        self.core.shared().driver
     }
 }
 

@@ -15,6 +15,7 @@ use crate::blocking::Pool;
 use crate::cell::arena::Arena;
 use crate::cell::raw::{self, TaskRef};
 use crate::cell::{Id, JoinHandle, Owner};
+use crate::driver::Driver;
 use crate::sys::EventFd;
 
 /// Work handed to the loop to run on its thread with access to it.
@@ -59,6 +60,8 @@ pub(crate) struct Shared {
     doorbell: Doorbell,
     /// Written to wake the parked loop.
     pub(crate) eventfd: EventFd,
+    /// The I/O driver the loop runs (`Epoll` or `IoUring`).
+    pub(crate) driver: Driver,
     /// The blocking pool.
     pub(crate) blocking: Pool,
     /// The loop's counters as of its latest turn.
@@ -143,6 +146,7 @@ impl Shared {
     /// A new shared half, registered in the process-wide table of loops.
     pub(crate) fn new(
         eventfd: EventFd,
+        driver: Driver,
         blocking: Pool,
         paused_clock: bool,
         probe_shared: Option<Arc<dyn std::any::Any + Send + Sync>>,
@@ -152,6 +156,7 @@ impl Shared {
             remote: Mutex::new(Remote::default()),
             doorbell: Doorbell::new(),
             eventfd,
+            driver,
             blocking,
             metrics: PublishedMetrics::new(),
             arena: Arena::new(),
