@@ -94,6 +94,8 @@ impl Driver {
 
 /// The backend a loop runs (invariant 1).
 #[derive(Debug)]
+// One per loop, inside the loop's boxed `Core`: the size does not matter, a `Box` would cost a pointer chase.
+#[allow(clippy::large_enum_variant)]
 enum Backend {
     /// Edge-triggered epoll.
     Epoll(EpollBackend),
