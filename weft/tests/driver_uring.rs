@@ -1,5 +1,6 @@
 //! The io_uring driver: a wake from another thread ends a park in the ring, 10,000 connections opened and closed
-//! leave the descriptor count flat (and every close reaches the peer), more registrations at once than the ring
+//! leave the descriptor count flat (and every close reaches the peer), a dropped listener refuses connections at
+//! once, more registrations at once than the ring
 //! has entries, a socket closed while its poll is in flight, and the fallback to epoll for real: a child process
 //! whose seccomp filter denies `io_uring_setup`.
 //!
@@ -153,40 +154,62 @@ fn more_sockets_registered_at_once_than_the_ring_has_entries_all_get_their_data(
 
 #[test]
 fn a_socket_closed_while_its_poll_is_in_flight_is_released_and_its_number_reused_safely() {
+    // In a process of its own: other tests' sockets would take the freed number first.
+    common::isolated(
+        "a_socket_closed_while_its_poll_is_in_flight_is_released_and_its_number_reused_safely",
+        || {
+            on_uring(async {
+                use std::os::fd::AsRawFd;
+                let (first, first_peer) = UnixStream::pair().unwrap();
+                let first_fd = first.as_raw_fd();
+                // A read that waits: its poll is submitted when the loop parks, and is in flight when we close.
+                let mut buf = [0; 8];
+                let waited =
+                    weft::time::timeout(Duration::from_millis(20), first.read(&mut buf)).await;
+                assert!(waited.is_err(), "nothing was written, the read waited");
+                drop(first);
+                // The close reached the peer: the cancelled poll let go of the socket's file.
+                let mut end = [0; 8];
+                assert_eq!(first_peer.read(&mut end).await.unwrap(), 0);
+                // A new socket takes the same number; the old poll's completions must not reach it, nor its data miss.
+                let (second, second_peer) = UnixStream::pair().unwrap();
+                assert!(
+                    [second.as_raw_fd(), second_peer.as_raw_fd()].contains(&first_fd),
+                    "the descriptor number was reused"
+                );
+                let (second, second_peer) = if second.as_raw_fd() == first_fd {
+                    (second, second_peer)
+                } else {
+                    (second_peer, second)
+                };
+                let reader = async {
+                    let mut got = [0; 5];
+                    second.read_exact(&mut got).await.unwrap();
+                    got
+                };
+                let writer = async {
+                    weft::time::sleep(Duration::from_millis(5)).await;
+                    second_peer.write_all(b"fresh").await.unwrap();
+                };
+                let (got, ()) = weft::join!(reader, writer);
+                assert_eq!(&got, b"fresh");
+            });
+        },
+    );
+}
+
+#[test]
+fn a_listener_dropped_with_its_poll_in_flight_refuses_connections_at_once() {
     on_uring(async {
-        use std::os::fd::AsRawFd;
-        let (first, first_peer) = UnixStream::pair().unwrap();
-        let first_fd = first.as_raw_fd();
-        // A read that waits: its poll is submitted when the loop parks, and is in flight when we close.
-        let mut buf = [0; 8];
-        let waited = weft::time::timeout(Duration::from_millis(20), first.read(&mut buf)).await;
-        assert!(waited.is_err(), "nothing was written, the read waited");
-        drop(first);
-        // The close reached the peer: the cancelled poll let go of the socket's file.
-        let mut end = [0; 8];
-        assert_eq!(first_peer.read(&mut end).await.unwrap(), 0);
-        // A new socket takes the same number; the old poll's completions must not reach it, nor its data miss.
-        let (second, second_peer) = UnixStream::pair().unwrap();
-        assert!(
-            [second.as_raw_fd(), second_peer.as_raw_fd()].contains(&first_fd),
-            "the descriptor number was reused"
-        );
-        let (second, second_peer) = if second.as_raw_fd() == first_fd {
-            (second, second_peer)
-        } else {
-            (second_peer, second)
-        };
-        let reader = async {
-            let mut got = [0; 5];
-            second.read_exact(&mut got).await.unwrap();
-            got
-        };
-        let writer = async {
-            weft::time::sleep(Duration::from_millis(5)).await;
-            second_peer.write_all(b"fresh").await.unwrap();
-        };
-        let (got, ()) = weft::join!(reader, writer);
-        assert_eq!(&got, b"fresh");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        // An accept that waits: the listener's poll is in flight in the ring.
+        let waited = weft::time::timeout(Duration::from_millis(20), listener.accept()).await;
+        assert!(waited.is_err(), "nobody connected, the accept waited");
+        drop(listener);
+        // No park in between: the cancel must have let go of the listening socket before its close.
+        let refused = std::net::TcpStream::connect(address).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
     });
 }
 

@@ -119,19 +119,37 @@ impl UringBackend {
         self.push(&poll_entry(fd, token))
     }
 
-    /// Stops watching the registration `token` and submits that at once, before the socket closes its
-    /// descriptor (invariant 3).
+    /// Stops watching the registration `token`, at once: before the socket closes its descriptor (invariant 3).
     pub(crate) fn unwatch(&self, token: u64) {
         // ASYNC_CANCEL, not POLL_REMOVE: a poll whose wake-up is being handled (with DEFER_TASKRUN, until the
         // next park) refuses a poll-remove with EALREADY and stays armed, keeping the socket's file open; a
         // cancel marks it and the kernel ends it as soon as that handling runs.
-        let remove = opcode::AsyncCancel::new(token)
+        let cancel = opcode::AsyncCancel::new(token)
             .build()
             .user_data(CANCEL_TOKEN);
-        if self.push(&remove).is_ok() {
-            self.submit();
+        if self.push(&cancel).is_ok() {
+            self.submit_and_run_completions();
         }
         // If even that failed, the poll stays until the ring closes; its completions are stale (invariant 3).
+    }
+
+    /// Submits what is queued and lets the kernel run the completion work it deferred (`DEFER_TASKRUN` runs
+    /// it only when asked for events), without waiting: a cancelled poll lets go of its file now, so closing
+    /// the descriptor right after closes the socket as it would on epoll (a listener dropped refuses
+    /// connections at once). The completions wait in the queue for the next park.
+    fn submit_and_run_completions(&self) {
+        let zero = types::Timespec::new();
+        let args = types::SubmitArgs::new().timespec(&zero);
+        loop {
+            match self.ring.borrow().submitter().submit_with_args(1, &args) {
+                Ok(_) => break,
+                Err(error) if error.raw_os_error() == Some(libc::ETIME) => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                // EBUSY/EAGAIN: the kernel is short of room for completions; the entries go with the next park.
+                Err(_) => return,
+            }
+        }
+        self.unsubmitted.set(0);
     }
 
     /// Queues `entry`, submitting a full queue first (invariant 2).
