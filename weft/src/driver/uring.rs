@@ -17,11 +17,13 @@
 //!    own reference to the socket's file), **completed** (a completion without `IORING_CQE_F_MORE`: the kernel
 //!    let go of the file). A poll points at no memory of ours, so no buffer has to outlive it.
 //! 3. **Ignored**: deregistering (which the socket does *before* it closes its descriptor, registrations
-//!    invariant 2) queues an `ASYNC_CANCEL` of its token and submits it at once, so the kernel drops its poll before
-//!    the descriptor number can be reused. Every completion carrying that token afterwards is stale (the key's
-//!    generation moved on, or the entry is vacant) and is ignored and never re-armed. A poll still *unsubmitted*
-//!    when the socket closed would, once submitted, name whatever file reused the number; the cancel queued
-//!    behind it removes it by `user_data`, and its completions carry the old generation: ignored too.
+//!    invariant 2) queues an `ASYNC_CANCEL` of its token and enters the ring at once, asking for events so that
+//!    `DEFER_TASKRUN`'s deferred work runs too: the kernel has dropped the poll and its reference to the file when
+//!    the descriptor closes, so the close is as final as on epoll and the number can be reused safely. Every
+//!    completion carrying that token afterwards is stale (the key's generation moved on, or the entry is vacant)
+//!    and is ignored and never re-armed. A socket freed through another loop's remote queue closes first; its
+//!    poll, there until that loop cancels it by `user_data`, names the old file, never the reused number, and
+//!    its completions carry the old generation: ignored too.
 //! 4. A multishot poll of a live registration that ends (no `F_MORE`: the completion queue overflowed, or the
 //!    kernel cancelled it) is re-armed at once. A new poll reports the socket's present state when armed, so no
 //!    readiness edge is lost. One that ends with an error other than `ECANCELED` is not re-armed (it would fail
