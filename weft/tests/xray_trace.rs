@@ -170,3 +170,123 @@ fn without_a_trace_path_nothing_is_written_and_flush_is_harmless() {
         "outside a runtime: nothing to do"
     );
 }
+
+#[test]
+fn a_runtime_of_two_loops_writes_one_file_with_a_track_per_loop() {
+    let path = trace_file("loops");
+    let runtime = weft::Builder::new()
+        .loops(2)
+        .pin_loops(false)
+        .trace_path(&path)
+        .build()
+        .unwrap();
+    let handle = runtime.handle();
+    runtime.block_on(async {
+        let tasks = handle.spawn_on_each(|id| async move {
+            for _ in 0..3 {
+                weft::task::yield_now().await;
+            }
+            id
+        });
+        for task in weft::join_all(tasks).await {
+            task.unwrap();
+        }
+    });
+    drop(runtime);
+    let events = events(&path);
+    let names: Vec<(u64, &str)> = events
+        .iter()
+        .filter(|event| event["name"] == "thread_name")
+        .map(|event| {
+            (
+                event["tid"].as_u64().unwrap(),
+                event["args"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert_eq!((names[0].1, names[1].1), ("weft loop 0", "weft loop 1"));
+    assert_ne!(names[0].0, names[1].0, "a thread (tid) each");
+    for tid in [names[0].0, names[1].0] {
+        let polls = of_category(&events, "poll")
+            .into_iter()
+            .filter(|event| event["tid"] == tid)
+            .count();
+        assert!(polls >= 4, "loop track {tid} has {polls} poll slices");
+    }
+}
+
+#[test]
+fn a_poll_slice_says_where_the_task_parked_and_whether_it_was_slow() {
+    let path = trace_file("parked");
+    let runtime = weft::Builder::new()
+        .trace_path(&path)
+        .slow_poll_threshold(Some(Duration::from_millis(30)))
+        .on_slow_poll(|_| {})
+        .build()
+        .unwrap();
+    let sleep_line = line!() + 5;
+    runtime.block_on(async {
+        weft::task::Builder::new()
+            .name("napper")
+            .spawn(async {
+                weft::time::sleep(Duration::from_millis(5)).await;
+                std::thread::sleep(Duration::from_millis(40)); // blocks the loop: a slow poll
+            })
+            .await
+            .unwrap();
+    });
+    drop(runtime);
+    let events = events(&path);
+    let polls: Vec<_> = of_category(&events, "poll")
+        .into_iter()
+        .filter(|slice| slice["name"].as_str().unwrap().starts_with("napper"))
+        .collect();
+    assert_eq!(polls.len(), 2, "{polls:?}");
+    let (first, second) = (&polls[0]["args"], &polls[1]["args"]);
+    assert_eq!(first["parked_on"], "sleep 5ms");
+    assert!(
+        first["parked_at"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("xray_trace.rs:{sleep_line}:17")),
+        "{first}"
+    );
+    assert!(first.get("slow").is_none(), "{first}");
+    assert_eq!(second["slow"], true, "{second}");
+    assert!(second.get("parked_at").is_none(), "it finished: {second}");
+}
+
+#[test]
+fn the_traces_of_two_loops_are_two_threads_of_the_process() {
+    let paths = [trace_file("loop-a"), trace_file("loop-b")];
+    let threads: Vec<_> = paths
+        .iter()
+        .cloned()
+        .map(|path| {
+            std::thread::spawn(move || {
+                let runtime = weft::Builder::new().trace_path(&path).build().unwrap();
+                runtime.block_on(async { weft::spawn(async {}).await.unwrap() });
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let tids: Vec<_> = paths
+        .iter()
+        .map(|path| {
+            let events = events(path);
+            let name = &events[0];
+            assert_eq!(name["name"], "thread_name");
+            let tid = name["tid"].as_u64().unwrap();
+            assert_eq!(name["args"]["name"], "weft loop 0"); // loop 0 of its runtime
+            assert!(events.iter().all(|event| event["tid"] == tid));
+            assert!(events
+                .iter()
+                .all(|event| event["pid"] == std::process::id()));
+            tid
+        })
+        .collect();
+    assert_ne!(tids[0], tids[1], "each loop is a thread of its own");
+}

@@ -25,17 +25,19 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::cell::raw;
+use crate::cell::raw::SendTask;
 use crate::cell::{Id, JoinHandle, Owner, TaskRef};
 
 /// A job: the task, and the reference its thread keeps while running it.
 struct Job {
     /// The queue's reference (task rule 4), consumed by `run`.
-    task: TaskRef,
+    task: SendTask,
     /// Keeps the cell alive while the closure runs (the stand-in for a loop's registry, task rule 5).
     keep: TaskRef,
 }
 
-/// The blocking pool of one runtime.
+/// The blocking pool of one runtime (shared by its loops: clones are the same pool).
+#[derive(Clone)]
 pub(crate) struct Pool {
     /// Shared with the pool's threads.
     inner: Arc<Inner>,
@@ -60,6 +62,8 @@ struct Inner {
     /// Called on a pool thread when the last job in flight ends (the loop, if its virtual clock waits for the
     /// pool, wants to know); set once by the runtime that owns the pool.
     on_idle: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// The CPUs the pool's threads may run on, when the thread that starts one may be pinned to a loop's CPU.
+    cpus: Option<Vec<usize>>,
 }
 
 use crate::loom::lock_std as lock;
@@ -117,8 +121,9 @@ impl<F: FnOnce() -> T, T> Future for BlockingFuture<F> {
 }
 
 impl Pool {
-    /// An empty pool (no threads until the first job).
-    pub(crate) fn new(max_threads: usize, keep_alive: Duration) -> Pool {
+    /// An empty pool (no threads until the first job) of at most `max_threads` threads that exit after `keep_alive` idle; with `cpus`, each thread lets
+    /// itself run on those CPUs first (a thread inherits its creator's pinning).
+    pub(crate) fn new(max_threads: usize, keep_alive: Duration, cpus: Option<Vec<usize>>) -> Pool {
         Pool {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
@@ -129,6 +134,7 @@ impl Pool {
                 keep_alive,
                 in_flight: AtomicUsize::new(0),
                 on_idle: OnceLock::new(),
+                cpus,
             }),
         }
     }
@@ -169,13 +175,8 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (keep, task, handle) = raw::new_task::<_, S>(
-            BlockingFuture(Some(function)),
-            None,
-            false,
-            Id::next(),
-            location,
-        );
+        let (keep, task, handle) =
+            raw::new_send_task::<_, S>(BlockingFuture(Some(function)), Id::next(), location);
         let job = Job { task, keep };
         let mut state = lock(&self.inner.state);
         if state.shutdown {
@@ -194,6 +195,10 @@ impl Pool {
             let spawned = thread::Builder::new()
                 .name("weft-blocking".into())
                 .spawn(move || {
+                    if let Some(cpus) = &inner.cpus {
+                        // Not fatal: the job runs, only on fewer CPUs.
+                        let _ = crate::sys::cpu::set_allowed_cpus(cpus);
+                    }
                     WORKER.with(|worker| *worker.borrow_mut() = Some(inner.clone()));
                     inner.work_loop();
                     WORKER.with(|worker| worker.borrow_mut().take());

@@ -15,7 +15,10 @@
 //!
 //! 1. **The stage belongs to the owner loop while the task is not complete.** Only the thread running the owner
 //!    loop polls or drops the future, and only while `COMPLETE` is unset. (For a blocking task the pool thread
-//!    that took it from the pool queue plays the loop's part.)
+//!    that took it from the pool queue plays the loop's part.) The type system carries this rule: polling or
+//!    cancelling needs a [`Runner`], which is neither `Send` nor `Sync` and made by one `unsafe` constructor on
+//!    the owning thread (a blocking job, whose future is `Send`, is a `raw::SendTask` instead, run by the thread
+//!    that holds it).
 //! 2. **After completion the output belongs to the join side** if `JOIN_INTEREST` was set when `COMPLETE` was
 //!    set: only the [`JoinHandle`] reads or drops it, after observing `COMPLETE` with acquire ordering. If
 //!    `JOIN_INTEREST` was unset at that moment, the loop drops the output itself, right away.
@@ -48,6 +51,7 @@ pub(crate) mod id;
 pub(crate) mod label;
 pub(crate) mod owner;
 pub(crate) mod raw;
+pub(crate) mod runner;
 pub(crate) mod state;
 pub(crate) mod stats;
 
@@ -58,6 +62,7 @@ pub(crate) use id::Id;
 pub(crate) use label::{Label, Op};
 pub(crate) use owner::Owner;
 pub(crate) use raw::TaskRef;
+pub(crate) use runner::Runner;
 pub(crate) use stats::{bookmark, bookmark_if_none};
 
 /// A task as reports name it: "task 7" or "task 7 'handler'".

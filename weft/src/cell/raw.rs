@@ -19,6 +19,7 @@ use super::arena::Arena;
 use super::error::{self, JoinError};
 use super::id::Id;
 use super::owner::Owner;
+use super::runner::Runner;
 use super::state::{Outcome, PopTransition, ScheduleTransition, State};
 use super::stats::TaskStats;
 use super::JoinHandle;
@@ -167,6 +168,44 @@ where
     }
 }
 
+/// A task whose future is `Send`, taken and run by whichever thread pops it (a blocking-pool job). It holds the
+/// queue's reference (rule 4). Running or cancelling it needs no [`Runner`]: nothing in its stage is tied to a
+/// thread, and being one value, consumed by `run`, it is polled by one thread at a time — so rule 1 holds for the
+/// thread that has it.
+pub(crate) struct SendTask(TaskRef);
+
+impl SendTask {
+    /// Polls the task (once: a blocking job completes in its one poll) or drops its future if it was aborted.
+    pub(crate) fn run(self) -> RunOutcome {
+        // SAFETY: the future is Send (`new_send_task`) and this value, the only handle that may poll it, is here.
+        let runner = unsafe { Runner::new() };
+        self.0.run(&runner)
+    }
+
+    /// Drops the future of a task that never ran (a job refused or dropped from the queue at shutdown).
+    pub(crate) fn shutdown(&self) -> RunOutcome {
+        // SAFETY: as in `run`.
+        let runner = unsafe { Runner::new() };
+        self.0.shutdown(&runner)
+    }
+}
+
+/// Creates a scheduled, joinable task with no owner loop, for a `Send` future: returns the reference that keeps
+/// the cell alive while it runs (the stand-in for a registry's, rule 5), the queue's reference as a [`SendTask`]
+/// and the join handle.
+pub(crate) fn new_send_task<F, S>(
+    future: F,
+    id: Id,
+    spawned_at: &'static Location<'static>,
+) -> (TaskRef, SendTask, JoinHandle<F::Output>)
+where
+    F: Future + Send,
+    S: Owner,
+{
+    let (keep, queued, handle) = new_task::<F, S>(future, None, false, id, spawned_at);
+    (keep, SendTask(queued), handle)
+}
+
 /// Allocates a scheduled, joinable task cell for `future`, with `refs` references owned by the caller: from the owner
 /// loop's arena when the caller is on that loop's thread and the cell fits, otherwise from the global allocator.
 fn allocate<F, S>(
@@ -231,15 +270,22 @@ where
 /// The loop that polls the task at `ptr`, whose strong count the cell holds (rule 7); null for a blocking task.
 ///
 /// An arena cell finds it in its page's header; any other cell keeps it in the 8 bytes before its header.
+///
+/// # Safety
+/// `ptr` is a live cell: the caller holds a reference to it or is freeing it.
 #[inline]
-fn owner_of<S: Owner>(ptr: NonNull<Header>) -> *const S {
-    erased_owner_of(ptr).cast()
+unsafe fn owner_of<S: Owner>(ptr: NonNull<Header>) -> *const S {
+    // SAFETY: the caller's promise.
+    unsafe { erased_owner_of(ptr) }.cast()
 }
 
 /// [`owner_of`] for a caller that does not know the owner's type.
+///
+/// # Safety
+/// As for [`owner_of`].
 #[inline]
-fn erased_owner_of(ptr: NonNull<Header>) -> *const () {
-    // SAFETY: `ptr` is a live cell (the caller holds a reference or is freeing it); ARENA never changes.
+unsafe fn erased_owner_of(ptr: NonNull<Header>) -> *const () {
+    // SAFETY: `ptr` is a live cell (the caller's promise); ARENA never changes.
     let in_arena = unsafe { ptr.as_ref() }.state.load().in_arena();
     if in_arena {
         // SAFETY: ARENA cells come from `Arena::allocate`, whose pages record the owner.
@@ -256,7 +302,8 @@ fn erased_owner_of(ptr: NonNull<Header>) -> *const () {
 /// # Safety
 /// The caller holds a reference to the cell at `ptr` (rule 6 keeps it alive).
 pub(crate) unsafe fn is_blocking(ptr: NonNull<Header>) -> bool {
-    erased_owner_of(ptr).is_null()
+    // SAFETY: the caller holds a reference.
+    unsafe { erased_owner_of(ptr) }.is_null()
 }
 
 impl<F: Future, S: Owner> Cell<F, S> {
@@ -444,7 +491,8 @@ impl<F: Future, S: Owner> Cell<F, S> {
         let cell = ptr.cast::<Cell<F, S>>().as_ptr();
         // SAFETY: rule 6: the last reference; nobody else reads or writes the cell any more.
         let (state, id) = unsafe { ((*cell).header.state.load(), (*cell).header.id) };
-        let owner = owner_of::<S>(ptr);
+        // SAFETY: the cell is being freed by us, still intact.
+        let owner = unsafe { owner_of::<S>(ptr) };
         debug_assert!(state.is_complete(), "a task freed before it completed");
         if !state.is_consumed() {
             if state.has_output() {
@@ -518,8 +566,8 @@ impl TaskRef {
     /// Runs a task popped from a queue: clears `SCHEDULED`, releasing the queue's reference (rule 4, which
     /// is this `TaskRef`), then polls it or drops its future if it was aborted.
     ///
-    /// Must be called on the owner loop's thread (or, for a blocking task, the pool thread that popped it).
-    pub(crate) fn run(self) -> RunOutcome {
+    /// `runner` proves this thread owns the task (rule 1): the owner loop's, or the pool thread that popped it.
+    pub(crate) fn run(self, _runner: &Runner) -> RunOutcome {
         let ptr = self.into_raw();
         // SAFETY: we owned the queue's reference; the pop transition releases it.
         let header = unsafe { ptr.as_ref() };
@@ -530,7 +578,7 @@ impl TaskRef {
                 RunOutcome::Stale
             }
             PopTransition::Stale => RunOutcome::Stale,
-            // SAFETY: rule 5 keeps the incomplete task alive; rule 1 holds since the caller is its loop.
+            // SAFETY: rule 5 keeps the incomplete task alive; rule 1 holds: `runner` proves this thread owns it.
             PopTransition::Cancel => unsafe { (header.vtable.cancel)(ptr) },
             // SAFETY: as above.
             PopTransition::Poll => unsafe { (header.vtable.poll)(ptr) },
@@ -539,12 +587,12 @@ impl TaskRef {
 
     /// Drops the future of a task that is not complete, as at shutdown. The task completes as cancelled.
     ///
-    /// Must be called on the owner loop's thread.
-    pub(crate) fn shutdown(&self) -> RunOutcome {
+    /// `runner` proves this thread owns the task (rule 1).
+    pub(crate) fn shutdown(&self, _runner: &Runner) -> RunOutcome {
         if self.header().state.load().is_complete() {
             return RunOutcome::Stale;
         }
-        // SAFETY: rule 1: the caller is the owner loop's thread and the task is not complete.
+        // SAFETY: rule 1: `runner` proves this thread owns the task, and it is not complete.
         unsafe { (self.header().vtable.cancel)(self.ptr) }
     }
 
@@ -600,7 +648,8 @@ pub(crate) unsafe fn drop_reference(ptr: NonNull<Header>) {
 /// # Safety
 /// `S` is the owner type the task's cell was allocated with.
 unsafe fn push_to_owner<S: Owner>(task: TaskRef) {
-    let owner = owner_of::<S>(task.ptr);
+    // SAFETY: `task` holds a reference.
+    let owner = unsafe { owner_of::<S>(task.ptr) };
     // SAFETY: rule 7: the cell holds a strong count of its owner while it lives, and `task` keeps the cell alive
     // until `schedule` hands it over; `schedule` touches the owner after that only under the remote queue's
     // lock, which keeps the task (and so the owner) from being dropped meanwhile.

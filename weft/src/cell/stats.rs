@@ -57,8 +57,7 @@ impl TaskStats {
 
     /// The bookmark, if the task is parked in a weft leaf future.
     pub(crate) fn bookmark(&self) -> Option<(&'static Location<'static>, Label)> {
-        let bits = self.bookmark.get();
-        unpack((bits >> 32) as u32).map(|location| (location, Label::from_bits(bits as u32)))
+        unpack_bookmark(self.bookmark.get())
     }
 
     /// Polls so far (not counting one in progress).
@@ -106,6 +105,18 @@ pub(crate) fn bookmark_if_none(location: &'static Location<'static>, label: Labe
 #[inline]
 fn left_any() -> bool {
     LEFT.with(Cell::get) >> 32 != 0
+}
+
+/// The bookmark the poll in progress on this thread left so far, as one word (0: none; read it with
+/// [`unpack_bookmark`]): the trace reads it right after a poll, to show where the task parked.
+#[inline]
+pub(crate) fn left_packed() -> u64 {
+    LEFT.with(Cell::get)
+}
+
+/// A bookmark from its word ([`left_packed`], the header's copy); `None` for none.
+pub(crate) fn unpack_bookmark(bits: u64) -> Option<(&'static Location<'static>, Label)> {
+    unpack((bits >> 32) as u32).map(|location| (location, Label::from_bits(bits as u32)))
 }
 
 /// Forgets the bookmark left on this thread, so that the next poll starts with none.

@@ -4,17 +4,19 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::context;
 use super::doorbell::Doorbell;
+use super::idle::IdleFlag;
+use super::loops::{Group, LoopId};
 use super::PublishedMetrics;
 use crate::blocking::Pool;
 use crate::cell::arena::Arena;
 use crate::cell::raw::{self, TaskRef};
-use crate::cell::{Id, JoinHandle, Owner};
+use crate::cell::{Id, JoinHandle, Owner, Runner};
 use crate::driver::Driver;
 use crate::sys::EventFd;
 
@@ -54,6 +56,18 @@ impl std::fmt::Debug for Remote {
 pub(crate) struct Shared {
     /// This loop's id, unique in the process.
     id: u64,
+    /// Which loop of its runtime this is.
+    loop_id: LoopId,
+    /// Every loop of the runtime, if it has more than one (set once, right after they are all built).
+    group: OnceLock<Arc<Group>>,
+    /// Tasks handed to the loop from other threads that it has not taken in yet (for placement by load).
+    incoming: AtomicU64,
+    /// Whether the loop runs on a virtual clock (shared with its group's other loops, if any).
+    paused: bool,
+    /// Set while the loop is counted idle on the group's shared virtual clock (`runtime::loops`, rule 1).
+    virtual_idle: IdleFlag,
+    /// The loop's next timer deadline as it went idle on the shared virtual clock (`u64::MAX`: none).
+    virtual_deadline: AtomicU64,
     /// Work handed in by other threads.
     remote: Mutex<Remote>,
     /// Whether `remote` may hold something and whether the loop is awake (runtime invariant 2).
@@ -145,6 +159,7 @@ pub(crate) use crate::loom::lock_std as lock;
 impl Shared {
     /// A new shared half, registered in the process-wide table of loops.
     pub(crate) fn new(
+        loop_id: LoopId,
         eventfd: EventFd,
         driver: Driver,
         blocking: Pool,
@@ -153,6 +168,12 @@ impl Shared {
     ) -> Arc<Shared> {
         let shared = Arc::new(Shared {
             id: NEXT_LOOP_ID.fetch_add(1, Relaxed),
+            loop_id,
+            group: OnceLock::new(),
+            incoming: AtomicU64::new(0),
+            paused: paused_clock,
+            virtual_idle: IdleFlag::default(),
+            virtual_deadline: AtomicU64::new(u64::MAX),
             remote: Mutex::new(Remote::default()),
             doorbell: Doorbell::new(),
             eventfd,
@@ -185,6 +206,52 @@ impl Shared {
         self.id
     }
 
+    /// Which loop of its runtime this is.
+    pub(crate) fn loop_id(&self) -> LoopId {
+        self.loop_id
+    }
+
+    /// Every loop of the runtime, if it has more than one.
+    pub(crate) fn group(&self) -> Option<&Arc<Group>> {
+        self.group.get()
+    }
+
+    /// Joins the loop to its runtime's group (once, when every loop is built).
+    pub(crate) fn set_group(&self, group: Arc<Group>) {
+        let _ = self.group.set(group);
+    }
+
+    /// How busy the loop is: live tasks at its latest turn plus tasks handed in and not yet taken.
+    pub(crate) fn load(&self) -> u64 {
+        // Acquire pairs with `took_incoming`: seeing tasks leave `incoming` means seeing them counted as live.
+        let incoming = self.incoming.load(Acquire);
+        self.metrics.tasks_alive() + incoming
+    }
+
+    /// The loop took in `count` tasks spawned from other threads.
+    pub(crate) fn took_incoming(&self, count: usize) {
+        self.incoming.fetch_sub(count as u64, Release);
+    }
+
+    /// The loop goes idle on its group's shared virtual clock, its next deadline `next` (rules 1 and 2).
+    pub(crate) fn enter_virtual_idle(&self, group: &Group, next: Option<u64>) {
+        self.virtual_deadline
+            .store(next.unwrap_or(u64::MAX), SeqCst);
+        self.virtual_idle.enter(group.idle_count());
+    }
+
+    /// The loop is not idle any more, if it was counted (by itself, or by a thread handing it work: rule 1).
+    pub(crate) fn leave_virtual_idle(&self) {
+        if let Some(group) = self.group() {
+            self.virtual_idle.leave(group.idle_count());
+        }
+    }
+
+    /// The deadline published by [`enter_virtual_idle`](Self::enter_virtual_idle).
+    pub(crate) fn virtual_deadline(&self) -> u64 {
+        self.virtual_deadline.load(SeqCst)
+    }
+
     /// Finds a live loop by id.
     pub(crate) fn find(id: u64) -> Option<Arc<Shared>> {
         lock(&LOOPS).as_ref()?.get(&id)?.upgrade()
@@ -202,6 +269,10 @@ impl Shared {
         // Still under the lock: what was pushed may be all that keeps `self` alive (see `schedule`).
         if self.doorbell.pushed() {
             self.eventfd.notify();
+        }
+        if self.paused {
+            // Rule 2 of the shared virtual clock: the push, then the flag.
+            self.leave_virtual_idle();
         }
         drop(remote);
         true
@@ -268,11 +339,15 @@ impl Shared {
         let (registry_ref, queue_ref, handle) =
             raw::new_task(future, Some(self.clone()), false, Id::next(), location);
         let mut refused = Some((registry_ref, queue_ref));
-        self.push_remote(|remote| remote.spawned.extend(refused.take()));
+        self.push_remote(|remote| {
+            remote.spawned.extend(refused.take());
+            self.incoming.fetch_add(1, Relaxed);
+        });
         if let Some((registry_ref, queue_ref)) = refused {
-            // The loop is gone: the task is cancelled without running. The future is Send, so dropping it
-            // on this thread is sound even though task rule 1 names the loop's thread.
-            let _ = registry_ref.shutdown();
+            // The loop is gone: the task is cancelled without running, its future dropped here.
+            // SAFETY: the future is Send and the task was never queued, so no other thread can reach its stage.
+            let runner = unsafe { Runner::new() };
+            let _ = registry_ref.shutdown(&runner);
             drop((registry_ref, queue_ref));
         }
         handle

@@ -69,6 +69,34 @@ impl TcpListener {
         .await
     }
 
+    /// Binds to `addr` with `SO_REUSEPORT` (and `SO_REUSEADDR`, backlog 1024) and listens: every loop of a
+    /// [many-loop runtime](crate::Builder::loops) binds its own listener on the same port, and the kernel spreads
+    /// new connections between them, so each loop accepts and serves its share with no hand-off between loops.
+    ///
+    /// With port 0, bind the first listener, then bind the others to the port it got.
+    ///
+    /// ```
+    /// use weft::net::{TcpListener, TcpStream};
+    ///
+    /// weft::run(async {
+    ///     let first = TcpListener::bind_reuseport("127.0.0.1:0").await.unwrap();
+    ///     let address = first.local_addr().unwrap();
+    ///     let second = TcpListener::bind_reuseport(address).await.unwrap(); // the same port again
+    ///     assert_eq!(second.local_addr().unwrap(), address);
+    ///     let _client = TcpStream::connect(address).await.unwrap(); // queued on one of the two
+    /// });
+    /// ```
+    pub async fn bind_reuseport(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        each_addr(addr, |address| async move {
+            let socket = TcpSocket::for_addr(address)?;
+            socket.set_reuseaddr(true)?;
+            socket.set_reuseport(true)?;
+            socket.bind(address)?;
+            socket.listen(DEFAULT_BACKLOG as u32)
+        })
+        .await
+    }
+
     /// Wraps a standard listener (made non-blocking here).
     ///
     /// ```
@@ -90,6 +118,28 @@ impl TcpListener {
             source: Source::new(listener),
             backoff: AcceptBackoff::default(),
         })
+    }
+
+    /// Gives the standard listener back, **still non-blocking** (as tokio's `into_std`): call `set_nonblocking(false)`
+    /// before blocking calls on it. It leaves its loop's reactor, and [`from_std`](Self::from_std) adopts it again
+    /// on any loop. A listener that was registered comes back under a new descriptor number, with the limit that
+    /// [`IoStream::into_std`](crate::net::IoStream::into_std) describes.
+    ///
+    /// ```
+    /// use weft::net::{TcpListener, TcpStream};
+    ///
+    /// weft::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let address = listener.local_addr().unwrap();
+    ///     let _client = TcpStream::connect(address).await.unwrap();
+    ///     let std_listener = listener.into_std().unwrap();
+    ///     std_listener.set_nonblocking(false).unwrap(); // it comes back non-blocking
+    ///     let (_server, peer) = std_listener.accept().unwrap(); // the connection waited in the backlog
+    ///     assert_eq!(peer, _client.local_addr().unwrap());
+    /// });
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        self.source.into_inner()
     }
 
     /// Accepts a connection. Cancel-safe: a connection is never lost by dropping the future.
