@@ -13,8 +13,9 @@
 //!   [`sync::CancellationToken`] carries "stop" across tasks and threads. Cancelling is dropping: a future stops
 //!   at its bookmark; see [the cancellation guide](task::cancellation).
 //! - **The event loop** is a plain loop on one thread: poll every task that is ready, then ask the OS
-//!   (`epoll_wait`) to wait for I/O and the next timer, and resume whichever task's "buzzer" went off. One thread
-//!   juggles thousands of waiting tasks, because waiting costs nothing but a few bytes.
+//!   (`io_uring_enter` or `epoll_wait`: see [`runtime::Driver`]) to wait for I/O and the next timer, and resume
+//!   whichever task's "buzzer" went off. One thread juggles thousands of waiting tasks, because waiting costs
+//!   nothing but a few bytes.
 //! - **CPU-bound work blocks the loop**: while a task computes, nothing else on its thread runs. Move such work
 //!   to the blocking pool with [`spawn_blocking`]; use one runtime per core for more throughput.
 //!
@@ -51,7 +52,8 @@
 //!   virtual clock for tests ([`Builder::start_paused`]).
 //! - [`fs`]: files and directories on the blocking pool: [`fs::read`], [`fs::write`], [`fs::File`] with the
 //!   `futures-io` traits, [`fs::read_dir`].
-//! - [`net`] and [`io`]: TCP, UDP and Unix sockets on the loop's epoll reactor, with the `futures-io` traits.
+//! - [`net`] and [`io`]: TCP, UDP and Unix sockets on the loop's reactor (io_uring or epoll), with the
+//!   `futures-io` traits.
 //! - [`signal`] and [`process`]: Unix signals as futures ([`signal::ctrl_c`], [`signal::unix::signal`]) and
 //!   child processes with async pipes ([`process::Command`]); [`Runtime::shutdown_timeout`] stops a runtime
 //!   within a deadline.

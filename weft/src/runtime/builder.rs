@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::ProbeSettings;
 use super::Runtime;
+use crate::driver::Driver;
 
 /// What a runtime does when a task whose [`JoinHandle`](crate::JoinHandle) was dropped panics — the panic
 /// nobody will ever see otherwise (asyncio's "Task exception was never retrieved").
@@ -103,6 +104,8 @@ pub struct Builder {
     pub(crate) loops: usize,
     /// Whether to pin loop i to the i-th allowed CPU (`None`: when there is more than one loop).
     pub(crate) pin_loops: Option<bool>,
+    /// The I/O driver asked for.
+    pub(crate) driver: Driver,
 }
 
 impl Clone for Box<dyn ProbeSettings> {
@@ -131,6 +134,7 @@ impl Builder {
             probe: crate::default_probe_settings(),
             loops: 1,
             pin_loops: None,
+            driver: Driver::Auto,
         }
     }
 
@@ -266,6 +270,27 @@ impl Builder {
         }
     }
 
+    /// The I/O driver the loop parks in (default [`Driver::Auto`]: io_uring where the kernel allows it, else
+    /// epoll; `WEFT_DRIVER=epoll|io_uring|auto` in the environment overrides `Auto`).
+    /// [`Runtime::driver`](super::Runtime::driver) says which one runs.
+    ///
+    /// ```
+    /// use weft::runtime::Driver;
+    ///
+    /// let runtime = weft::Builder::new().driver(Driver::Epoll).build().unwrap();
+    /// assert_eq!(runtime.driver(), Driver::Epoll);
+    ///
+    /// // Explicit io_uring either runs or fails to build, with the reason: it never falls back.
+    /// match weft::Builder::new().driver(Driver::IoUring).build() {
+    ///     Ok(runtime) => assert_eq!(runtime.driver(), Driver::IoUring),
+    ///     Err(error) => assert!(error.to_string().contains("io_uring")),
+    /// }
+    /// ```
+    pub fn driver(&mut self, driver: Driver) -> &mut Builder {
+        self.driver = driver;
+        self
+    }
+
     /// Builds the runtime. A builder can build any number of runtimes, each with its own loop.
     ///
     /// ```
@@ -277,7 +302,9 @@ impl Builder {
     /// ```
     ///
     /// # Errors
-    /// If the OS refuses the epoll instance or the eventfd (for example at the descriptor limit).
+    /// If the OS refuses the driver's instance or the eventfd (for example at the descriptor limit); if
+    /// [`Driver::IoUring`] was asked for explicitly and io_uring is unavailable; or if `WEFT_DRIVER` names no
+    /// driver.
     pub fn build(&self) -> io::Result<Runtime> {
         Runtime::from_builder(self)
     }
@@ -304,6 +331,7 @@ impl fmt::Debug for Builder {
             .field("probe", &self.probe)
             .field("loops", &self.loops)
             .field("pin_loops", &self.pin_loops)
+            .field("driver", &self.driver)
             .finish()
     }
 }

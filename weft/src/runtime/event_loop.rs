@@ -23,7 +23,7 @@ use crate::blocking::Pool;
 use crate::cell::raw::{self, RunOutcome};
 use crate::cell::{coop, stats};
 use crate::cell::{Id, JoinHandle, Runner, TaskRef};
-use crate::driver::Driver;
+use crate::driver::Reactor;
 use crate::sys::EventFd;
 use crate::time::{Clock, Timers, VirtualTime};
 
@@ -56,7 +56,7 @@ pub(crate) struct Core {
     /// The timer wheel and the clock, real or virtual.
     timers: Timers,
     /// Where the loop parks.
-    driver: Driver,
+    driver: Reactor,
     /// A batch taken from the remote queue (kept to reuse its buffers).
     remote_batch: RefCell<Remote>,
     /// Wakers of fired timers, woken after the wheel is released (buffer reused).
@@ -132,12 +132,19 @@ impl Core {
         virtual_time: Option<VirtualTime>,
     ) -> io::Result<Core> {
         let eventfd = EventFd::new()?;
-        let driver = Driver::new(&eventfd)?;
+        let driver = Reactor::new(builder.driver, &eventfd)?;
         let (probe, probe_shared) = match builder.probe.start(loop_id) {
             Some((probe, shared)) => (Some(probe), Some(shared)),
             None => (None, None),
         };
-        let shared = Shared::new(loop_id, eventfd, pool, builder.start_paused, probe_shared);
+        let shared = Shared::new(
+            loop_id,
+            eventfd,
+            driver.kind(),
+            pool,
+            builder.start_paused,
+            probe_shared,
+        );
         let clock = match virtual_time {
             Some(time) => Clock::virtual_from(time),
             None => Clock::new(builder.start_paused),
@@ -180,7 +187,7 @@ impl Core {
     }
 
     /// The loop's reactor.
-    pub(crate) fn driver(&self) -> &Driver {
+    pub(crate) fn driver(&self) -> &Reactor {
         &self.driver
     }
 

@@ -75,6 +75,20 @@ impl Handle {
         }
     }
 
+    /// The I/O driver the runtime's loop runs: [`Driver::Epoll`](super::Driver::Epoll) or
+    /// [`Driver::IoUring`](super::Driver::IoUring), never `Auto`.
+    ///
+    /// ```
+    /// use weft::runtime::Driver;
+    ///
+    /// let runtime = weft::Builder::new().driver(Driver::Epoll).build().unwrap();
+    /// let handle = runtime.handle();
+    /// assert_eq!(std::thread::spawn(move || handle.driver()).join().unwrap(), Driver::Epoll);
+    /// ```
+    pub fn driver(&self) -> super::Driver {
+        self.shared.driver
+    }
+
     /// The handle of the runtime running on this thread, if any.
     ///
     /// ```

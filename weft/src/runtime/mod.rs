@@ -1,9 +1,10 @@
 //! The runtime: one event loop on one thread.
 //!
-//! A [`Runtime`] owns a loop — a run queue of ready tasks, a registry of every live task, a timer wheel, and an
-//! epoll instance to park in. [`Runtime::block_on`] runs the loop on the calling thread until the given future
-//! finishes. Each turn the loop polls up to `EVENT_INTERVAL` (64) ready tasks, then checks timers, the remote queue
-//! and the OS; when nothing is ready it parks in `epoll_wait` until the next timer deadline, an I/O event, or a
+//! A [`Runtime`] owns a loop — a run queue of ready tasks, a registry of every live task, a timer wheel, and a
+//! [`Driver`] to park in (io_uring where the kernel allows it, else epoll). [`Runtime::block_on`] runs the loop on
+//! the calling thread until the given future finishes. Each turn the loop polls up to `EVENT_INTERVAL` (64) ready
+//! tasks, then checks timers, the remote queue and the OS; when nothing is ready it parks in the driver
+//! (`io_uring_enter` or `epoll_wait`) until the next timer deadline, an I/O event, or a
 //! wake from another thread (written to an eventfd). An idle loop makes no wake-ups at all.
 //!
 //! The role nouns: [`Runtime`] owns the loop (`!Send`: its tasks need not be `Send`); [`Handle`] is the shared,
@@ -53,6 +54,7 @@ mod probe;
 mod registry;
 pub(crate) mod shared;
 
+pub use crate::driver::Driver;
 pub use builder::{Builder, UnhandledPanic};
 pub(crate) use counters::{Counts, LoopCounters, PublishedMetrics};
 pub use handle::Handle;
@@ -247,6 +249,18 @@ impl Runtime {
     pub fn handle(&self) -> Handle {
         Handle::new(self.core.shared().clone())
     }
+
+    /// The I/O driver this runtime's loop runs: [`Driver::Epoll`] or [`Driver::IoUring`], never `Auto`.
+    ///
+    /// ```
+    /// use weft::runtime::Driver;
+    ///
+    /// let runtime = weft::Runtime::new().unwrap(); // Auto: io_uring where the kernel allows it
+    /// assert_ne!(runtime.driver(), Driver::Auto);
+    /// ```
+    pub fn driver(&self) -> Driver {
+        self.core.shared().driver
+    }
 }
 
 impl Runtime {
@@ -307,8 +321,8 @@ impl fmt::Debug for Runtime {
 /// ```
 ///
 /// # Panics
-/// If the runtime cannot be created (the OS refused an epoll or eventfd descriptor), or if called inside a
-/// runtime.
+/// If the runtime cannot be created (the OS refused the driver's or the eventfd's descriptor, or `WEFT_DRIVER`
+/// names no driver), or if called inside a runtime.
 #[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
     let runtime = match Runtime::new() {

@@ -17,6 +17,7 @@ use crate::blocking::Pool;
 use crate::cell::arena::Arena;
 use crate::cell::raw::{self, TaskRef};
 use crate::cell::{Id, JoinHandle, Owner, Runner};
+use crate::driver::Driver;
 use crate::sys::EventFd;
 
 /// Work handed to the loop to run on its thread with access to it.
@@ -73,6 +74,8 @@ pub(crate) struct Shared {
     doorbell: Doorbell,
     /// Written to wake the parked loop.
     pub(crate) eventfd: EventFd,
+    /// The I/O driver the loop runs (`Epoll` or `IoUring`).
+    pub(crate) driver: Driver,
     /// The blocking pool.
     pub(crate) blocking: Pool,
     /// The loop's counters as of its latest turn.
@@ -158,6 +161,7 @@ impl Shared {
     pub(crate) fn new(
         loop_id: LoopId,
         eventfd: EventFd,
+        driver: Driver,
         blocking: Pool,
         paused_clock: bool,
         probe_shared: Option<Arc<dyn std::any::Any + Send + Sync>>,
@@ -173,6 +177,7 @@ impl Shared {
             remote: Mutex::new(Remote::default()),
             doorbell: Doorbell::new(),
             eventfd,
+            driver,
             blocking,
             metrics: PublishedMetrics::new(),
             arena: Arena::new(),

@@ -1,4 +1,4 @@
-//! eventfd: how another thread wakes a loop parked in `epoll_wait`.
+//! eventfd: how another thread wakes a loop parked in its driver (`epoll_wait` or `io_uring_enter`).
 //!
 //! The counter is non-blocking and close-on-exec. Writers add one; the loop reads (resetting the counter) when
 //! the descriptor reports readable.
@@ -46,7 +46,7 @@ impl EventFd {
         .is_ok()
     }
 
-    /// The raw descriptor, for registration with epoll.
+    /// The raw descriptor, for the driver to watch.
     pub(crate) fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }

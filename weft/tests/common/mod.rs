@@ -93,3 +93,35 @@ pub fn isolated_with(name: &str, env: &[(&str, &str)], nofile: Option<u32>, body
         "isolated test {name} did not run in the child:\n{stdout}"
     );
 }
+
+/// [`isolated`], with each `(key, Some(value))` set and each `(key, None)` removed in the child's environment.
+/// Returns the child's stderr in the parent, once it passed; returns `None` in the child, after running `body`.
+pub fn isolated_stderr(
+    name: &str,
+    env: &[(&str, Option<&str>)],
+    body: impl FnOnce(),
+) -> Option<String> {
+    if std::env::var(ISOLATED_ENV).as_deref() == Ok(name) {
+        body();
+        return None;
+    }
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([name, "--exact", "--test-threads=1", "--nocapture"])
+        .env(ISOLATED_ENV, name);
+    for (key, value) in env {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "isolated test {name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
+    );
+    Some(stderr)
+}
