@@ -276,3 +276,48 @@ fn every_socket_type_lends_its_descriptor_through_as_fd() {
         );
     });
 }
+
+#[test]
+fn round_trips_repeat_on_one_loop_and_keep_the_descriptor_number() {
+    run(async {
+        let (mut client, server) = tcp_pair().await;
+        let number = client.as_raw_fd();
+        for round in 0..5u8 {
+            client.write_all(&[round]).await.unwrap(); // registered with this loop again
+            let mut byte = [0; 1];
+            server.read_exact(&mut byte).await.unwrap();
+            assert_eq!(byte[0], round);
+            server.write_all(&[round]).await.unwrap();
+            client.read_exact(&mut byte).await.unwrap(); // and waits on it there
+            assert_eq!(byte[0], round);
+            let std_client = client.into_std().unwrap();
+            assert_eq!(std_client.as_raw_fd(), number);
+            client = TcpStream::from_std(std_client).unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_stream_moved_to_another_loop_and_back_still_carries_data() {
+    let runtime = weft::Builder::new().loops(2).pin_loops(false).build().unwrap();
+    let handle = runtime.handle();
+    let loops = handle.loops();
+    runtime.block_on(async {
+        let (mut client, server) = tcp_pair().await;
+        for round in 0..4u8 {
+            let target = loops[usize::from(round) % 2];
+            let moved = handle.spawn_on(target, async move {
+                client.write_all(&[round]).await.unwrap();
+                let mut byte = [0; 1];
+                client.read_exact(&mut byte).await.unwrap();
+                assert_eq!(byte[0], round + 100);
+                client
+            });
+            let mut byte = [0; 1];
+            server.read_exact(&mut byte).await.unwrap();
+            assert_eq!(byte[0], round);
+            server.write_all(&[round + 100]).await.unwrap();
+            client = moved.await.unwrap();
+        }
+    });
+}

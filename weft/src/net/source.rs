@@ -12,7 +12,7 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
@@ -92,30 +92,13 @@ impl<T: AsFd> Source<T> {
         &self.io
     }
 
-    /// Takes the descriptor out, still non-blocking, and frees its entry in the loop it was registered with.
-    ///
-    /// The driver never removes a descriptor from its epoll set (only closing the socket does), so a descriptor
-    /// that was registered stays there under its number, and registering that number again on the same loop
-    /// would fail with `EEXIST`. The caller gets a duplicate instead (`F_DUPFD_CLOEXEC`, the lowest free number)
-    /// and the registered number is closed: the same socket under a new number, which any loop can register.
-    /// Limit, until the driver can remove a descriptor (`EPOLL_CTL_DEL`): the epoll set keeps the old entry while
-    /// the socket lives, so a second round trip on one loop can get back a number that loop still holds for this
-    /// socket, and its first operation fails with `AlreadyExists`.
-    pub(crate) fn into_inner(self) -> io::Result<T>
-    where
-        T: From<OwnedFd>,
-    {
-        let Source {
-            mut registration,
-            io,
-        } = self;
-        if *registration.0.get_mut() == UNREGISTERED {
-            return Ok(io);
-        }
-        let duplicate = io.as_fd().try_clone_to_owned()?;
+    /// Takes the descriptor out, still non-blocking, and frees its entry in the loop it was registered with. The
+    /// socket may stay in that loop's epoll set until it is closed; registering it again, on any loop, updates
+    /// that entry (see `sys::Epoll::add`).
+    pub(crate) fn into_inner(self) -> io::Result<T> {
+        let Source { registration, io } = self;
         drop(registration);
-        drop(io);
-        Ok(T::from(duplicate))
+        Ok(io)
     }
 
     /// A future that runs `op` once the socket is readable, again each time it says `WouldBlock`, and resolves

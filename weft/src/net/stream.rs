@@ -110,11 +110,7 @@ impl<T: StreamSocket> IoStream<T> {
     /// `set_nonblocking(false)` before blocking reads on it. The stream leaves its loop's reactor; data the kernel
     /// holds stays there, and [`from_std`](Self::from_std) adopts the socket again on any loop.
     ///
-    /// A socket that was registered comes back under a new descriptor number (a duplicate; the old number is
-    /// closed), because weft's epoll driver cannot yet remove a descriptor from its set. One known limit follows
-    /// from that: the loop's set keeps its old entry while the socket lives, so a second `into_std`/`from_std`
-    /// round trip on the same loop can get a number that loop still holds, and the adopted stream's first
-    /// operation then fails with `AlreadyExists`.
+    /// The socket keeps its descriptor number; round trips may repeat, on the same loop or another.
     ///
     /// ```
     /// use std::io::{Read, Write};

@@ -98,18 +98,33 @@ impl Epoll {
     }
 
     /// Registers `fd`, edge-triggered, for `interest`; events carry `token`.
+    ///
+    /// A socket stays in the set until its last descriptor is closed (weft never removes one: that would cost a
+    /// system call per close). So a socket registered here before — handed to another loop and back, or taken out
+    /// with `into_std` and wrapped again — is already in the set under its number: then its entry is updated to
+    /// the new token instead (`EEXIST` → `EPOLL_CTL_MOD`), and events with the old token are ignored as stale.
     pub(crate) fn add(&self, fd: RawFd, interest: Interest, token: u64) -> io::Result<()> {
         let mut event = libc::epoll_event {
             events: interest.0 | libc::EPOLLET as u32,
             u64: token,
         };
-        syscall!(epoll_ctl(
+        match syscall!(epoll_ctl(
             self.fd.as_raw_fd(),
             libc::EPOLL_CTL_ADD,
             fd,
             &mut event
-        ))?;
-        Ok(())
+        )) {
+            Err(error) if error.raw_os_error() == Some(libc::EEXIST) => {
+                syscall!(epoll_ctl(
+                    self.fd.as_raw_fd(),
+                    libc::EPOLL_CTL_MOD,
+                    fd,
+                    &mut event
+                ))?;
+                Ok(())
+            }
+            result => result.map(drop),
+        }
     }
 
     /// Waits for events, at most `timeout` (`None`: forever). A timeout is rounded up to whole milliseconds

@@ -122,8 +122,7 @@ impl TcpListener {
 
     /// Gives the standard listener back, **still non-blocking** (as tokio's `into_std`): call `set_nonblocking(false)`
     /// before blocking calls on it. It leaves its loop's reactor, and [`from_std`](Self::from_std) adopts it again
-    /// on any loop. A listener that was registered comes back under a new descriptor number, with the limit that
-    /// [`IoStream::into_std`](crate::net::IoStream::into_std) describes.
+    /// on any loop.
     ///
     /// ```
     /// use weft::net::{TcpListener, TcpStream};
