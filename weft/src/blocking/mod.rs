@@ -121,8 +121,9 @@ impl<F: FnOnce() -> T, T> Future for BlockingFuture<F> {
 }
 
 impl Pool {
-    /// An empty pool (no threads until the first job) of at most `max_threads` threads that exit after `keep_alive` idle; with `cpus`, each thread lets
-    /// itself run on those CPUs first (a thread inherits its creator's pinning).
+    /// An empty pool (no threads until the first job) of at most `max_threads` threads that exit after
+    /// `keep_alive` idle; with `cpus`, each thread lets itself run on those CPUs first (a thread inherits its
+    /// creator's pinning).
     pub(crate) fn new(max_threads: usize, keep_alive: Duration, cpus: Option<Vec<usize>>) -> Pool {
         Pool {
             inner: Arc::new(Inner {

@@ -68,9 +68,13 @@ pub struct Metrics {
 /// let second = handle.loops()[1];
 /// runtime.block_on(async {
 ///     handle.spawn_on(second, async {}).await.unwrap();
-///     weft::task::yield_now().await;
 /// });
-/// let metrics = handle.metrics();
+/// // Loop 1 publishes its counters at the end of its turn, which may come a moment after the task's end.
+/// let mut metrics = handle.metrics();
+/// while metrics.loops[1].tasks_spawned == 0 || metrics.loops[1].tasks_alive > 0 {
+///     std::thread::yield_now();
+///     metrics = handle.metrics();
+/// }
 /// assert_eq!(metrics.loops.len(), 2);
 /// assert_eq!(metrics.loops[1].loop_id, second);
 /// assert_eq!(metrics.loops[1].tasks_spawned, 1);
