@@ -299,7 +299,11 @@ fn round_trips_repeat_on_one_loop_and_keep_the_descriptor_number() {
 
 #[test]
 fn a_stream_moved_to_another_loop_and_back_still_carries_data() {
-    let runtime = weft::Builder::new().loops(2).pin_loops(false).build().unwrap();
+    let runtime = weft::Builder::new()
+        .loops(2)
+        .pin_loops(false)
+        .build()
+        .unwrap();
     let handle = runtime.handle();
     let loops = handle.loops();
     runtime.block_on(async {
