@@ -2,7 +2,7 @@
 //! `weft::sync::Mutex`, served by `weft::compat::serve` until Ctrl-C (SIGINT), then stopped gracefully.
 //!
 //! ```sh
-//! cargo run --features hyper --example axum            # 127.0.0.1:3000; PORT=0 (or an argument) picks another
+//! cargo run --features hyper --example axum            # 127.0.0.1:3000; PORT=0 (or an argument 0) picks any port
 //! curl http://127.0.0.1:3000/hello/ada                 # {"greeting":"Hello, ada!"}
 //! curl -X POST -H 'content-type: application/json' -d '{"value":"blue"}' http://127.0.0.1:3000/kv/colour
 //! curl http://127.0.0.1:3000/kv/colour                 # {"key":"colour","value":"blue"}
@@ -118,12 +118,8 @@ fn app() -> Router {
         .with_state(Shared::default())
 }
 
-#[weft::main]
-async fn main() -> io::Result<()> {
-    let port = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("PORT").ok())
-        .unwrap_or_else(|| "3000".to_string());
+/// Serves [`app`] on 127.0.0.1:`port` until Ctrl-C (SIGINT), then stops gracefully.
+pub async fn serve(port: &str) -> io::Result<()> {
     // Set up before the first request, so a Ctrl-C from then on stops the server gracefully.
     let ctrl_c = weft::signal::ctrl_c();
     let listener = TcpListener::bind(format!("127.0.0.1:{port}")).await?;
@@ -138,4 +134,13 @@ async fn main() -> io::Result<()> {
         .await?;
     println!("bye");
     Ok(())
+}
+
+#[weft::main]
+async fn main() -> io::Result<()> {
+    let port = std::env::var("PORT")
+        .ok()
+        .or_else(|| std::env::args().nth(1))
+        .unwrap_or_else(|| "3000".to_string());
+    serve(&port).await
 }
