@@ -109,7 +109,7 @@ async fn count(State(store): State<Shared>) -> Json<Count> {
 }
 
 /// The application: every route and its state.
-fn app() -> Router {
+pub fn app() -> Router {
     Router::new()
         .route("/", get(|| async { "Hello from weft\n" }))
         .route("/hello/{name}", get(hello))
