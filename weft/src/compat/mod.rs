@@ -1,5 +1,6 @@
-//! Compatibility with the wider ecosystem: hyper 1.x (feature `hyper`), tokio's I/O traits (feature `tokio-io`)
-//! and tokio's runtime context for crates that need its reactor (feature `tokio-bridge`, `with_tokio`).
+//! Compatibility with the wider ecosystem: hyper 1.x and serving a tower `Service` such as an axum `Router`
+//! (feature `hyper`), tokio's I/O traits (feature `tokio-io`) and tokio's runtime context for crates that need
+//! its reactor (feature `tokio-bridge`, `with_tokio`).
 
 #![forbid(unsafe_code)]
 
@@ -8,6 +9,12 @@ mod hyper;
 
 #[cfg(feature = "hyper")]
 pub use self::hyper::{WeftExecutor, WeftIo, WeftSleep, WeftTimer};
+
+#[cfg(feature = "hyper")]
+mod serve;
+
+#[cfg(feature = "hyper")]
+pub use self::serve::{serve, Serve, WithGracefulShutdown};
 
 #[cfg(feature = "tokio-io")]
 pub mod tokio_io;
