@@ -87,7 +87,9 @@ pub mod task;
 pub mod time;
 pub mod xray;
 
-pub use runtime::{run, spawn, spawn_blocking, Builder, Handle, Runtime, UnhandledPanic};
+pub use runtime::{
+    current_loop, run, spawn, spawn_blocking, Builder, Handle, Runtime, UnhandledPanic,
+};
 
 /// The observer a new [`Builder`] starts with: the x-ray, configured from the environment (`WEFT_SLOW_POLL`,
 /// `WEFT_TRACE`). The crate root wires the layers together: the runtime calls this without naming the x-ray.

@@ -172,6 +172,51 @@ fn without_a_trace_path_nothing_is_written_and_flush_is_harmless() {
 }
 
 #[test]
+fn a_runtime_of_two_loops_writes_one_file_with_a_track_per_loop() {
+    let path = trace_file("loops");
+    let runtime = weft::Builder::new()
+        .loops(2)
+        .pin_loops(false)
+        .trace_path(&path)
+        .build()
+        .unwrap();
+    let handle = runtime.handle();
+    runtime.block_on(async {
+        let tasks = handle.spawn_on_each(|id| async move {
+            for _ in 0..3 {
+                weft::task::yield_now().await;
+            }
+            id
+        });
+        for task in weft::join_all(tasks).await {
+            task.unwrap();
+        }
+    });
+    drop(runtime);
+    let events = events(&path);
+    let names: Vec<(u64, &str)> = events
+        .iter()
+        .filter(|event| event["name"] == "thread_name")
+        .map(|event| {
+            (
+                event["tid"].as_u64().unwrap(),
+                event["args"]["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert_eq!((names[0].1, names[1].1), ("weft loop 0", "weft loop 1"));
+    assert_ne!(names[0].0, names[1].0, "a thread (tid) each");
+    for tid in [names[0].0, names[1].0] {
+        let polls = of_category(&events, "poll")
+            .into_iter()
+            .filter(|event| event["tid"] == tid)
+            .count();
+        assert!(polls >= 4, "loop track {tid} has {polls} poll slices");
+    }
+}
+
+#[test]
 fn a_poll_slice_says_where_the_task_parked_and_whether_it_was_slow() {
     let path = trace_file("parked");
     let runtime = weft::Builder::new()
@@ -235,7 +280,7 @@ fn the_traces_of_two_loops_are_two_threads_of_the_process() {
             let name = &events[0];
             assert_eq!(name["name"], "thread_name");
             let tid = name["tid"].as_u64().unwrap();
-            assert_eq!(name["args"]["name"], format!("weft loop {tid}"));
+            assert_eq!(name["args"]["name"], "weft loop 0"); // loop 0 of its runtime
             assert!(events.iter().all(|event| event["tid"] == tid));
             assert!(events
                 .iter()

@@ -36,7 +36,8 @@ struct Job {
     keep: TaskRef,
 }
 
-/// The blocking pool of one runtime.
+/// The blocking pool of one runtime (shared by its loops: clones are the same pool).
+#[derive(Clone)]
 pub(crate) struct Pool {
     /// Shared with the pool's threads.
     inner: Arc<Inner>,

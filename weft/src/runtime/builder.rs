@@ -99,6 +99,10 @@ pub struct Builder {
     pub(crate) blocking_keep_alive: Duration,
     /// What observes the loops (the x-ray: slow-poll detection, the trace), set through its own methods.
     pub(crate) probe: Box<dyn ProbeSettings>,
+    /// How many loops (0: one per CPU of the affinity mask).
+    pub(crate) loops: usize,
+    /// Whether to pin loop i to the i-th allowed CPU (`None`: when there is more than one loop).
+    pub(crate) pin_loops: Option<bool>,
 }
 
 impl Clone for Box<dyn ProbeSettings> {
@@ -125,13 +129,16 @@ impl Builder {
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
             probe: crate::default_probe_settings(),
+            loops: 1,
+            pin_loops: None,
         }
     }
 
     /// With `true`, the runtime starts with a **virtual clock**: time stands still while any task is ready,
     /// and jumps straight to the next timer deadline whenever every task is waiting — but never while
     /// [`spawn_blocking`](crate::spawn_blocking) work is in flight. Tests of timeouts run in microseconds and
-    /// give the same answer every time.
+    /// give the same answer every time. With [several loops](Builder::loops) they all read one clock, which
+    /// jumps only when every loop is idle.
     ///
     /// ```
     /// use std::time::Duration;
@@ -214,6 +221,51 @@ impl Builder {
         self
     }
 
+    /// How many event loops the runtime runs (default 1; 0: one per CPU this process may run on). Loop 0 runs
+    /// [`block_on`](Runtime::block_on) on the calling thread; each other loop is a complete loop (run queue,
+    /// timers, reactor, task memory) on a thread of its own. [`spawn`](crate::spawn) stays on the current loop and
+    /// needs no `Send`; [`Handle::spawn`](crate::Handle::spawn) places a `Send` task on the least busy loop, and
+    /// [`Handle::spawn_on`](crate::Handle::spawn_on) / [`spawn_on_each`](crate::Handle::spawn_on_each) choose.
+    ///
+    /// ```
+    /// let runtime = weft::Builder::new().loops(2).pin_loops(false).build().unwrap();
+    /// let handle = runtime.handle();
+    /// let loops = handle.loops();
+    /// let on_each = runtime.block_on(async move {
+    ///     let tasks = handle.spawn_on_each(|id| async move { (id, weft::current_loop()) });
+    ///     weft::join_all(tasks).await
+    /// });
+    /// for (id, ran_on) in on_each.into_iter().map(Result::unwrap) {
+    ///     assert_eq!(id, ran_on);
+    /// }
+    /// assert_eq!(loops.len(), 2);
+    /// ```
+    pub fn loops(&mut self, loops: usize) -> &mut Builder {
+        self.loops = loops;
+        self
+    }
+
+    /// Whether loop i is pinned to the i-th CPU of the process's affinity mask (default: `true` when there is
+    /// more than one loop). Loop 0 is the thread that builds the runtime: it stays pinned after the runtime is
+    /// dropped.
+    ///
+    /// ```
+    /// let runtime = weft::Builder::new().loops(2).pin_loops(false).build().unwrap();
+    /// assert_eq!(runtime.handle().loops().len(), 2);
+    /// ```
+    pub fn pin_loops(&mut self, pin: bool) -> &mut Builder {
+        self.pin_loops = Some(pin);
+        self
+    }
+
+    /// The number of loops to build.
+    pub(crate) fn loop_count(&self) -> io::Result<usize> {
+        match self.loops {
+            0 => Ok(crate::sys::cpu::allowed_cpus()?.len()),
+            n => Ok(n),
+        }
+    }
+
     /// Builds the runtime. A builder can build any number of runtimes, each with its own loop.
     ///
     /// ```
@@ -250,6 +302,8 @@ impl fmt::Debug for Builder {
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("thread_keep_alive", &self.blocking_keep_alive)
             .field("probe", &self.probe)
+            .field("loops", &self.loops)
+            .field("pin_loops", &self.pin_loops)
             .finish()
     }
 }

@@ -98,6 +98,16 @@ impl PublishedMetrics {
         self.parked_since.store(0, Relaxed);
     }
 
+    /// Live tasks at the loop's latest turn.
+    pub(crate) fn tasks_alive(&self) -> u64 {
+        self.tasks_alive.load(Relaxed)
+    }
+
+    /// Publishes the number of live tasks alone (the loop took in tasks from other threads).
+    pub(crate) fn set_tasks_alive(&self, alive: usize) {
+        self.tasks_alive.store(alive as u64, Relaxed);
+    }
+
     /// Publishes the loop's counters (`alive`: live tasks).
     pub(crate) fn publish(&self, counters: &LoopCounters, alive: usize) {
         self.tasks_spawned

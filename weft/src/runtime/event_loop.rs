@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use super::loops::{Group, LoopId};
 use super::probe::{LoopWork, PollInfo, Probe};
 use super::registry::Registry;
 use super::shared::{Remote, Shared};
@@ -24,7 +25,7 @@ use crate::cell::{coop, stats};
 use crate::cell::{Id, JoinHandle, Runner, TaskRef};
 use crate::driver::Driver;
 use crate::sys::EventFd;
-use crate::time::Timers;
+use crate::time::{Clock, Timers, VirtualTime};
 
 /// A run queue longer than this is shrunk when it empties, so a burst does not pin memory.
 const RUN_QUEUE_KEEP: usize = 4096;
@@ -119,16 +120,24 @@ impl Drop for LiftBudget {
 
 impl Core {
     /// A new loop configured by `builder`.
-    pub(crate) fn new(builder: &Builder) -> io::Result<Core> {
+    pub(crate) fn new(
+        builder: &Builder,
+        loop_id: LoopId,
+        pool: Pool,
+        virtual_time: Option<VirtualTime>,
+    ) -> io::Result<Core> {
         let eventfd = EventFd::new()?;
         let driver = Driver::new(&eventfd)?;
-        let pool = Pool::new(builder.max_blocking_threads, builder.blocking_keep_alive);
-        let (probe, probe_shared) = match builder.probe.start() {
+        let (probe, probe_shared) = match builder.probe.start(loop_id) {
             Some((probe, shared)) => (Some(probe), Some(shared)),
             None => (None, None),
         };
-        let shared = Shared::new(eventfd, pool, builder.start_paused, probe_shared);
-        let timers = Timers::new(shared.id(), builder.start_paused);
+        let shared = Shared::new(loop_id, eventfd, pool, builder.start_paused, probe_shared);
+        let clock = match virtual_time {
+            Some(time) => Clock::virtual_from(time),
+            None => Clock::new(builder.start_paused),
+        };
+        let timers = Timers::new(shared.id(), clock);
         Ok(Core {
             shared,
             run_queue: RefCell::new(VecDeque::new()),
@@ -242,7 +251,12 @@ impl Core {
                     return output;
                 }
             }
-            if self.shutdown_requested.get() {
+            if self.shutdown_requested.get()
+                || self
+                    .shared
+                    .group()
+                    .is_some_and(|group| group.shutdown_requested())
+            {
                 panic!(
                     "weft: a detached task panicked and the runtime is configured with \
                      UnhandledPanic::ShutdownRuntime; the runtime is shutting down"
@@ -517,10 +531,14 @@ impl Core {
         if !batch.spawned.is_empty() {
             let mut registry = self.registry.borrow_mut();
             LoopCounters::add(&self.counters.tasks_spawned, batch.spawned.len() as u64);
+            let taken = batch.spawned.len();
             for (registry_ref, queue_ref) in batch.spawned.drain(..) {
                 registry.insert(registry_ref);
                 run_queue.push_back(queue_ref);
             }
+            // They count as live before they stop counting as handed in, so the loop never looks idler than it is.
+            self.shared.metrics.set_tasks_alive(registry.len());
+            self.shared.took_incoming(taken);
         }
     }
 
@@ -560,6 +578,15 @@ impl Core {
             }
         }
         let next_deadline = self.timers.wheel().borrow().next_deadline();
+        if let Some(group) = self
+            .shared
+            .group()
+            .filter(|_| self.timers.clock().is_paused())
+        {
+            self.park_on_shared_virtual_clock(group, next_deadline, main_woken);
+            self.shared.announce_awake();
+            return;
+        }
         let timeout = match next_deadline {
             None => None,
             Some(deadline) if self.timers.clock().is_paused() => {
@@ -577,6 +604,46 @@ impl Core {
         };
         self.poll_driver(timeout);
         self.shared.announce_awake();
+        self.take_remote();
+        self.fire_timers();
+    }
+
+    /// Virtual clock shared by several loops, nothing ready here: this loop counts itself idle (with its next
+    /// deadline); the loop that finds every loop idle and no blocking work in flight jumps the clock to the
+    /// earliest deadline of them all and wakes the loops it is due on. Time never jumps while any loop has a
+    /// task ready (shared-clock invariants in `runtime::loops`).
+    fn park_on_shared_virtual_clock(
+        &self,
+        group: &Group,
+        next_deadline: Option<u64>,
+        main_woken: &AtomicBool,
+    ) {
+        // Ready I/O first: time only jumps over nothing.
+        if self.driver.has_io_sources() {
+            self.poll_driver(Some(Duration::ZERO));
+            if self.has_work(main_woken) {
+                return;
+            }
+        }
+        self.shared.enter_virtual_idle(group, next_deadline);
+        // Work handed in before the flag was set was not counted against it: look once more (invariant 2).
+        self.take_remote_with(true);
+        if self.has_work(main_woken) {
+            self.shared.leave_virtual_idle();
+            return;
+        }
+        if self.shared.blocking.in_flight() == 0 && group.all_idle() {
+            if let Some(earliest) = group.earliest_virtual_deadline() {
+                self.timers.clock().advance_to_ms(earliest);
+                group.wake_due(earliest);
+                self.shared.leave_virtual_idle();
+                self.fire_timers();
+                return;
+            }
+        }
+        // Wait for work, an advance that reaches our deadline, or the end of blocking work (the pool wakes loop 0).
+        self.poll_driver(None);
+        self.shared.leave_virtual_idle();
         self.take_remote();
         self.fire_timers();
     }

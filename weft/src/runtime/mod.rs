@@ -24,6 +24,7 @@ mod counters;
 mod doorbell;
 mod event_loop;
 mod handle;
+mod loops;
 mod probe;
 mod registry;
 pub(crate) mod shared;
@@ -31,6 +32,7 @@ pub(crate) mod shared;
 pub use builder::{Builder, UnhandledPanic};
 pub(crate) use counters::{Counts, LoopCounters, PublishedMetrics};
 pub use handle::Handle;
+pub use loops::LoopId;
 pub(crate) use probe::{LoopWork, PollInfo, Probe, ProbeSettings};
 pub(crate) use shared::Shared;
 
@@ -42,9 +44,13 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::blocking::Pool;
 use crate::cell::JoinHandle;
+use crate::time::VirtualTime;
 pub(crate) use event_loop::Core;
+use loops::{Group, Workers};
 pub(crate) use shared::Visit;
+use std::sync::Arc;
 
 /// How many tasks the loop polls before it checks timers, the remote queue and the OS again.
 pub(crate) const EVENT_INTERVAL: usize = 64;
@@ -77,8 +83,10 @@ pub(crate) fn report_lost_panic(payload: &(dyn std::any::Any + Send), what: fmt:
 /// assert_send(weft::Runtime::new().unwrap());
 /// ```
 pub struct Runtime {
-    /// The loop's state; boxed so the thread-local context can point at it.
+    /// Loop 0's state; boxed so the thread-local context can point at it.
     core: Box<Core>,
+    /// The threads running loops 1.., with more than one loop.
+    workers: Option<Workers>,
     /// A runtime is `!Send` and `!Sync`: its tasks may hold `!Send` values.
     _not_send: PhantomData<Rc<()>>,
 }
@@ -97,10 +105,65 @@ impl Runtime {
 
     /// Builds the runtime from a builder's configuration.
     pub(crate) fn from_builder(builder: &Builder) -> io::Result<Runtime> {
-        Ok(Runtime {
-            core: Box::new(Core::new(builder)?),
+        let mut builder = builder.clone();
+        builder.probe = builder.probe.for_runtime();
+        let builder = &builder;
+        let count = builder.loop_count()?;
+        let cpus = if builder.pin_loops.unwrap_or(count > 1) {
+            Some(crate::sys::cpu::allowed_cpus()?)
+        } else {
+            None
+        };
+        if let Some(cpus) = &cpus {
+            crate::sys::cpu::pin_current_thread(cpus[0]).map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!("weft: could not pin loop 0 to CPU {}: {error}", cpus[0]),
+                )
+            })?;
+        }
+        let pool = Pool::new(builder.max_blocking_threads, builder.blocking_keep_alive);
+        // One virtual clock for every loop.
+        let virtual_time = builder.start_paused.then(VirtualTime::new);
+        let core = Box::new(Core::new(
+            builder,
+            LoopId::new(0),
+            pool.clone(),
+            virtual_time.clone(),
+        )?);
+        let mut runtime = Runtime {
+            core,
+            workers: None,
             _not_send: PhantomData,
-        })
+        };
+        if count > 1 {
+            let (workers, others) = Workers::start(
+                builder,
+                count,
+                cpus.as_deref(),
+                &pool,
+                virtual_time.as_ref(),
+            )?;
+            runtime.workers = Some(workers);
+            let mut all = vec![runtime.core.shared().clone()];
+            all.extend(others);
+            let group = Arc::new(Group::new(&all));
+            for shared in &all {
+                shared.set_group(group.clone());
+            }
+        }
+        Ok(runtime)
+    }
+
+    /// Shuts every loop down (each on its own thread, at the same time), by `deadline` if any.
+    fn shutdown_all(&mut self, deadline: Option<Instant>) {
+        if let Some(workers) = &self.workers {
+            workers.request_stop(deadline);
+        }
+        self.core.shutdown(deadline);
+        if let Some(mut workers) = self.workers.take() {
+            workers.join();
+        }
     }
 
     /// Runs `future` to completion on this thread, running the loop (and every task spawned on it) meanwhile.
@@ -161,16 +224,16 @@ impl Runtime {
     /// assert!(started.elapsed() < Duration::from_secs(5));
     /// assert_eq!(handle.metrics().blocking_threads_abandoned, 1);
     /// ```
-    pub fn shutdown_timeout(self, timeout: Duration) {
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
         let deadline = Instant::now().checked_add(timeout);
         // No representable deadline: as good as none, which is what dropping does.
-        self.core.shutdown(deadline);
+        self.shutdown_all(deadline);
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.core.shutdown(None);
+        self.shutdown_all(None);
     }
 }
 
@@ -228,6 +291,29 @@ where
              or use a weft::Handle to spawn from another thread"
         ),
     })
+}
+
+/// The loop this code runs on: which of the runtime's [`loops`](Builder::loops) polls the current task.
+///
+/// ```
+/// let runtime = weft::Builder::new().loops(2).pin_loops(false).build().unwrap();
+/// let handle = runtime.handle();
+/// let second = handle.loops()[1];
+/// assert_eq!(runtime.block_on(async { weft::current_loop() }).index(), 0);
+/// let there = runtime.block_on(handle.spawn_on(second, async { weft::current_loop() }));
+/// assert_eq!(there.unwrap(), second);
+/// ```
+///
+/// # Panics
+/// Outside a runtime.
+#[track_caller]
+pub fn current_loop() -> LoopId {
+    match context::with_core(|core| core.map(|core| core.shared().loop_id())) {
+        Some(id) => id,
+        None => panic!(
+            "weft::current_loop called outside a runtime: call it inside weft::run or #[weft::main]"
+        ),
+    }
 }
 
 /// `task::Builder` lives in the task layer; spawning belongs to the runtime.

@@ -14,6 +14,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::LoopId;
 use crate::cell::{Id, Label};
 
 /// Loop work that is not a task's poll.
@@ -82,7 +83,11 @@ pub(crate) trait Probe: Any {
 pub(crate) trait ProbeSettings: Send + Sync + fmt::Debug {
     /// A probe for a new loop, with what other threads may read of it while the loop is busy (the x-ray: the
     /// poll in progress), which the loop keeps in its shared half; `None` if nothing is to be observed.
-    fn start(&self) -> Option<(Box<dyn Probe>, Arc<dyn Any + Send + Sync>)>;
+    fn start(&self, loop_id: LoopId) -> Option<(Box<dyn Probe>, Arc<dyn Any + Send + Sync>)>;
+
+    /// The settings one runtime's loops start from: what its loops share (one trace file for all of them) is
+    /// made here, once per runtime.
+    fn for_runtime(&self) -> Box<dyn ProbeSettings>;
 
     /// The settings themselves, for the observer to change them.
     fn as_any_mut(&mut self) -> &mut dyn Any;

@@ -4,12 +4,14 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::fence;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::context;
 use super::doorbell::Doorbell;
+use super::loops::{Group, LoopId};
 use super::PublishedMetrics;
 use crate::blocking::Pool;
 use crate::cell::arena::Arena;
@@ -53,6 +55,18 @@ impl std::fmt::Debug for Remote {
 pub(crate) struct Shared {
     /// This loop's id, unique in the process.
     id: u64,
+    /// Which loop of its runtime this is.
+    loop_id: LoopId,
+    /// Every loop of the runtime, if it has more than one (set once, right after they are all built).
+    group: OnceLock<Arc<Group>>,
+    /// Tasks handed to the loop from other threads that it has not taken in yet (for placement by load).
+    incoming: AtomicU64,
+    /// Whether the loop runs on a virtual clock (shared with its group's other loops, if any).
+    paused: bool,
+    /// Set while the loop is counted idle on the group's shared virtual clock (`runtime::loops`, rule 1).
+    virtual_idle: AtomicBool,
+    /// The loop's next timer deadline as it went idle on the shared virtual clock (`u64::MAX`: none).
+    virtual_deadline: AtomicU64,
     /// Work handed in by other threads.
     remote: Mutex<Remote>,
     /// Whether `remote` may hold something and whether the loop is awake (runtime invariant 2).
@@ -142,6 +156,7 @@ pub(crate) use crate::loom::lock_std as lock;
 impl Shared {
     /// A new shared half, registered in the process-wide table of loops.
     pub(crate) fn new(
+        loop_id: LoopId,
         eventfd: EventFd,
         blocking: Pool,
         paused_clock: bool,
@@ -149,6 +164,12 @@ impl Shared {
     ) -> Arc<Shared> {
         let shared = Arc::new(Shared {
             id: NEXT_LOOP_ID.fetch_add(1, Relaxed),
+            loop_id,
+            group: OnceLock::new(),
+            incoming: AtomicU64::new(0),
+            paused: paused_clock,
+            virtual_idle: AtomicBool::new(false),
+            virtual_deadline: AtomicU64::new(u64::MAX),
             remote: Mutex::new(Remote::default()),
             doorbell: Doorbell::new(),
             eventfd,
@@ -180,6 +201,57 @@ impl Shared {
         self.id
     }
 
+    /// Which loop of its runtime this is.
+    pub(crate) fn loop_id(&self) -> LoopId {
+        self.loop_id
+    }
+
+    /// Every loop of the runtime, if it has more than one.
+    pub(crate) fn group(&self) -> Option<&Arc<Group>> {
+        self.group.get()
+    }
+
+    /// Joins the loop to its runtime's group (once, when every loop is built).
+    pub(crate) fn set_group(&self, group: Arc<Group>) {
+        let _ = self.group.set(group);
+    }
+
+    /// How busy the loop is: live tasks at its latest turn plus tasks handed in and not yet taken.
+    pub(crate) fn load(&self) -> u64 {
+        // Acquire pairs with `took_incoming`: seeing tasks leave `incoming` means seeing them counted as live.
+        let incoming = self.incoming.load(Acquire);
+        self.metrics.tasks_alive() + incoming
+    }
+
+    /// The loop took in `count` tasks spawned from other threads.
+    pub(crate) fn took_incoming(&self, count: usize) {
+        self.incoming.fetch_sub(count as u64, Release);
+    }
+
+    /// The loop goes idle on its group's shared virtual clock, its next deadline `next` (rules 1 and 2).
+    pub(crate) fn enter_virtual_idle(&self, group: &Group, next: Option<u64>) {
+        self.virtual_deadline
+            .store(next.unwrap_or(u64::MAX), SeqCst);
+        group.count_idle();
+        self.virtual_idle.store(true, SeqCst);
+        // Rule 2: between the flag and the caller's look at the remote queue.
+        fence(SeqCst);
+    }
+
+    /// The loop is not idle any more, if it was counted (by itself, or by a thread handing it work: rule 1).
+    pub(crate) fn leave_virtual_idle(&self) {
+        if self.virtual_idle.load(Relaxed) && self.virtual_idle.swap(false, SeqCst) {
+            if let Some(group) = self.group() {
+                group.uncount_idle();
+            }
+        }
+    }
+
+    /// The deadline published by [`enter_virtual_idle`](Self::enter_virtual_idle).
+    pub(crate) fn virtual_deadline(&self) -> u64 {
+        self.virtual_deadline.load(SeqCst)
+    }
+
     /// Finds a live loop by id.
     pub(crate) fn find(id: u64) -> Option<Arc<Shared>> {
         lock(&LOOPS).as_ref()?.get(&id)?.upgrade()
@@ -197,6 +269,11 @@ impl Shared {
         // Still under the lock: what was pushed may be all that keeps `self` alive (see `schedule`).
         if self.doorbell.pushed() {
             self.eventfd.notify();
+        }
+        if self.paused {
+            // Rule 2 of the shared virtual clock: the push, a full fence, then the flag.
+            fence(SeqCst);
+            self.leave_virtual_idle();
         }
         drop(remote);
         true
@@ -263,7 +340,10 @@ impl Shared {
         let (registry_ref, queue_ref, handle) =
             raw::new_task(future, Some(self.clone()), false, Id::next(), location);
         let mut refused = Some((registry_ref, queue_ref));
-        self.push_remote(|remote| remote.spawned.extend(refused.take()));
+        self.push_remote(|remote| {
+            remote.spawned.extend(refused.take());
+            self.incoming.fetch_add(1, Relaxed);
+        });
         if let Some((registry_ref, queue_ref)) = refused {
             // The loop is gone: the task is cancelled without running, its future dropped here.
             // SAFETY: the future is Send and the task was never queued, so no other thread can reach its stage.

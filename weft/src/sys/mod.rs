@@ -6,6 +6,7 @@
 //!
 //! References: epoll(7), epoll_ctl(2), epoll_wait(2), eventfd(2), sigaction(2), pidfd_open(2), waitpid(2).
 
+pub(crate) mod cpu;
 mod epoll;
 mod eventfd;
 pub(crate) mod fd;

@@ -48,8 +48,8 @@ static ORPHANS: Mutex<Option<HashMap<u64, Weak<Orphans>>>> = Mutex::new(None);
 use crate::loom::lock_std as lock;
 
 impl Timers {
-    /// The timers of loop `loop_id`, on a virtual clock if `paused`.
-    pub(crate) fn new(loop_id: u64, paused: bool) -> Timers {
+    /// The timers of loop `loop_id`, on `clock`.
+    pub(crate) fn new(loop_id: u64, clock: Clock) -> Timers {
         let orphans = Arc::new(Orphans::default());
         lock(&ORPHANS)
             .get_or_insert_with(HashMap::new)
@@ -57,7 +57,7 @@ impl Timers {
         Timers {
             loop_id,
             wheel: RefCell::new(Wheel::new()),
-            clock: Clock::new(paused),
+            clock,
             orphans,
         }
     }

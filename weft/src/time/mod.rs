@@ -13,7 +13,7 @@ mod sleep;
 mod timeout;
 mod wheel;
 
-pub(crate) use clock::Clock;
+pub(crate) use clock::{Clock, VirtualTime};
 pub(crate) use context::Timers;
 pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};

@@ -1,4 +1,4 @@
-//! The task dump: every live task of a loop with its bookmark and statistics.
+//! The task dump: every live task of a runtime's loops with its bookmark and statistics.
 
 use std::fmt;
 use std::panic::Location;
@@ -9,7 +9,7 @@ use super::probe::XrayProbe;
 use super::slow_poll::PollWatch;
 use super::Bookmark;
 use crate::cell::Id;
-use crate::runtime::{context, Core, Handle, Probe, Visit};
+use crate::runtime::{context, Core, Handle, LoopId, Probe, Shared, Visit};
 
 /// What a task is doing at the moment of the dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,6 +39,8 @@ impl fmt::Display for TaskState {
 pub struct TaskInfo {
     /// The task's id.
     pub id: Id,
+    /// The loop it lives on (see [`Builder::loops`](crate::Builder::loops)).
+    pub loop_id: LoopId,
     /// Its name, if it was given one with [`task::Builder::name`](crate::cell::Builder::name).
     pub name: Option<String>,
     /// Where it was spawned.
@@ -91,8 +93,10 @@ pub struct Dump {
     tasks: Vec<TaskInfo>,
     /// Whether busy times were measured.
     busy_measured: bool,
-    /// Set when the loop did not answer.
-    unanswered: Option<Unanswered>,
+    /// How many loops were asked.
+    loops: usize,
+    /// The loops that did not answer, and why.
+    unanswered: Vec<(LoopId, Unanswered)>,
 }
 
 /// Why a dump has no tasks: the loop did not answer.
@@ -141,23 +145,46 @@ impl fmt::Display for Blocking {
 }
 
 impl Dump {
-    /// A dump of `tasks`, sorted here.
+    /// A dump of one loop's `tasks`, sorted here.
     pub(crate) fn new(mut tasks: Vec<TaskInfo>, busy_measured: bool) -> Dump {
         tasks.sort_by(|a, b| b.idle_for.cmp(&a.idle_for).then(a.id.cmp(&b.id)));
         Dump {
             tasks,
             busy_measured,
-            unanswered: None,
+            loops: 1,
+            unanswered: Vec::new(),
         }
     }
 
-    /// A dump the loop did not answer.
-    pub(crate) fn unanswered(why: Unanswered) -> Dump {
+    /// A dump loop `loop_id` did not answer.
+    pub(crate) fn unanswered(loop_id: LoopId, why: Unanswered) -> Dump {
         Dump {
             tasks: Vec::new(),
             busy_measured: false,
-            unanswered: Some(why),
+            loops: 1,
+            unanswered: vec![(loop_id, why)],
         }
+    }
+
+    /// The dumps of several loops as one.
+    fn merge(parts: Vec<Dump>) -> Dump {
+        let loops = parts.len();
+        let mut answering = parts
+            .iter()
+            .filter(|part| part.unanswered.is_empty())
+            .peekable();
+        let busy_measured = answering.peek().is_some() && answering.all(|part| part.busy_measured);
+        let mut merged = Dump::new(Vec::new(), busy_measured);
+        merged.loops = loops;
+        for part in parts {
+            merged.tasks.extend(part.tasks);
+            merged.unanswered.extend(part.unanswered);
+        }
+        merged
+            .tasks
+            .sort_by(|a, b| b.idle_for.cmp(&a.idle_for).then(a.id.cmp(&b.id)));
+        merged.unanswered.sort_by_key(|(loop_id, _)| *loop_id);
+        merged
     }
 
     /// The live tasks, longest-parked first.
@@ -197,7 +224,7 @@ impl Dump {
     /// });
     /// ```
     pub fn answered(&self) -> bool {
-        self.unanswered.is_none()
+        self.unanswered.is_empty()
     }
 
     /// The id of the task whose poll blocked the loop when it did not answer.
@@ -228,13 +255,13 @@ impl Dump {
     /// });
     /// ```
     pub fn blocking_task(&self) -> Option<Id> {
-        match &self.unanswered {
-            Some(Unanswered::Stuck {
+        self.unanswered.iter().find_map(|(_, why)| match why {
+            Unanswered::Stuck {
                 blocking: Some(blocking),
                 ..
-            }) => Some(blocking.id),
+            } => Some(blocking.id),
             _ => None,
-        }
+        })
     }
 }
 
@@ -250,41 +277,59 @@ fn short(duration: Duration) -> String {
     }
 }
 
-impl fmt::Display for Dump {
+impl fmt::Display for Unanswered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.unanswered {
-            Some(Unanswered::ShutDown) => {
-                return write!(f, "weft dump: the runtime has shut down; no tasks")
-            }
-            Some(Unanswered::NotRunning) => {
-                return write!(
-                    f,
-                    "weft dump: no thread is running the runtime (nobody is in its block_on), so its loop cannot answer"
-                )
-            }
-            Some(Unanswered::Stuck { waited, blocking }) => {
-                write!(f, "weft dump: the loop did not answer within {}", short(*waited))?;
-                return match blocking {
+        match self {
+            Unanswered::ShutDown => write!(f, "the runtime has shut down; no tasks"),
+            Unanswered::NotRunning => write!(
+                f,
+                "no thread is running the runtime (nobody is in its block_on), so its loop cannot answer"
+            ),
+            Unanswered::Stuck { waited, blocking } => {
+                write!(f, "the loop did not answer within {}", short(*waited))?;
+                match blocking {
                     None => write!(
                         f,
                         "; it is busy outside any task's poll (its own work, a waker or a destructor)"
                     ),
                     Some(blocking) => write!(f, "; it is blocked in a poll of {blocking}"),
-                };
+                }
             }
-            None => {}
+        }
+    }
+}
+
+impl fmt::Display for Dump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.loops == 1 {
+            if let Some((_, why)) = self.unanswered.first() {
+                return write!(f, "weft dump: {why}");
+            }
         }
         let tasks = self.tasks.len();
+        let on_loops = match self.loops {
+            1 => String::new(),
+            loops => format!(" on {loops} loops"),
+        };
         writeln!(
             f,
-            "weft dump: {tasks} live task{}, longest-parked first",
+            "weft dump: {tasks} live task{}{on_loops}, longest-parked first",
             if tasks == 1 { "" } else { "s" }
         )?;
-        let rows: Vec<[String; 8]> = self
+        for (loop_id, why) in &self.unanswered {
+            writeln!(f, "{loop_id}: {why}")?;
+        }
+        let several = self.loops > 1;
+        let rows: Vec<[String; 9]> = self
             .tasks
             .iter()
             .map(|task| {
                 [
+                    if several {
+                        task.loop_id.index().to_string()
+                    } else {
+                        String::new()
+                    },
                     task.id.to_string(),
                     task.name.clone().unwrap_or_else(|| "-".into()),
                     task.state.to_string(),
@@ -303,6 +348,7 @@ impl fmt::Display for Dump {
             })
             .collect();
         let header = [
+            if several { "loop" } else { "" },
             "id",
             "name",
             "state",
@@ -312,18 +358,19 @@ impl fmt::Display for Dump {
             "bookmark",
             "spawned at",
         ];
-        // Every column but the last is padded to its widest cell.
+        // Every column but the last is padded to its widest cell; the loop column is left out with one loop.
         let mut widths = header.map(|title| title.chars().count());
         for row in &rows {
             for (width, cell) in widths.iter_mut().zip(row) {
                 *width = (*width).max(cell.chars().count());
             }
         }
-        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 8]| {
-            for (cell, width) in cells[..7].iter().zip(widths) {
+        let first = usize::from(!several);
+        let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 9]| {
+            for (cell, width) in cells[first..8].iter().zip(&widths[first..8]) {
                 write!(f, "{cell:<width$}  ")?;
             }
-            writeln!(f, "{}", cells[7])
+            writeln!(f, "{}", cells[8])
         };
         line(f, header)?;
         for row in &rows {
@@ -388,7 +435,7 @@ impl DumpRequest {
 
 /// Answers a [`DumpRequest`] with the loop's dump, or, if the loop drops the visit unrun (it shut down first),
 /// with "shut down".
-struct Answer(Option<Arc<DumpRequest>>);
+struct Answer(Option<Arc<DumpRequest>>, LoopId);
 
 impl Answer {
     /// The loop answers.
@@ -402,7 +449,7 @@ impl Answer {
 impl Drop for Answer {
     fn drop(&mut self) {
         if let Some(request) = self.0.take() {
-            request.answer(Dump::unanswered(Unanswered::ShutDown));
+            request.answer(Dump::unanswered(self.1, Unanswered::ShutDown));
         }
     }
 }
@@ -421,6 +468,11 @@ impl Handle {
     /// run and the bookmark it resumed from, while slow-poll detection is on). It also returns at once, saying
     /// so, when no thread is running the runtime or it has shut down. On the loop's own thread it is
     /// [`xray::dump`](crate::xray::dump).
+    ///
+    /// With [several loops](crate::Builder::loops) every loop is asked at once and the dump lists the tasks of all
+    /// of them ([`TaskInfo::loop_id`] says whose; the table gets a `loop` column). A loop that does not answer is
+    /// named with its reason, and the others' tasks are still listed. Called from a task, the call waits (up to
+    /// that second) for the other loops while its own loop is dumped.
     ///
     /// ```
     /// use std::time::Duration;
@@ -443,63 +495,98 @@ impl Handle {
     /// });
     /// ```
     pub fn dump(&self) -> Dump {
-        let shared = self.shared();
-        let here = context::with_core_of(Arc::as_ptr(shared), |core| core.map(dump_of));
-        if let Some(dump) = here {
-            return dump;
-        }
-        if !shared.running.load(std::sync::atomic::Ordering::SeqCst) {
-            return Dump::unanswered(if shared.is_closed() {
-                Unanswered::ShutDown
-            } else {
-                Unanswered::NotRunning
-            });
-        }
-        let request = Arc::new(DumpRequest::new());
+        let loops = self.every_loop();
         let asked = Instant::now();
-        let answer = Answer(Some(request.clone()));
-        let visit: Visit = Box::new(move |core| answer.give(dump_of(core)));
-        if !shared.push_remote(|remote| remote.visits.push(visit)) {
-            return Dump::unanswered(Unanswered::ShutDown);
+        // Ask the other loops first, so they answer while this thread dumps its own loop, if it runs one.
+        let mut parts = Vec::with_capacity(loops.len());
+        let mut waiting = Vec::new();
+        for shared in &loops {
+            match ask(shared) {
+                Asked::Here => {}
+                Asked::Waiting(request) => waiting.push((shared, request)),
+                Asked::Unanswered(why) => parts.push(Dump::unanswered(shared.loop_id(), why)),
+            }
         }
-        if let Some(dump) = request.wait(asked + DUMP_WAIT) {
-            return dump;
+        for shared in &loops {
+            if let Some(dump) = context::with_core_of(Arc::as_ptr(shared), |core| core.map(dump_of))
+            {
+                parts.push(dump);
+            }
         }
-        Dump::unanswered(Unanswered::Stuck {
-            waited: asked.elapsed(),
-            blocking: self.blocking_task(),
-        })
+        for (shared, request) in waiting {
+            parts.push(request.wait(asked + DUMP_WAIT).unwrap_or_else(|| {
+                let why = Unanswered::Stuck {
+                    waited: asked.elapsed(),
+                    blocking: blocking_task(shared),
+                };
+                Dump::unanswered(shared.loop_id(), why)
+            }));
+        }
+        match parts.len() {
+            1 => parts.pop().expect("one part"),
+            _ => Dump::merge(parts),
+        }
     }
+}
 
-    /// The task whose poll the loop is in, as published by the loop.
-    fn blocking_task(&self) -> Option<Blocking> {
-        let shared = self.shared();
-        let (id, spawned_at) = shared.polling.get()?;
-        let id = Id::from_u64(id)?;
-        let name = shared
-            .names
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(&id)
-            .map(|name| name.to_string());
-        let watched = shared
-            .probe_shared
-            .as_ref()
-            .and_then(|part| part.downcast_ref::<PollWatch>())
-            .and_then(PollWatch::current)
-            .filter(|(watched, ..)| *watched == id);
-        let (running_for, resumed_from) = match watched {
-            Some((_, _, running_for, resumed_from)) => (Some(running_for), resumed_from),
-            None => (None, None),
-        };
-        Some(Blocking {
-            id,
-            name,
-            spawned_at,
-            running_for,
-            resumed_from,
-        })
+/// What asking one loop for its dump gave.
+enum Asked {
+    /// The loop runs on this thread: dump it directly.
+    Here,
+    /// The loop will answer this request between two polls.
+    Waiting(Arc<DumpRequest>),
+    /// It cannot answer.
+    Unanswered(Unanswered),
+}
+
+/// Asks the loop `shared` for its dump.
+fn ask(shared: &Arc<Shared>) -> Asked {
+    if context::with_core_of(Arc::as_ptr(shared), |core| core.is_some()) {
+        return Asked::Here;
     }
+    if !shared.running.load(std::sync::atomic::Ordering::SeqCst) {
+        return Asked::Unanswered(if shared.is_closed() {
+            Unanswered::ShutDown
+        } else {
+            Unanswered::NotRunning
+        });
+    }
+    let request = Arc::new(DumpRequest::new());
+    let answer = Answer(Some(request.clone()), shared.loop_id());
+    let visit: Visit = Box::new(move |core| answer.give(dump_of(core)));
+    if !shared.push_remote(|remote| remote.visits.push(visit)) {
+        return Asked::Unanswered(Unanswered::ShutDown);
+    }
+    Asked::Waiting(request)
+}
+
+/// The task whose poll the loop `shared` is in, as published by the loop.
+fn blocking_task(shared: &Shared) -> Option<Blocking> {
+    let (id, spawned_at) = shared.polling.get()?;
+    let id = Id::from_u64(id)?;
+    let name = shared
+        .names
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(&id)
+        .map(|name| name.to_string());
+    let watched = shared
+        .probe_shared
+        .as_ref()
+        .and_then(|part| part.downcast_ref::<PollWatch>())
+        .and_then(PollWatch::current)
+        .filter(|(watched, ..)| *watched == id);
+    let (running_for, resumed_from) = match watched {
+        Some((_, _, running_for, resumed_from)) => (Some(running_for), resumed_from),
+        None => (None, None),
+    };
+    Some(Blocking {
+        id,
+        name,
+        spawned_at,
+        running_for,
+        resumed_from,
+    })
 }
 
 /// Every live task of `core` with its bookmark and statistics (on the loop's thread, between polls or from inside
@@ -535,6 +622,7 @@ pub(crate) fn dump_of(core: &Core) -> Dump {
             };
             tasks.push(TaskInfo {
                 id: header.id,
+                loop_id: core.shared().loop_id(),
                 name: names
                     .and_then(|names| names.get(&header.id))
                     .map(|name| name.to_string()),

@@ -1,10 +1,12 @@
-//! [`Metrics`]: a loop's stable counters.
+//! [`Metrics`]: a runtime's stable counters, summed over its loops and [per loop](LoopMetrics).
 
 use std::time::Duration;
 
-use crate::runtime::{Counts, Handle};
+use crate::runtime::{Counts, Handle, LoopId};
 
-/// Counters of one loop since it was created, as published at the end of its latest turn.
+/// Counters of a runtime since it was created: each loop's as published at the end of its latest turn, summed
+/// over the loops (one, unless built with [`Builder::loops`](crate::Builder::loops); the per-loop figures are in
+/// [`loops`](Metrics::loops)), and its blocking pool's.
 ///
 /// ```
 /// weft::run(async {
@@ -54,13 +56,60 @@ pub struct Metrics {
     pub blocking_threads_abandoned: u64,
     /// Polls longer than the slow-poll threshold (counted when they end).
     pub slow_polls: u64,
+    /// The same counters for each loop, in loop order.
+    pub loops: Vec<LoopMetrics>,
 }
 
-impl Metrics {
-    /// The public figures from the loop's published counts and the blocking pool's `(threads, idle, queued,
-    /// abandoned)`.
-    fn new(counts: Counts, blocking: (u64, u64, u64, u64)) -> Metrics {
-        Metrics {
+/// The counters of one loop of a runtime (see [`Metrics`], which sums them).
+///
+/// ```
+/// let runtime = weft::Builder::new().loops(2).pin_loops(false).build().unwrap();
+/// let handle = runtime.handle();
+/// let second = handle.loops()[1];
+/// runtime.block_on(async {
+///     handle.spawn_on(second, async {}).await.unwrap();
+///     weft::task::yield_now().await;
+/// });
+/// let metrics = handle.metrics();
+/// assert_eq!(metrics.loops.len(), 2);
+/// assert_eq!(metrics.loops[1].loop_id, second);
+/// assert_eq!(metrics.loops[1].tasks_spawned, 1);
+/// assert_eq!(metrics.tasks_spawned, metrics.loops.iter().map(|l| l.tasks_spawned).sum::<u64>());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoopMetrics {
+    /// Which loop.
+    pub loop_id: LoopId,
+    /// Tasks spawned on this loop (locally or from other threads).
+    pub tasks_spawned: u64,
+    /// Tasks alive on it now.
+    pub tasks_alive: u64,
+    /// Polls of its tasks.
+    pub polls: u64,
+    /// Wall time it spent not parked.
+    pub busy: Duration,
+    /// Wall time it spent parked in the OS.
+    pub parked: Duration,
+    /// Times it parked.
+    pub parks: u64,
+    /// Wakes from its own thread.
+    pub local_wakes: u64,
+    /// Wakes from other threads.
+    pub remote_wakes: u64,
+    /// Its timers that fired.
+    pub timers_fired: u64,
+    /// I/O events it received.
+    pub io_events: u64,
+    /// Its polls longer than the slow-poll threshold.
+    pub slow_polls: u64,
+}
+
+impl LoopMetrics {
+    /// Loop `loop_id`'s figures from its published counts.
+    fn new(loop_id: LoopId, counts: Counts) -> LoopMetrics {
+        LoopMetrics {
+            loop_id,
             tasks_spawned: counts.tasks_spawned,
             tasks_alive: counts.tasks_alive,
             polls: counts.polls,
@@ -71,19 +120,42 @@ impl Metrics {
             remote_wakes: counts.remote_wakes,
             timers_fired: counts.timers_fired,
             io_events: counts.io_events,
+            slow_polls: counts.slow_polls,
+        }
+    }
+}
+
+impl Metrics {
+    /// The sums of `loops` and the blocking pool's `(threads, idle, queued, abandoned)`.
+    fn new(loops: Vec<LoopMetrics>, blocking: (u64, u64, u64, u64)) -> Metrics {
+        let sum = |field: fn(&LoopMetrics) -> u64| loops.iter().map(field).sum::<u64>();
+        let total = |field: fn(&LoopMetrics) -> Duration| loops.iter().map(field).sum::<Duration>();
+        Metrics {
+            tasks_spawned: sum(|l| l.tasks_spawned),
+            tasks_alive: sum(|l| l.tasks_alive),
+            polls: sum(|l| l.polls),
+            busy: total(|l| l.busy),
+            parked: total(|l| l.parked),
+            parks: sum(|l| l.parks),
+            local_wakes: sum(|l| l.local_wakes),
+            remote_wakes: sum(|l| l.remote_wakes),
+            timers_fired: sum(|l| l.timers_fired),
+            io_events: sum(|l| l.io_events),
             blocking_threads: blocking.0,
             blocking_threads_idle: blocking.1,
             blocking_queue_depth: blocking.2,
             blocking_threads_abandoned: blocking.3,
-            slow_polls: counts.slow_polls,
+            slow_polls: sum(|l| l.slow_polls),
+            loops,
         }
     }
 }
 
 /// Metrics are the x-ray's; the handle gives them.
 impl Handle {
-    /// The loop's counters (tasks, polls, busy and parked time, wakes, timers, I/O events, the blocking pool,
-    /// slow polls), as of the end of its latest turn. Works from any thread.
+    /// The runtime's counters (tasks, polls, busy and parked time, wakes, timers, I/O events, the blocking pool,
+    /// slow polls), as of the end of each loop's latest turn: summed over the loops, and per loop in
+    /// [`Metrics::loops`]. Works from any thread.
     ///
     /// ```
     /// let runtime = weft::Runtime::new().unwrap();
@@ -98,7 +170,11 @@ impl Handle {
     /// assert_eq!(metrics.tasks_alive, 0);
     /// ```
     pub fn metrics(&self) -> Metrics {
-        let shared = self.shared();
-        Metrics::new(shared.metrics.read(), shared.blocking.stats())
+        let loops = self
+            .every_loop()
+            .iter()
+            .map(|shared| LoopMetrics::new(shared.loop_id(), shared.metrics.read()))
+            .collect();
+        Metrics::new(loops, self.shared().blocking.stats())
     }
 }

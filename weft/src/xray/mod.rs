@@ -34,7 +34,7 @@ pub use bookmark::Bookmark;
 
 pub use dump::{Dump, TaskInfo, TaskState};
 
-pub use metrics::Metrics;
+pub use metrics::{LoopMetrics, Metrics};
 pub(crate) use probe::XraySettings;
 pub use slow_poll::SlowPoll;
 pub use trace::flush_trace;
@@ -59,9 +59,10 @@ pub use trace::flush_trace;
 /// # Panics
 /// Outside a runtime; from another thread use [`Handle::dump`](crate::Handle::dump).
 pub fn dump() -> Dump {
-    crate::runtime::context::with_core(|core| {
-        dump::dump_of(core.expect(
-            "weft::xray::dump called outside a runtime: call it inside a task, or use Handle::dump",
-        ))
-    })
+    let core = crate::runtime::context::with_core(|core| core.map(|core| core.shared().clone()));
+    let shared = core.expect(
+        "weft::xray::dump called outside a runtime: call it inside a task, or use Handle::dump",
+    );
+    // This loop is dumped right here; other loops of the runtime, if any, are asked.
+    crate::Handle::new(shared).dump()
 }

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::slow_poll::{PollWatch, SlowPollConfig, SlowPollHandler, Watchdog};
-use super::trace::{Trace, DEFAULT_CAPACITY};
+use super::trace::{Trace, TraceFile, DEFAULT_CAPACITY};
 use super::{Bookmark, SlowPoll};
 use crate::cell::Id;
-use crate::runtime::{Builder, LoopWork, PollInfo, Probe, ProbeSettings};
+use crate::runtime::{Builder, LoopId, LoopWork, PollInfo, Probe, ProbeSettings};
 
 /// What the x-ray observes in a runtime's loops.
 #[derive(Clone)]
@@ -23,6 +23,8 @@ pub(crate) struct XraySettings {
     trace_path: Option<PathBuf>,
     /// Events the trace keeps.
     trace_capacity: usize,
+    /// The file every loop of one runtime writes its track to (set by `for_runtime`).
+    trace_file: Option<Arc<TraceFile>>,
 }
 
 impl XraySettings {
@@ -34,6 +36,7 @@ impl XraySettings {
                 .filter(|path| !path.is_empty())
                 .map(PathBuf::from),
             trace_capacity: DEFAULT_CAPACITY,
+            trace_file: None,
         }
     }
 
@@ -64,11 +67,11 @@ impl std::fmt::Debug for XraySettings {
 }
 
 impl ProbeSettings for XraySettings {
-    fn start(&self) -> Option<(Box<dyn Probe>, Arc<dyn Any + Send + Sync>)> {
+    fn start(&self, loop_id: LoopId) -> Option<(Box<dyn Probe>, Arc<dyn Any + Send + Sync>)> {
         if self.slow_polls.threshold.is_none() && self.trace_path.is_none() {
             return None;
         }
-        let watch = Arc::new(PollWatch::new());
+        let watch = Arc::new(PollWatch::new(loop_id));
         let probe = XrayProbe {
             slow_polls: self.slow_polls.threshold.map(|threshold| SlowPolls {
                 threshold,
@@ -81,9 +84,10 @@ impl ProbeSettings for XraySettings {
                 watch: watch.clone(),
             }),
             trace: self
-                .trace_path
+                .trace_file
                 .clone()
-                .map(|path| Trace::new(path, self.trace_capacity)),
+                .or_else(|| self.trace_path.clone().map(TraceFile::new))
+                .map(|file| Trace::new(file, loop_id, self.trace_capacity)),
             busy: RefCell::new(HashMap::new()),
         };
         Some((Box::new(probe), watch))
@@ -95,6 +99,12 @@ impl ProbeSettings for XraySettings {
 
     fn clone_box(&self) -> Box<dyn ProbeSettings> {
         Box::new(self.clone())
+    }
+
+    fn for_runtime(&self) -> Box<dyn ProbeSettings> {
+        let mut settings = self.clone();
+        settings.trace_file = self.trace_path.clone().map(TraceFile::new);
+        Box::new(settings)
     }
 }
 
@@ -177,6 +187,7 @@ impl Probe for XrayProbe {
             if duration >= slow_polls.threshold && !stale {
                 slow = true;
                 let report = SlowPoll::new(
+                    slow_polls.watch.loop_id(),
                     task.id,
                     task.name.as_deref().map(str::to_owned),
                     task.spawned_at,

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::bookmark::Bookmark;
 use crate::cell::Id;
 use crate::cell::Label;
+use crate::runtime::LoopId;
 
 /// A poll that blocked the loop for longer than the slow-poll threshold.
 ///
@@ -50,6 +51,8 @@ use crate::cell::Label;
 pub struct SlowPoll {
     /// The task.
     pub id: Id,
+    /// The loop it blocked (see [`Builder::loops`](crate::Builder::loops)).
+    pub loop_id: LoopId,
     /// Its name, if it was given one with [`task::Builder::name`](crate::cell::Builder::name).
     pub name: Option<String>,
     /// Where it was spawned.
@@ -65,6 +68,7 @@ pub struct SlowPoll {
 impl SlowPoll {
     /// A report.
     pub(crate) fn new(
+        loop_id: LoopId,
         id: Id,
         name: Option<String>,
         spawned_at: &'static Location<'static>,
@@ -74,6 +78,7 @@ impl SlowPoll {
     ) -> SlowPoll {
         SlowPoll {
             id,
+            loop_id,
             name,
             spawned_at,
             bookmark,
@@ -88,6 +93,9 @@ impl fmt::Display for SlowPoll {
         let task = crate::cell::TaskTitle(self.id, self.name.as_deref());
         let ms = self.duration.as_secs_f64() * 1e3;
         write!(f, "{task} (spawned at {}) ", self.spawned_at)?;
+        if self.loop_id.index() > 0 {
+            write!(f, "on {} ", self.loop_id)?;
+        }
         if self.still_running {
             write!(
                 f,
@@ -167,6 +175,8 @@ fn parse_threshold(value: &str) -> Option<Option<Duration>> {
 /// The poll in progress, as the loop publishes it for the watchdog.
 #[derive(Debug)]
 pub(crate) struct PollWatch {
+    /// The loop watched.
+    loop_id: LoopId,
     /// The poll running now, if any.
     current: Mutex<Option<Polled>>,
     /// Set at shutdown; the watchdog exits.
@@ -195,9 +205,15 @@ struct Polled {
 }
 
 impl PollWatch {
+    /// The loop watched.
+    pub(crate) fn loop_id(&self) -> LoopId {
+        self.loop_id
+    }
+
     /// Nothing being polled.
-    pub(crate) fn new() -> PollWatch {
+    pub(crate) fn new(loop_id: LoopId) -> PollWatch {
         PollWatch {
+            loop_id,
             current: Mutex::new(None),
             stop: Mutex::new(false),
             stopped: Condvar::new(),
@@ -325,7 +341,15 @@ fn watch_loop(watch: &PollWatch, threshold: Duration, handler: &SlowPollHandler)
         let bookmark = polled
             .resumed_from
             .map(|(location, label)| Bookmark::new(location, label));
-        let slow = SlowPoll::new(polled.id, name, polled.spawned_at, bookmark, running, true);
+        let slow = SlowPoll::new(
+            watch.loop_id,
+            polled.id,
+            name,
+            polled.spawned_at,
+            bookmark,
+            running,
+            true,
+        );
         drop(stop);
         handler(&slow);
         stop = watch

@@ -8,26 +8,29 @@
 //! one) and whether slow-poll detection called it slow; `weft-xray view` draws all of it as a page.
 //!
 //! Each loop's trace is a thread of its own (`tid`: the loop's number among the loops traced in this process,
-//! from 1) and its times count from the moment the process's first trace began, so the traces of several loops
-//! line up when viewed together. Events go
+//! from 1; named "weft loop N" after its index in its runtime) and its times count from the moment the process's
+//! first trace began, so the traces of several loops line up when viewed together. A runtime with
+//! [several loops](crate::Builder::loops) writes them all to its one file: each loop records on its own thread
+//! and, when it writes, hands its rendered track to the runtime's [`TraceFile`], which writes every loop's latest
+//! track. Events go
 //! to a ring of bounded size (the newest are kept); the file is written when the runtime is dropped and on
 //! [`flush_trace`]. With no trace path, recording costs one branch per poll.
 //!
 //! References: "Trace Event Format" (the Chrome tracing JSON format: complete events, flow events `s`/`f`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::panic::Location;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use super::probe::XrayProbe;
 use crate::cell::{stats, Id};
-use crate::runtime::{context, LoopWork};
+use crate::runtime::{context, LoopId, LoopWork};
 
 /// Events kept by default (48 bytes each: 12 MiB).
 pub(crate) const DEFAULT_CAPACITY: usize = 1 << 18;
@@ -97,36 +100,24 @@ enum Stamps {
     Monotonic,
 }
 
-/// The trace of one loop (touched only on its thread).
-///
-/// Recording is cheap: one time stamp per poll — a poll starts where the previous recorded event ended, since the
-/// loop runs polls back to back — taken from the CPU's time-stamp counter where it is reliable, and a push onto a
-/// ring; a wake costs a push and no clock read. A poll also keeps the bookmark it left, one thread-local word.
+/// The file every loop of one runtime writes its track to, and the time axis they share.
 #[derive(Debug)]
-pub(crate) struct Trace {
+pub(crate) struct TraceFile {
     /// Where to write it.
     path: PathBuf,
-    /// The loop's number among the loops traced in this process (from 1): the events' `tid`.
-    loop_number: u64,
     /// Time zero of the stamps.
     epoch: Instant,
     /// How long after the process's first trace this one began (ns): added to every time written.
     offset: u64,
     /// The clock of the stamps.
     stamps: Stamps,
-    /// The end of the latest recorded event (ns since `epoch`).
-    last: Cell<u64>,
-    /// The newest events.
-    events: RefCell<VecDeque<Event>>,
-    /// Ring size.
-    capacity: usize,
-    /// Names of the named tasks seen, for the slices' titles.
-    names: RefCell<HashMap<Id, Arc<str>>>,
+    /// Each loop's latest rendered track (JSON lines, each starting with a comma), by loop index, with its `tid`.
+    tracks: Mutex<BTreeMap<usize, (u64, String)>>,
 }
 
-impl Trace {
-    /// A trace to be written to `path`, keeping at most `capacity` events.
-    pub(crate) fn new(path: PathBuf, capacity: usize) -> Trace {
+impl TraceFile {
+    /// A trace file to be written to `path`; its time zero is now.
+    pub(crate) fn new(path: PathBuf) -> Arc<TraceFile> {
         let stamps = if crate::sys::tsc::is_reliable() {
             Stamps::Tsc {
                 tick0: crate::sys::tsc::read(),
@@ -136,28 +127,14 @@ impl Trace {
         };
         let epoch = Instant::now();
         let process_epoch = *PROCESS_EPOCH.get_or_init(|| epoch);
-        Trace {
+        Arc::new(TraceFile {
             path,
-            loop_number: LOOPS_TRACED.fetch_add(1, Ordering::Relaxed) + 1,
             epoch,
             offset: u64::try_from(epoch.duration_since(process_epoch).as_nanos())
                 .unwrap_or(u64::MAX),
             stamps,
-            last: Cell::new(0),
-            events: RefCell::new(VecDeque::with_capacity(capacity.min(4096))),
-            capacity: capacity.max(1),
-            names: RefCell::new(HashMap::new()),
-        }
-    }
-
-    /// Takes a time stamp (since the trace began, in the trace's own units), remembered as the latest.
-    pub(crate) fn now(&self) -> u64 {
-        let now = match self.stamps {
-            Stamps::Tsc { tick0 } => crate::sys::tsc::read().wrapping_sub(tick0),
-            Stamps::Monotonic => u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX),
-        };
-        self.last.set(now);
-        now
+            tracks: Mutex::new(BTreeMap::new()),
+        })
     }
 
     /// Nanoseconds per stamp unit, measured now against the monotonic clock.
@@ -174,6 +151,77 @@ impl Trace {
                 }
             }
         }
+    }
+
+    /// Replaces loop `index`'s track (thread `tid`) and writes the file with every loop's latest track.
+    fn write_track(&self, index: usize, tid: u64, track: String) -> io::Result<()> {
+        let mut tracks = crate::loom::lock_std(&self.tracks);
+        tracks.insert(index, (tid, track));
+        let mut out = io::BufWriter::new(std::fs::File::create(&self.path)?);
+        let pid = std::process::id();
+        writeln!(out, "{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[")?;
+        for (position, (index, (tid, _))) in tracks.iter().enumerate() {
+            let comma = if position == 0 { "" } else { "," };
+            writeln!(
+                out,
+                "{comma}{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"args\":{{\"name\":\"weft loop {index}\"}}}}"
+            )?;
+        }
+        for (_, track) in tracks.values() {
+            out.write_all(track.as_bytes())?;
+        }
+        writeln!(out, "]}}")?;
+        out.flush()
+    }
+}
+
+/// The trace of one loop (touched only on its thread).
+///
+/// Recording is cheap: one time stamp per poll — a poll starts where the previous recorded event ended, since the
+/// loop runs polls back to back — taken from the CPU's time-stamp counter where it is reliable, and a push onto a
+/// ring; a wake costs a push and no clock read. A poll also keeps the bookmark it left, one thread-local word.
+#[derive(Debug)]
+pub(crate) struct Trace {
+    /// The runtime's file, its time zero and clock.
+    file: Arc<TraceFile>,
+    /// The loop's index in its runtime.
+    loop_index: usize,
+    /// The loop's number among the loops traced in this process (from 1): the events' `tid`.
+    loop_number: u64,
+    /// The end of the latest recorded event (stamps since the file's epoch).
+    last: Cell<u64>,
+    /// The newest events.
+    events: RefCell<VecDeque<Event>>,
+    /// Ring size.
+    capacity: usize,
+    /// Names of the named tasks seen, for the slices' titles.
+    names: RefCell<HashMap<Id, Arc<str>>>,
+}
+
+impl Trace {
+    /// The trace of loop `loop_id`, a track of `file`, keeping at most `capacity` events.
+    pub(crate) fn new(file: Arc<TraceFile>, loop_id: LoopId, capacity: usize) -> Trace {
+        Trace {
+            file,
+            loop_index: loop_id.index(),
+            loop_number: LOOPS_TRACED.fetch_add(1, Ordering::Relaxed) + 1,
+            last: Cell::new(0),
+            events: RefCell::new(VecDeque::with_capacity(capacity.min(4096))),
+            capacity: capacity.max(1),
+            names: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a time stamp (since the trace began, in the trace's own units), remembered as the latest.
+    pub(crate) fn now(&self) -> u64 {
+        let now = match self.file.stamps {
+            Stamps::Tsc { tick0 } => crate::sys::tsc::read().wrapping_sub(tick0),
+            Stamps::Monotonic => {
+                u64::try_from(self.file.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+            }
+        };
+        self.last.set(now);
+        now
     }
 
     /// The latest time read (no clock read).
@@ -236,18 +284,19 @@ impl Trace {
         });
     }
 
-    /// Writes the trace file (the events so far; the trace keeps recording).
+    /// Writes the trace file (the events so far, with the other loops' latest tracks; the trace keeps recording).
     pub(crate) fn write(&self) -> io::Result<()> {
-        write_file(
-            &self.path,
+        let track = render_track(
             &self.events.borrow(),
             &self.names.borrow(),
             Clock {
-                ns_per_stamp: self.ns_per_stamp(),
-                offset: self.offset,
+                ns_per_stamp: self.file.ns_per_stamp(),
+                offset: self.file.offset,
             },
             self.loop_number,
-        )
+        );
+        self.file
+            .write_track(self.loop_index, self.loop_number, track)
     }
 }
 
@@ -284,26 +333,22 @@ struct Clock {
     offset: u64,
 }
 
-/// Writes `events` as a Chrome trace JSON document, as thread `tid` of this process.
-fn write_file(
-    path: &Path,
+/// Renders one loop's `events` as Chrome trace-event JSON lines of thread `tid` of this process, each line
+/// starting with a comma (the file begins with the tracks' names).
+fn render_track(
     events: &VecDeque<Event>,
     names: &HashMap<Id, Arc<str>>,
     clock: Clock,
     tid: u64,
-) -> io::Result<()> {
+) -> String {
     let time = |stamp: u64| (stamp as f64 * clock.ns_per_stamp) as u64;
     let when = |stamp: u64| micros(clock.offset.saturating_add(time(stamp)));
     let span = |start: u64, end: u64| micros(time(end).saturating_sub(time(start)));
-    let mut out = io::BufWriter::new(std::fs::File::create(path)?);
+    let mut out = String::with_capacity(events.len() * 160);
     let pid = std::process::id();
-    writeln!(out, "{{\"displayTimeUnit\":\"ns\",\"traceEvents\":[")?;
-    writeln!(
-        out,
-        "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{pid},\"tid\":{tid},\"args\":{{\"name\":\"weft loop {tid}\"}}}}"
-    )?;
     for event in events {
-        match *event {
+        // Writing to a String cannot fail.
+        let _ = match *event {
             Event::Poll {
                 task,
                 spawned_at,
@@ -316,11 +361,11 @@ fn write_file(
                     Some(name) => format!("{name} (task {task})"),
                     None => format!("task {task}"),
                 };
-                writeln!(
+                let _ = writeln!(
                     out,
                     ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":{tid}}}",
                     when(start)
-                )?;
+                );
                 let mut args = format!(
                     "\"task\":{task},\"spawned_at\":{}",
                     json_string(&spawned_at.to_string())
@@ -342,7 +387,7 @@ fn write_file(
                     json_string(&label),
                     when(start),
                     span(start, end),
-                )?;
+                )
             }
             Event::Loop { what, count, start, end } => writeln!(
                 out,
@@ -350,16 +395,15 @@ fn write_file(
                 work_name(what),
                 when(start),
                 span(start, end)
-            )?,
+            ),
             Event::Wake { task, at } => writeln!(
                 out,
                 ",{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":{task},\"ts\":{},\"pid\":{pid},\"tid\":{tid},\"args\":{{\"task\":{task}}}}}",
                 when(at)
-            )?,
-        }
+            ),
+        };
     }
-    writeln!(out, "]}}")?;
-    out.flush()
+    out
 }
 
 /// Writes the current runtime's trace file now (it is also written when the runtime is dropped). Does nothing

@@ -69,6 +69,34 @@ impl TcpListener {
         .await
     }
 
+    /// Binds to `addr` with `SO_REUSEPORT` (and `SO_REUSEADDR`, backlog 1024) and listens: every loop of a
+    /// [many-loop runtime](crate::Builder::loops) binds its own listener on the same port, and the kernel spreads
+    /// new connections between them, so each loop accepts and serves its share with no hand-off between loops.
+    ///
+    /// With port 0, bind the first listener, then bind the others to the port it got.
+    ///
+    /// ```
+    /// use weft::net::{TcpListener, TcpStream};
+    ///
+    /// weft::run(async {
+    ///     let first = TcpListener::bind_reuseport("127.0.0.1:0").await.unwrap();
+    ///     let address = first.local_addr().unwrap();
+    ///     let second = TcpListener::bind_reuseport(address).await.unwrap(); // the same port again
+    ///     assert_eq!(second.local_addr().unwrap(), address);
+    ///     let _client = TcpStream::connect(address).await.unwrap(); // queued on one of the two
+    /// });
+    /// ```
+    pub async fn bind_reuseport(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        each_addr(addr, |address| async move {
+            let socket = TcpSocket::for_addr(address)?;
+            socket.set_reuseaddr(true)?;
+            socket.set_reuseport(true)?;
+            socket.bind(address)?;
+            socket.listen(DEFAULT_BACKLOG as u32)
+        })
+        .await
+    }
+
     /// Wraps a standard listener (made non-blocking here).
     ///
     /// ```
