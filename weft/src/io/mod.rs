@@ -1,5 +1,6 @@
 //! I/O traits and helpers: the `futures-io` traits every weft stream implements, their extension traits, and
-//! buffering and copying from `futures-util`.
+//! buffering and copying from `futures-util`. [`AsyncReadExt`] is weft's own, futures-util's without the by-value
+//! `split`, so that `stream.split()` means a weft stream's borrowed halves.
 //!
 //! ```
 //! use weft::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,9 +18,13 @@
 
 #![forbid(unsafe_code)]
 
+mod read_ext;
+
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
 pub use futures_util::io::{
-    copy, copy_buf, empty, repeat, sink, AsyncBufReadExt, AsyncReadExt, AsyncSeekExt,
-    AsyncWriteExt, BufReader, BufWriter, Cursor, Empty, ReadHalf, Repeat, Sink, WriteHalf,
+    copy, copy_buf, empty, repeat, sink, AsyncBufReadExt, AsyncSeekExt, AsyncWriteExt, BufReader,
+    BufWriter, Chain, Cursor, Empty, Read, ReadExact, ReadHalf, ReadToEnd, ReadToString,
+    ReadVectored, Repeat, Sink, Take, WriteHalf,
 };
+pub use read_ext::AsyncReadExt;
 pub use std::io::{Error, ErrorKind, IoSlice, IoSliceMut, Result, SeekFrom};

@@ -5,9 +5,14 @@
 //! everyday case). If it is later used on a different loop, it registers there and tells the old loop to forget
 //! it. Every operation follows the same pattern: try the system call; on `WouldBlock`, clear the cached readiness
 //! and wait for the driver to report readiness again.
+//!
+//! The socket types are thin wrappers over a `Source`: [`read_with`](Source::read_with) and
+//! [`write_with`](Source::write_with) turn one system call into a future that retries it until it stops saying
+//! `WouldBlock` (async-io's `Async::read_with` shape), so a socket method is that call and its bookmark.
 
+use std::future::{poll_fn, Future};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
@@ -48,11 +53,16 @@ const UNREGISTERED: u64 = u64::MAX;
 /// A descriptor plus where it is registered: `loop id << 32 | key`.
 #[derive(Debug)]
 pub(crate) struct Source<T: AsFd> {
+    /// Where the descriptor is registered. Declared before `io`, so a dropped source forgets its registration
+    /// before the descriptor closes.
+    registration: Registration,
     /// The socket, non-blocking.
     io: T,
-    /// `loop id << 32 | driver key`, or `UNREGISTERED`.
-    registration: AtomicU64,
 }
+
+/// `loop id << 32 | driver key`, or `UNREGISTERED`; dropping it frees the entry in that loop's driver.
+#[derive(Debug)]
+struct Registration(AtomicU64);
 
 /// The error for I/O outside a runtime.
 fn outside_runtime() -> io::Error {
@@ -65,14 +75,72 @@ impl<T: AsFd> Source<T> {
     /// Wraps a non-blocking descriptor; it registers on first use.
     pub(crate) fn new(io: T) -> Source<T> {
         Source {
+            registration: Registration(AtomicU64::new(UNREGISTERED)),
             io,
-            registration: AtomicU64::new(UNREGISTERED),
         }
     }
 
     /// The descriptor.
     pub(crate) fn get_ref(&self) -> &T {
         &self.io
+    }
+
+    /// Takes the descriptor out, still non-blocking, and frees its entry in the loop it was registered with.
+    ///
+    /// The driver never removes a descriptor from its epoll set (only closing the socket does), so a descriptor
+    /// that was registered stays there under its number, and registering that number again on the same loop
+    /// would fail with `EEXIST`. The caller gets a duplicate instead (`F_DUPFD_CLOEXEC`, the lowest free number)
+    /// and the registered number is closed: the same socket under a new number, which any loop can register.
+    /// Limit, until the driver can remove a descriptor (`EPOLL_CTL_DEL`): the epoll set keeps the old entry while
+    /// the socket lives, so a second round trip on one loop can get back a number that loop still holds for this
+    /// socket, and its first operation fails with `AlreadyExists`.
+    pub(crate) fn into_inner(self) -> io::Result<T>
+    where
+        T: From<OwnedFd>,
+    {
+        let Source {
+            mut registration,
+            io,
+        } = self;
+        if *registration.0.get_mut() == UNREGISTERED {
+            return Ok(io);
+        }
+        let duplicate = io.as_fd().try_clone_to_owned()?;
+        drop(registration);
+        drop(io);
+        Ok(T::from(duplicate))
+    }
+
+    /// A future that runs `op` once the socket is readable, again each time it says `WouldBlock`, and resolves
+    /// to its first other result. While it waits, the task's bookmark is `op_name` on this descriptor at the
+    /// caller's line (through `#[track_caller]` functions, the line of the user's call).
+    #[track_caller]
+    pub(crate) fn read_with<'a, R>(
+        &'a self,
+        op_name: Op,
+        op: impl FnMut(&T) -> io::Result<R> + 'a,
+    ) -> impl Future<Output = io::Result<R>> + 'a {
+        self.io_with(Direction::Read, Wait::here(op_name), op)
+    }
+
+    /// [`read_with`](Self::read_with) for writing: waits until the socket is writable.
+    #[track_caller]
+    pub(crate) fn write_with<'a, R>(
+        &'a self,
+        op_name: Op,
+        op: impl FnMut(&T) -> io::Result<R> + 'a,
+    ) -> impl Future<Output = io::Result<R>> + 'a {
+        self.io_with(Direction::Write, Wait::here(op_name), op)
+    }
+
+    /// The future of [`read_with`](Self::read_with) and [`write_with`](Self::write_with).
+    fn io_with<'a, R>(
+        &'a self,
+        direction: Direction,
+        wait: Wait,
+        mut op: impl FnMut(&T) -> io::Result<R> + 'a,
+    ) -> impl Future<Output = io::Result<R>> + 'a {
+        poll_fn(move |cx| self.poll_io(cx, direction, wait, &mut op))
     }
 
     /// Runs `op` when the socket is ready in `direction`, waiting as long as it says `WouldBlock`. While it
@@ -155,7 +223,7 @@ impl<T: AsFd> Source<T> {
     fn clear_ready_after_short_transfer(&self, direction: Direction) {
         context::with_core(|core| {
             if let Some(core) = core {
-                let registration = self.registration.load(Ordering::Relaxed);
+                let registration = self.registration.0.load(Ordering::Relaxed);
                 if registration != UNREGISTERED
                     && (registration >> 32) as u32 == core.shared().id() as u32
                 {
@@ -173,13 +241,13 @@ impl<T: AsFd> Source<T> {
         register: impl FnOnce(i32) -> io::Result<u32>,
     ) -> io::Result<u32> {
         let loop_id = shared.id() as u32;
-        let current = self.registration.load(Ordering::Acquire);
+        let current = self.registration.0.load(Ordering::Acquire);
         if current != UNREGISTERED && (current >> 32) as u32 == loop_id {
             return Ok(current as u32);
         }
         let key = register(self.io.as_fd().as_raw_fd())?;
         let registration = (u64::from(loop_id) << 32) | u64::from(key);
-        match self.registration.compare_exchange(current, registration, Ordering::AcqRel, Ordering::Acquire) {
+        match self.registration.0.compare_exchange(current, registration, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
                 if current != UNREGISTERED {
                     forget_elsewhere(current);
@@ -210,11 +278,12 @@ fn forget_elsewhere(registration: u64) {
     }
 }
 
-impl<T: AsFd> Drop for Source<T> {
+impl Drop for Registration {
     fn drop(&mut self) {
-        let registration = *self.registration.get_mut();
+        let registration = *self.0.get_mut();
         if registration != UNREGISTERED {
-            // The descriptor closes right after (the `io` field drops next), which takes it out of epoll.
+            // The descriptor closes right after (the source's `io` field drops next), which takes it out of
+            // epoll.
             forget_elsewhere(registration);
         }
     }

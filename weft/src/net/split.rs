@@ -2,18 +2,20 @@
 //!
 //! A stream's reader and writer wait on the driver independently, so the halves can live in different tasks.
 
-use std::fmt;
+use std::future::Future;
 use std::io::{self, IoSlice};
+use std::net::Shutdown;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
+use super::stream::{IoStream, StreamSocket};
 use super::TcpStream;
 
-/// A stream whose halves can be split off: [`TcpStream`] and [`UnixStream`](super::UnixStream). Its one method
-/// is what closing or dropping a write half calls.
+/// A stream whose halves can be split off: an [`IoStream`] ([`TcpStream`], [`UnixStream`](super::UnixStream)).
+/// Sealed; the halves reach the stream's methods through it, so theirs are written once for every kind of stream.
 ///
 /// ```
 /// use weft::io::AsyncWriteExt;
@@ -26,12 +28,20 @@ use super::TcpStream;
 ///     assert_eq!(b.read(&mut [0; 1]).await.unwrap(), 0); // the peer reads end of stream
 /// });
 /// ```
-pub trait Stream: fmt::Debug {
-    /// Shuts down the write side (the peer reads EOF).
-    fn shutdown_write(&self) -> io::Result<()>;
+pub trait Stream {
+    /// The standard socket under the stream.
+    type Socket: StreamSocket;
+
+    /// The stream itself.
+    fn io(&self) -> &IoStream<Self::Socket>;
+
+    /// Shuts down the write side (the peer reads end of stream).
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.io().shutdown(Shutdown::Write)
+    }
 }
 
-/// The reading half of a borrowed stream, from [`TcpStream::split`]. Implements [`AsyncRead`], and has the
+/// The reading half of a borrowed stream, from [`IoStream::split`]. Implements [`AsyncRead`], and has the
 /// stream's `read`, `read_exact` and `peek` as inherent methods taking `&self`: a task parked in one shows the
 /// line that awaits it, as with the stream's own.
 ///
@@ -51,7 +61,7 @@ pub trait Stream: fmt::Debug {
 #[derive(Debug)]
 pub struct ReadHalf<'a, S = TcpStream>(&'a S);
 
-/// The writing half of a borrowed stream, from [`TcpStream::split`]. Closing it shuts down the write side.
+/// The writing half of a borrowed stream, from [`IoStream::split`]. Closing it shuts down the write side.
 /// Implements [`AsyncWrite`], and has the stream's `write`, `write_vectored` and `write_all` as inherent methods
 /// taking `&self`: a task parked in one shows the line that awaits it, as with the stream's own.
 ///
@@ -73,7 +83,7 @@ pub struct ReadHalf<'a, S = TcpStream>(&'a S);
 #[derive(Debug)]
 pub struct WriteHalf<'a, S = TcpStream>(&'a S);
 
-/// The reading half of an owned stream, from [`TcpStream::into_split`]: `'static` and `Send`. Has the same
+/// The reading half of an owned stream, from [`IoStream::into_split`]: `'static` and `Send`. Has the same
 /// methods as a [`ReadHalf`].
 ///
 /// ```
@@ -97,7 +107,7 @@ pub struct WriteHalf<'a, S = TcpStream>(&'a S);
 #[derive(Debug)]
 pub struct OwnedReadHalf<S: Stream = TcpStream>(Arc<S>);
 
-/// The writing half of an owned stream, from [`TcpStream::into_split`]: `'static` and `Send`. Dropping it shuts
+/// The writing half of an owned stream, from [`IoStream::into_split`]: `'static` and `Send`. Dropping it shuts
 /// down the write side, so the peer reads EOF. Has the same methods as a [`WriteHalf`].
 ///
 /// ```
@@ -341,195 +351,280 @@ impl<S: Stream> AsRef<S> for WriteHalf<'_, S> {
     }
 }
 
-/// The inherent methods of a stream's halves, written once: `impl_half_methods!(Stream)` gives its read halves
-/// `read`, `read_exact` and `peek`, and its write halves `write`, `write_vectored` and `write_all`. Each is
-/// `#[track_caller]` and calls the stream's own (also `#[track_caller]`), so the caller's line reaches the
-/// stream's bookmark: the line that awaits the half, with the stream's operation.
-///
-/// The `@read` and `@write` arms take the half's type and, for the examples, how to bind the stream (`$a`) and
-/// the method that splits it.
-macro_rules! impl_half_methods {
-    ($stream:ty) => {
-        $crate::net::split::impl_half_methods!(
-            @read $crate::net::ReadHalf<'_, $stream>, $stream, "mut a", "split"
-        );
-        $crate::net::split::impl_half_methods!(
-            @read $crate::net::OwnedReadHalf<$stream>, $stream, "a", "into_split"
-        );
-        $crate::net::split::impl_half_methods!(
-            @write $crate::net::WriteHalf<'_, $stream>, $stream, "mut a", "split"
-        );
-        $crate::net::split::impl_half_methods!(
-            @write $crate::net::OwnedWriteHalf<$stream>, $stream, "a", "into_split"
-        );
-    };
-    (@read $half:ty, $stream:ty, $a:literal, $split:literal) => {
-        impl $half {
-            /// Reads into `buf`, waiting until some data is available; `Ok(0)` means the peer closed its side.
-            /// Cancel-safe: if the future is dropped, no data was taken.
-            ///
-            /// ```
-            /// // Every read half of a weft stream has this method; a Unix pair keeps the example short.
-            /// use weft::net::UnixStream;
-            ///
-            /// weft::run(async {
-            #[doc = concat!("    let (", $a, ", b) = UnixStream::pair().unwrap();")]
-            #[doc = concat!("    let (reader, _writer) = a.", $split, "();")]
-            ///     b.write_all(b"hello").await.unwrap();
-            ///     drop(b); // the peer closes
-            ///     let mut buf = [0; 16];
-            ///     let read = reader.read(&mut buf).await.unwrap();
-            ///     assert_eq!(&buf[..read], b"hello");
-            ///     assert_eq!(reader.read(&mut buf).await.unwrap(), 0); // end of stream
-            /// });
-            /// ```
-            #[track_caller]
-            pub fn read<'a>(
-                &'a self,
-                buf: &'a mut [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                <$stream>::read(AsRef::<$stream>::as_ref(self), buf)
-            }
+// The halves' own methods: each is `#[track_caller]` and calls the stream's (also `#[track_caller]`), so the
+// caller's line reaches the stream's bookmark — the line that awaits the half, with the stream's operation.
 
-            /// Reads exactly `buf.len()` bytes; `UnexpectedEof` if the peer closes first. Not cancel-safe: bytes
-            /// read before the future is dropped are lost.
-            ///
-            /// ```
-            /// // Every read half of a weft stream has this method; a Unix pair keeps the example short.
-            /// use weft::net::UnixStream;
-            ///
-            /// weft::run(async {
-            #[doc = concat!("    let (", $a, ", b) = UnixStream::pair().unwrap();")]
-            #[doc = concat!("    let (reader, _writer) = a.", $split, "();")]
-            ///     b.write_all(b"12345").await.unwrap();
-            ///     drop(b);
-            ///     let mut four = [0; 4];
-            ///     reader.read_exact(&mut four).await.unwrap();
-            ///     assert_eq!(&four, b"1234");
-            ///     let error = reader.read_exact(&mut four).await.unwrap_err(); // one byte, then the end
-            ///     assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
-            /// });
-            /// ```
-            #[track_caller]
-            pub fn read_exact<'a>(
-                &'a self,
-                buf: &'a mut [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
-                <$stream>::read_exact(AsRef::<$stream>::as_ref(self), buf)
-            }
+impl<'a, S: Stream> ReadHalf<'a, S> {
+    /// [`IoStream::read`] on the stream this half reads from: waits until some data is available; `Ok(0)` means
+    /// the peer closed its side. Cancel-safe.
+    ///
+    /// ```
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (mut a, b) = UnixStream::pair().unwrap();
+    ///     let (reader, _writer) = a.split();
+    ///     b.write_all(b"hello").await.unwrap();
+    ///     drop(b); // the peer closes
+    ///     let mut buf = [0; 16];
+    ///     let read = reader.read(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf[..read], b"hello");
+    ///     assert_eq!(reader.read(&mut buf).await.unwrap(), 0); // end of stream
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn read<'b>(&'b self, buf: &'b mut [u8]) -> impl Future<Output = io::Result<usize>> + 'b {
+        self.0.io().read(buf)
+    }
 
-            /// Reads into `buf` without removing the data from the socket.
-            ///
-            /// ```
-            /// // Every read half of a weft stream has this method; a Unix pair keeps the example short.
-            /// use weft::net::UnixStream;
-            ///
-            /// weft::run(async {
-            #[doc = concat!("    let (", $a, ", b) = UnixStream::pair().unwrap();")]
-            #[doc = concat!("    let (reader, _writer) = a.", $split, "();")]
-            ///     b.write_all(b"GET /").await.unwrap();
-            ///     let mut head = [0; 3];
-            ///     let peeked = reader.peek(&mut head).await.unwrap();
-            ///     assert_eq!(&head[..peeked], &b"GET"[..peeked]);
-            ///     let mut all = [0; 5];
-            ///     reader.read_exact(&mut all).await.unwrap(); // the peeked bytes are still there
-            ///     assert_eq!(&all, b"GET /");
-            /// });
-            /// ```
-            #[track_caller]
-            pub fn peek<'a>(
-                &'a self,
-                buf: &'a mut [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                <$stream>::peek(AsRef::<$stream>::as_ref(self), buf)
-            }
-        }
-    };
-    (@write $half:ty, $stream:ty, $a:literal, $split:literal) => {
-        impl $half {
-            /// Writes some of `buf`, waiting until the socket can take data; returns how much was written.
-            /// Cancel-safe: if the future is dropped, nothing was written.
-            ///
-            /// ```
-            /// // Every write half of a weft stream has this method; a Unix pair keeps the example short.
-            /// use weft::net::UnixStream;
-            ///
-            /// weft::run(async {
-            #[doc = concat!("    let (", $a, ", b) = UnixStream::pair().unwrap();")]
-            #[doc = concat!("    let (_reader, writer) = a.", $split, "();")]
-            ///     let written = writer.write(b"some bytes").await.unwrap();
-            ///     assert!(written > 0); // possibly fewer than asked: loop, or use write_all
-            ///     let mut buf = [0; 16];
-            ///     b.read_exact(&mut buf[..written]).await.unwrap();
-            ///     assert_eq!(&buf[..written], &b"some bytes"[..written]);
-            /// });
-            /// ```
-            #[track_caller]
-            pub fn write<'a>(
-                &'a self,
-                buf: &'a [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                <$stream>::write(AsRef::<$stream>::as_ref(self), buf)
-            }
+    /// [`IoStream::read_exact`] on the stream this half reads from: exactly `buf.len()` bytes, or
+    /// `UnexpectedEof`. Not cancel-safe.
+    ///
+    /// ```
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (mut a, b) = UnixStream::pair().unwrap();
+    ///     let (reader, _writer) = a.split();
+    ///     b.write_all(b"12345").await.unwrap();
+    ///     drop(b);
+    ///     let mut four = [0; 4];
+    ///     reader.read_exact(&mut four).await.unwrap();
+    ///     assert_eq!(&four, b"1234");
+    ///     let error = reader.read_exact(&mut four).await.unwrap_err(); // one byte, then the end
+    ///     assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn read_exact<'b>(
+        &'b self,
+        buf: &'b mut [u8],
+    ) -> impl Future<Output = io::Result<()>> + 'b {
+        self.0.io().read_exact(buf)
+    }
 
-            /// Writes several buffers in one system call where possible; returns how much was written.
-            ///
-            /// ```
-            /// // Every write half of a weft stream has this method; a Unix pair keeps the example short.
-            /// use std::io::IoSlice;
-            /// use weft::net::UnixStream;
-            ///
-            /// weft::run(async {
-            #[doc = concat!("    let (", $a, ", b) = UnixStream::pair().unwrap();")]
-            #[doc = concat!("    let (_reader, writer) = a.", $split, "();")]
-            ///     let parts = [IoSlice::new(b"head"), IoSlice::new(b"er|"), IoSlice::new(b"body")];
-            ///     let written = writer.write_vectored(&parts).await.unwrap();
-            ///     assert_eq!(written, 11); // a short write is possible in general; not into an empty socket
-            ///     let mut buf = [0; 11];
-            ///     b.read_exact(&mut buf).await.unwrap();
-            ///     assert_eq!(&buf, b"header|body");
-            /// });
-            /// ```
-            #[track_caller]
-            pub fn write_vectored<'a>(
-                &'a self,
-                bufs: &'a [std::io::IoSlice<'a>],
-            ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
-                <$stream>::write_vectored(AsRef::<$stream>::as_ref(self), bufs)
-            }
-
-            /// Writes all of `buf`. A closed peer gives `BrokenPipe` (never `SIGPIPE`). Not cancel-safe: part of
-            /// the buffer may have been written when the future is dropped.
-            ///
-            /// ```
-            /// // Every write half of a weft stream has this method; a Unix pair keeps the example short.
-            /// use weft::net::UnixStream;
-            ///
-            /// weft::run(async {
-            #[doc = concat!("    let (", $a, ", b) = UnixStream::pair().unwrap();")]
-            #[doc = concat!("    let (_reader, writer) = a.", $split, "();")]
-            ///     let peer = weft::spawn(async move {
-            ///         let mut all = vec![0; 1 << 20];
-            ///         b.read_exact(&mut all).await.unwrap();
-            ///         all
-            ///     });
-            ///     let message = vec![7u8; 1 << 20]; // more than the socket buffer holds at once
-            ///     writer.write_all(&message).await.unwrap();
-            ///     assert_eq!(peer.await.unwrap(), message);
-            ///
-            ///     // `b` is gone now: writing gives BrokenPipe, and the process gets no SIGPIPE.
-            ///     let error = writer.write_all(b"anyone?").await.unwrap_err();
-            ///     assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
-            /// });
-            /// ```
-            #[track_caller]
-            pub fn write_all<'a>(
-                &'a self,
-                buf: &'a [u8],
-            ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
-                <$stream>::write_all(AsRef::<$stream>::as_ref(self), buf)
-            }
-        }
-    };
+    /// [`IoStream::peek`] on the stream this half reads from: reads without removing the data.
+    ///
+    /// ```
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (mut a, b) = UnixStream::pair().unwrap();
+    ///     let (reader, _writer) = a.split();
+    ///     b.write_all(b"GET /").await.unwrap();
+    ///     let mut head = [0; 3];
+    ///     let peeked = reader.peek(&mut head).await.unwrap();
+    ///     assert_eq!(&head[..peeked], &b"GET"[..peeked]);
+    ///     let mut all = [0; 5];
+    ///     reader.read_exact(&mut all).await.unwrap(); // the peeked bytes are still there
+    ///     assert_eq!(&all, b"GET /");
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn peek<'b>(&'b self, buf: &'b mut [u8]) -> impl Future<Output = io::Result<usize>> + 'b {
+        self.0.io().peek(buf)
+    }
 }
-pub(crate) use impl_half_methods;
+
+impl<S: Stream> OwnedReadHalf<S> {
+    /// [`IoStream::read`] on the stream this half reads from, as [`ReadHalf::read`].
+    ///
+    /// ```
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (a, b) = UnixStream::pair().unwrap();
+    ///     let (reader, _writer) = a.into_split();
+    ///     b.write_all(b"hello").await.unwrap();
+    ///     let mut buf = [0; 16];
+    ///     let read = reader.read(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf[..read], b"hello");
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn read<'b>(&'b self, buf: &'b mut [u8]) -> impl Future<Output = io::Result<usize>> + 'b {
+        self.0.io().read(buf)
+    }
+
+    /// [`IoStream::read_exact`] on the stream this half reads from, as [`ReadHalf::read_exact`].
+    ///
+    /// ```
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (a, b) = UnixStream::pair().unwrap();
+    ///     let (reader, _writer) = a.into_split();
+    ///     b.write_all(b"1234").await.unwrap();
+    ///     let mut four = [0; 4];
+    ///     reader.read_exact(&mut four).await.unwrap();
+    ///     assert_eq!(&four, b"1234");
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn read_exact<'b>(
+        &'b self,
+        buf: &'b mut [u8],
+    ) -> impl Future<Output = io::Result<()>> + 'b {
+        self.0.io().read_exact(buf)
+    }
+
+    /// [`IoStream::peek`] on the stream this half reads from, as [`ReadHalf::peek`].
+    ///
+    /// ```
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (a, b) = UnixStream::pair().unwrap();
+    ///     let (reader, _writer) = a.into_split();
+    ///     b.write_all(b"GET").await.unwrap();
+    ///     let mut head = [0; 3];
+    ///     let peeked = reader.peek(&mut head).await.unwrap();
+    ///     assert_eq!(&head[..peeked], &b"GET"[..peeked]);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn peek<'b>(&'b self, buf: &'b mut [u8]) -> impl Future<Output = io::Result<usize>> + 'b {
+        self.0.io().peek(buf)
+    }
+}
+
+impl<'a, S: Stream> WriteHalf<'a, S> {
+    /// [`IoStream::write`] on the stream this half writes to: writes some of `buf`, returns how much.
+    /// Cancel-safe.
+    ///
+    /// ```
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (mut a, b) = UnixStream::pair().unwrap();
+    ///     let (_reader, writer) = a.split();
+    ///     let written = writer.write(b"some bytes").await.unwrap();
+    ///     assert!(written > 0); // possibly fewer than asked: loop, or use write_all
+    ///     let mut buf = [0; 16];
+    ///     b.read_exact(&mut buf[..written]).await.unwrap();
+    ///     assert_eq!(&buf[..written], &b"some bytes"[..written]);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn write<'b>(&'b self, buf: &'b [u8]) -> impl Future<Output = io::Result<usize>> + 'b {
+        self.0.io().write(buf)
+    }
+
+    /// [`IoStream::write_vectored`] on the stream this half writes to.
+    ///
+    /// ```
+    /// use std::io::IoSlice;
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (mut a, b) = UnixStream::pair().unwrap();
+    ///     let (_reader, writer) = a.split();
+    ///     let parts = [IoSlice::new(b"head"), IoSlice::new(b"er|"), IoSlice::new(b"body")];
+    ///     let written = writer.write_vectored(&parts).await.unwrap();
+    ///     assert_eq!(written, 11); // a short write is possible in general; not into an empty socket
+    ///     let mut buf = [0; 11];
+    ///     b.read_exact(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf, b"header|body");
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn write_vectored<'b>(
+        &'b self,
+        bufs: &'b [IoSlice<'b>],
+    ) -> impl Future<Output = io::Result<usize>> + 'b {
+        self.0.io().write_vectored(bufs)
+    }
+
+    /// [`IoStream::write_all`] on the stream this half writes to. Not cancel-safe.
+    ///
+    /// ```
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (mut a, b) = UnixStream::pair().unwrap();
+    ///     let (_reader, writer) = a.split();
+    ///     let peer = weft::spawn(async move {
+    ///         let mut all = vec![0; 1 << 20];
+    ///         b.read_exact(&mut all).await.unwrap();
+    ///         all
+    ///     });
+    ///     let message = vec![7u8; 1 << 20]; // more than the socket buffer holds at once
+    ///     writer.write_all(&message).await.unwrap();
+    ///     assert_eq!(peer.await.unwrap(), message);
+    ///
+    ///     // `b` is gone now: writing gives BrokenPipe, and the process gets no SIGPIPE.
+    ///     let error = writer.write_all(b"anyone?").await.unwrap_err();
+    ///     assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn write_all<'b>(&'b self, buf: &'b [u8]) -> impl Future<Output = io::Result<()>> + 'b {
+        self.0.io().write_all(buf)
+    }
+}
+
+impl<S: Stream> OwnedWriteHalf<S> {
+    /// [`IoStream::write`] on the stream this half writes to, as [`WriteHalf::write`].
+    ///
+    /// ```
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (a, b) = UnixStream::pair().unwrap();
+    ///     let (_reader, writer) = a.into_split();
+    ///     let written = writer.write(b"some bytes").await.unwrap();
+    ///     let mut buf = [0; 16];
+    ///     b.read_exact(&mut buf[..written]).await.unwrap();
+    ///     assert_eq!(&buf[..written], &b"some bytes"[..written]);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn write<'b>(&'b self, buf: &'b [u8]) -> impl Future<Output = io::Result<usize>> + 'b {
+        self.stream.io().write(buf)
+    }
+
+    /// [`IoStream::write_vectored`] on the stream this half writes to, as [`WriteHalf::write_vectored`].
+    ///
+    /// ```
+    /// use std::io::IoSlice;
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (a, b) = UnixStream::pair().unwrap();
+    ///     let (_reader, writer) = a.into_split();
+    ///     let written = writer.write_vectored(&[IoSlice::new(b"a"), IoSlice::new(b"b")]).await.unwrap();
+    ///     assert_eq!(written, 2);
+    ///     let mut buf = [0; 2];
+    ///     b.read_exact(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf, b"ab");
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn write_vectored<'b>(
+        &'b self,
+        bufs: &'b [IoSlice<'b>],
+    ) -> impl Future<Output = io::Result<usize>> + 'b {
+        self.stream.io().write_vectored(bufs)
+    }
+
+    /// [`IoStream::write_all`] on the stream this half writes to, as [`WriteHalf::write_all`].
+    ///
+    /// ```
+    /// use weft::net::UnixStream;
+    ///
+    /// weft::run(async {
+    ///     let (a, b) = UnixStream::pair().unwrap();
+    ///     let (_reader, writer) = a.into_split();
+    ///     writer.write_all(b"all of it").await.unwrap();
+    ///     drop(writer); // shuts down the write side
+    ///     let mut buf = Vec::new();
+    ///     let mut b = &b;
+    ///     weft::io::copy(&mut b, &mut buf).await.unwrap();
+    ///     assert_eq!(buf, b"all of it");
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn write_all<'b>(&'b self, buf: &'b [u8]) -> impl Future<Output = io::Result<()>> + 'b {
+        self.stream.io().write_all(buf)
+    }
+}

@@ -84,6 +84,29 @@ impl UdpSocket {
         })
     }
 
+    /// Gives the standard socket back, **still non-blocking** (as tokio's `into_std`): call `set_nonblocking(false)`
+    /// before blocking calls on it. It leaves its loop's reactor, and [`from_std`](Self::from_std) adopts it again
+    /// on any loop. A socket that was registered comes back under a new descriptor number, with the limit that
+    /// [`IoStream::into_std`](crate::net::IoStream::into_std) describes.
+    ///
+    /// ```
+    /// use weft::net::UdpSocket;
+    ///
+    /// weft::run(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     a.send_to(b"to std", b.local_addr().unwrap()).await.unwrap();
+    ///     let b = b.into_std().unwrap();
+    ///     b.set_nonblocking(false).unwrap(); // it comes back non-blocking
+    ///     let mut buf = [0; 16];
+    ///     let (len, _) = b.recv_from(&mut buf).unwrap();
+    ///     assert_eq!(&buf[..len], b"to std");
+    /// });
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
+        self.source.into_inner()
+    }
+
     /// The local address.
     ///
     /// ```
@@ -162,11 +185,8 @@ impl UdpSocket {
     /// ```
     #[track_caller]
     pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        let wait = Wait::here(Op::UdpSend);
-        poll_fn(move |cx| {
-            self.source
-                .poll_io(cx, Direction::Write, wait, |socket| socket.send(buf))
-        })
+        self.source
+            .write_with(Op::UdpSend, move |socket| socket.send(buf))
     }
 
     /// Receives a datagram from the connected peer; a datagram longer than `buf` is truncated. Cancel-safe.
@@ -186,11 +206,8 @@ impl UdpSocket {
     /// ```
     #[track_caller]
     pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        let wait = Wait::here(Op::UdpRecv);
-        poll_fn(move |cx| {
-            self.source
-                .poll_io(cx, Direction::Read, wait, |socket| socket.recv(buf))
-        })
+        self.source
+            .read_with(Op::UdpRecv, move |socket| socket.recv(buf))
     }
 
     /// Sends a datagram to `target`; returns its length.
@@ -247,11 +264,8 @@ impl UdpSocket {
         &'a self,
         buf: &'a mut [u8],
     ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
-        let wait = Wait::here(Op::UdpRecv);
-        poll_fn(move |cx| {
-            self.source
-                .poll_io(cx, Direction::Read, wait, |socket| socket.recv_from(buf))
-        })
+        self.source
+            .read_with(Op::UdpRecv, move |socket| socket.recv_from(buf))
     }
 
     /// Receives a datagram without removing it from the queue.
@@ -275,11 +289,8 @@ impl UdpSocket {
         &'a self,
         buf: &'a mut [u8],
     ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
-        let wait = Wait::here(Op::UdpRecv);
-        poll_fn(move |cx| {
-            self.source
-                .poll_io(cx, Direction::Read, wait, |socket| socket.peek_from(buf))
-        })
+        self.source
+            .read_with(Op::UdpRecv, move |socket| socket.peek_from(buf))
     }
 
     /// Allows sending to broadcast addresses.

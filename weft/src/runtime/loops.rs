@@ -19,9 +19,10 @@
 //! 1. A loop that goes idle first publishes its next deadline, then adds itself to the count, then sets its
 //!    `virtual_idle` flag; only the flag's owner or one pusher that swaps it from `true` to `false` removes it from
 //!    the count again (so it is removed exactly once).
-//! 2. After setting its flag, the loop looks at its remote queue once more, with a full fence between the two; a
-//!    thread that hands it work pushes first and then, after a full fence, swaps the flag. So either the loop sees
-//!    the work, or the pusher sees the flag and uncounts it: handed-in work is never left behind a counted loop.
+//! 2. After setting its flag, the loop looks at its remote queue once more; a thread that hands it work pushes
+//!    first and then swaps the flag. All four steps are sequentially consistent read-modify-writes, so either the
+//!    loop sees the work, or the pusher sees the flag and uncounts it: handed-in work is never left behind a
+//!    counted loop (`runtime::idle`, checked by loom).
 //! 3. A loop hands work to another before it goes idle itself (program order on its thread), so by rule 2 the
 //!    receiver is uncounted before the sender is counted: a count that reaches the number of loops means that
 //!    every loop really had nothing to do.
@@ -31,8 +32,8 @@
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Poll, Waker};
@@ -40,6 +41,7 @@ use std::thread;
 use std::time::Instant;
 
 use super::event_loop::Core;
+use super::idle::IdleCount;
 use super::shared::lock;
 use super::{Builder, Shared};
 use crate::blocking::Pool;
@@ -90,7 +92,7 @@ pub(crate) struct Group {
     /// Set when a worker loop stopped under `UnhandledPanic::ShutdownRuntime`: the runtime's `block_on` panics.
     shutdown_requested: AtomicBool,
     /// Loops idle on the shared virtual clock (see the module docs).
-    virtual_idle: AtomicUsize,
+    virtual_idle: IdleCount,
 }
 
 impl Group {
@@ -99,23 +101,18 @@ impl Group {
         Group {
             loops: loops.iter().map(Arc::downgrade).collect(),
             shutdown_requested: AtomicBool::new(false),
-            virtual_idle: AtomicUsize::new(0),
+            virtual_idle: IdleCount::default(),
         }
     }
 
-    /// A loop goes idle on the shared virtual clock (rule 1).
-    pub(crate) fn count_idle(&self) {
-        self.virtual_idle.fetch_add(1, SeqCst);
-    }
-
-    /// A loop that was counted idle is not any more (rule 1).
-    pub(crate) fn uncount_idle(&self) {
-        self.virtual_idle.fetch_sub(1, SeqCst);
+    /// The count of loops idle on the shared virtual clock (rule 1).
+    pub(crate) fn idle_count(&self) -> &IdleCount {
+        &self.virtual_idle
     }
 
     /// Whether every loop is idle on the shared virtual clock.
     pub(crate) fn all_idle(&self) -> bool {
-        self.virtual_idle.load(SeqCst) == self.loops.len()
+        self.virtual_idle.all(self.loops.len())
     }
 
     /// The earliest timer deadline any loop published when it went idle, if any loop has a timer.

@@ -24,6 +24,7 @@ mod counters;
 mod doorbell;
 mod event_loop;
 mod handle;
+mod idle;
 mod loops;
 mod probe;
 mod registry;

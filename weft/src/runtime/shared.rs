@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::fence;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::context;
 use super::doorbell::Doorbell;
+use super::idle::IdleFlag;
 use super::loops::{Group, LoopId};
 use super::PublishedMetrics;
 use crate::blocking::Pool;
@@ -64,7 +64,7 @@ pub(crate) struct Shared {
     /// Whether the loop runs on a virtual clock (shared with its group's other loops, if any).
     paused: bool,
     /// Set while the loop is counted idle on the group's shared virtual clock (`runtime::loops`, rule 1).
-    virtual_idle: AtomicBool,
+    virtual_idle: IdleFlag,
     /// The loop's next timer deadline as it went idle on the shared virtual clock (`u64::MAX`: none).
     virtual_deadline: AtomicU64,
     /// Work handed in by other threads.
@@ -168,7 +168,7 @@ impl Shared {
             group: OnceLock::new(),
             incoming: AtomicU64::new(0),
             paused: paused_clock,
-            virtual_idle: AtomicBool::new(false),
+            virtual_idle: IdleFlag::default(),
             virtual_deadline: AtomicU64::new(u64::MAX),
             remote: Mutex::new(Remote::default()),
             doorbell: Doorbell::new(),
@@ -232,18 +232,13 @@ impl Shared {
     pub(crate) fn enter_virtual_idle(&self, group: &Group, next: Option<u64>) {
         self.virtual_deadline
             .store(next.unwrap_or(u64::MAX), SeqCst);
-        group.count_idle();
-        self.virtual_idle.store(true, SeqCst);
-        // Rule 2: between the flag and the caller's look at the remote queue.
-        fence(SeqCst);
+        self.virtual_idle.enter(group.idle_count());
     }
 
     /// The loop is not idle any more, if it was counted (by itself, or by a thread handing it work: rule 1).
     pub(crate) fn leave_virtual_idle(&self) {
-        if self.virtual_idle.load(Relaxed) && self.virtual_idle.swap(false, SeqCst) {
-            if let Some(group) = self.group() {
-                group.uncount_idle();
-            }
+        if let Some(group) = self.group() {
+            self.virtual_idle.leave(group.idle_count());
         }
     }
 
@@ -271,8 +266,7 @@ impl Shared {
             self.eventfd.notify();
         }
         if self.paused {
-            // Rule 2 of the shared virtual clock: the push, a full fence, then the flag.
-            fence(SeqCst);
+            // Rule 2 of the shared virtual clock: the push, then the flag.
             self.leave_virtual_idle();
         }
         drop(remote);

@@ -120,6 +120,28 @@ impl TcpListener {
         })
     }
 
+    /// Gives the standard listener back, **still non-blocking** (as tokio's `into_std`): call `set_nonblocking(false)`
+    /// before blocking calls on it. It leaves its loop's reactor, and [`from_std`](Self::from_std) adopts it again
+    /// on any loop. A listener that was registered comes back under a new descriptor number, with the limit that
+    /// [`IoStream::into_std`](crate::net::IoStream::into_std) describes.
+    ///
+    /// ```
+    /// use weft::net::{TcpListener, TcpStream};
+    ///
+    /// weft::run(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let address = listener.local_addr().unwrap();
+    ///     let _client = TcpStream::connect(address).await.unwrap();
+    ///     let std_listener = listener.into_std().unwrap();
+    ///     std_listener.set_nonblocking(false).unwrap(); // it comes back non-blocking
+    ///     let (_server, peer) = std_listener.accept().unwrap(); // the connection waited in the backlog
+    ///     assert_eq!(peer, _client.local_addr().unwrap());
+    /// });
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        self.source.into_inner()
+    }
+
     /// Accepts a connection. Cancel-safe: a connection is never lost by dropping the future.
     ///
     /// At the descriptor limit (`EMFILE`, `ENFILE`) or out of kernel memory (`ENOBUFS`, `ENOMEM`) the first

@@ -4,23 +4,26 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::sync::Arc;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use socket2::{SockRef, Socket};
 
-use super::super::source::{Source, Wait};
-use super::super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
-use super::super::{each_addr, impl_stream_methods, impl_stream_traits};
+use super::super::each_addr;
+use super::super::source::Wait;
+use super::super::stream::{IoStream, StreamSocket};
 use crate::cell::Op;
 use crate::driver::Direction;
 
 use super::*;
 
-/// A TCP connection. Implements [`AsyncRead`](crate::io::AsyncRead) and [`AsyncWrite`](crate::io::AsyncWrite),
-/// also through `&TcpStream`, and has inherent `read`, `write`, `write_all`, `read_exact`, `write_vectored` and
-/// `peek` taking `&self`.
+/// A TCP connection: an [`IoStream`] over a `std::net::TcpStream`. Implements [`AsyncRead`](crate::io::AsyncRead)
+/// and [`AsyncWrite`](crate::io::AsyncWrite), also through `&TcpStream`; its inherent
+/// [`read`](IoStream::read), [`write`](IoStream::write), [`write_all`](IoStream::write_all),
+/// [`read_exact`](IoStream::read_exact), [`write_vectored`](IoStream::write_vectored) and
+/// [`peek`](IoStream::peek) take `&self`, and [`split`](IoStream::split), [`into_split`](IoStream::into_split),
+/// [`shutdown`](IoStream::shutdown), [`from_std`](IoStream::from_std) and [`into_std`](IoStream::into_std) are
+/// documented there too, once for both stream types.
 ///
 /// ```
 /// use weft::net::{TcpListener, TcpStream};
@@ -43,12 +46,24 @@ use super::*;
 ///     server.await.unwrap();
 /// });
 /// ```
-pub struct TcpStream {
-    /// The connected socket.
-    pub(crate) source: Source<std::net::TcpStream>,
+pub type TcpStream = IoStream<std::net::TcpStream>;
+
+#[allow(private_interfaces, reason = "StreamSocket is sealed")]
+impl StreamSocket for std::net::TcpStream {
+    const READ: Op = Op::TcpRead;
+    const WRITE: Op = Op::TcpWrite;
+
+    fn set_nonblocking_socket(&self, nonblocking: bool) -> io::Result<()> {
+        self.set_nonblocking(nonblocking)
+    }
+
+    fn shutdown_socket(&self, how: Shutdown) -> io::Result<()> {
+        self.shutdown(how)
+    }
 }
 
-impl TcpStream {
+/// The methods only a TCP stream has.
+impl IoStream<std::net::TcpStream> {
     /// Connects to `addr` (non-blocking connect, then a wait for writability). A refused connection is
     /// `ErrorKind::ConnectionRefused`.
     ///
@@ -80,33 +95,7 @@ impl TcpStream {
 
     /// Wraps a connected socket.
     pub(super) fn from_socket(socket: Socket) -> TcpStream {
-        TcpStream {
-            source: Source::new(std::net::TcpStream::from(socket)),
-        }
-    }
-
-    /// Wraps a standard stream (made non-blocking here).
-    ///
-    /// ```
-    /// use weft::net::{TcpListener, TcpStream};
-    ///
-    /// weft::run(async {
-    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     // A blocking connect to a local listener returns at once.
-    ///     let std_stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    ///     let client = TcpStream::from_std(std_stream).unwrap();
-    ///     let (server, _) = listener.accept().await.unwrap();
-    ///     client.write_all(b"adopted").await.unwrap();
-    ///     let mut buf = [0; 7];
-    ///     server.read_exact(&mut buf).await.unwrap();
-    ///     assert_eq!(&buf, b"adopted");
-    /// });
-    /// ```
-    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        stream.set_nonblocking(true)?;
-        Ok(TcpStream {
-            source: Source::new(stream),
-        })
+        IoStream::from_nonblocking(std::net::TcpStream::from(socket))
     }
 
     /// Waits until a non-blocking connect finishes, and reports its outcome; bookmarks `wait` while it waits.
@@ -236,30 +225,6 @@ impl TcpStream {
         SockRef::from(self.source.get_ref()).set_linger(linger)
     }
 
-    /// Shuts down the read side, the write side (the peer reads EOF), or both. On a connection the peer has
-    /// already reset this succeeds: there is nothing left to shut down (`NotConnected` is not an error here).
-    ///
-    /// ```
-    /// use weft::net::{Shutdown, TcpListener, TcpStream};
-    ///
-    /// weft::run(async {
-    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-    ///     let (server, _) = listener.accept().await.unwrap();
-    ///     client.write_all(b"last words").await.unwrap();
-    ///     client.shutdown(Shutdown::Write).unwrap();
-    ///     let mut buf = [0; 10];
-    ///     server.read_exact(&mut buf).await.unwrap();
-    ///     assert_eq!(server.read(&mut buf).await.unwrap(), 0); // end of stream
-    ///     server.write_all(b"reply").await.unwrap(); // the other direction still works
-    ///     client.read_exact(&mut buf[..5]).await.unwrap();
-    ///     assert_eq!(&buf[..5], b"reply");
-    /// });
-    /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        super::super::shut_down(self.source.get_ref().shutdown(how))
-    }
-
     /// Takes the pending socket error (`SO_ERROR`), if any.
     ///
     /// ```
@@ -273,91 +238,6 @@ impl TcpStream {
     /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.source.get_ref().take_error()
-    }
-
-    /// Borrowed halves: read in one task and write in another without moving the stream. With
-    /// [`AsyncReadExt`](crate::io::AsyncReadExt) in scope, `stream.split()` means `AsyncReadExt::split`; write
-    /// `TcpStream::split(&mut stream)` to get these halves.
-    ///
-    /// ```
-    /// use weft::io::AsyncWriteExt;
-    /// use weft::net::{TcpListener, TcpStream};
-    ///
-    /// weft::run(async {
-    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-    ///     let server = weft::spawn(async move {
-    ///         let (mut stream, _) = listener.accept().await.unwrap();
-    ///         let (mut reader, mut writer) = stream.split();
-    ///         weft::io::copy(&mut reader, &mut writer).await.unwrap() // echo until end of stream
-    ///     });
-    ///     let (mut reader, mut writer) = client.split();
-    ///     writer.write_all(b"echo me").await.unwrap();
-    ///     writer.close().await.unwrap(); // shuts down the write side
-    ///     let mut echoed = Vec::new();
-    ///     weft::io::copy(&mut reader, &mut echoed).await.unwrap();
-    ///     assert_eq!(echoed, b"echo me");
-    ///     assert_eq!(server.await.unwrap(), 7);
-    /// });
-    /// ```
-    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        (ReadHalf::new(self), WriteHalf::new(self))
-    }
-
-    /// Owned halves: `'static` and `Send`, for tasks or threads of their own. Dropping the write half shuts
-    /// down the write side.
-    ///
-    /// ```
-    /// use weft::io::AsyncReadExt;
-    /// use weft::net::{TcpListener, TcpStream};
-    ///
-    /// weft::run(async {
-    ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
-    ///     let (server, _) = listener.accept().await.unwrap();
-    ///     let (reader, writer) = client.into_split();
-    ///     let sender = weft::spawn(async move {
-    ///         writer.write_all(b"from a task of its own").await.unwrap();
-    ///         // `writer` is dropped here: the server reads end of stream.
-    ///     });
-    ///     let mut text = String::new();
-    ///     let mut server_side = &server;
-    ///     server_side.read_to_string(&mut text).await.unwrap();
-    ///     assert_eq!(text, "from a task of its own");
-    ///     sender.await.unwrap();
-    ///     server.write_all(b"bye").await.unwrap();
-    ///     let mut reply = [0; 3];
-    ///     reader.read_exact(&mut reply).await.unwrap();
-    ///     assert_eq!(&reply, b"bye");
-    /// });
-    /// ```
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        let stream = Arc::new(self);
-        (
-            OwnedReadHalf::new(stream.clone()),
-            OwnedWriteHalf::new(stream),
-        )
-    }
-}
-
-impl_stream_methods!(TcpStream, TcpRead, TcpWrite);
-impl_stream_traits!(TcpStream);
-
-impl super::super::split::Stream for TcpStream {
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.source.get_ref().as_fd()
     }
 }
 

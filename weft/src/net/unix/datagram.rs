@@ -1,15 +1,14 @@
 //! [`UnixDatagram`]: a Unix-domain datagram socket.
 
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::{self as std_unix, SocketAddr};
 use std::path::Path;
 
-use super::super::source::{Source, Wait};
+use super::super::source::Source;
 use crate::cell::Op;
-use crate::driver::Direction;
 
 /// A Unix-domain datagram socket.
 ///
@@ -111,6 +110,28 @@ impl UnixDatagram {
         })
     }
 
+    /// Gives the standard socket back, **still non-blocking** (as tokio's `into_std`): call `set_nonblocking(false)`
+    /// before blocking calls on it. It leaves its loop's reactor, and [`from_std`](Self::from_std) adopts it again
+    /// on any loop. A socket that was registered comes back under a new descriptor number, with the limit that
+    /// [`IoStream::into_std`](crate::net::IoStream::into_std) describes.
+    ///
+    /// ```
+    /// use weft::net::UnixDatagram;
+    ///
+    /// weft::run(async {
+    ///     let (a, b) = UnixDatagram::pair().unwrap();
+    ///     a.send(b"to std").await.unwrap();
+    ///     let b = b.into_std().unwrap();
+    ///     b.set_nonblocking(false).unwrap(); // it comes back non-blocking
+    ///     let mut buf = [0; 16];
+    ///     let len = b.recv(&mut buf).unwrap();
+    ///     assert_eq!(&buf[..len], b"to std");
+    /// });
+    /// ```
+    pub fn into_std(self) -> io::Result<std_unix::UnixDatagram> {
+        self.source.into_inner()
+    }
+
     /// Sets the default peer, for [`send`](Self::send) and [`recv`](Self::recv).
     ///
     /// ```
@@ -151,11 +172,8 @@ impl UnixDatagram {
     /// ```
     #[track_caller]
     pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        let wait = Wait::here(Op::UnixDatagramSend);
-        poll_fn(move |cx| {
-            self.source
-                .poll_io(cx, Direction::Write, wait, |socket| socket.send(buf))
-        })
+        self.source
+            .write_with(Op::UnixDatagramSend, move |socket| socket.send(buf))
     }
 
     /// Receives from the connected peer. Cancel-safe. Each call returns one datagram; one longer than `buf` is
@@ -177,11 +195,8 @@ impl UnixDatagram {
     /// ```
     #[track_caller]
     pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        let wait = Wait::here(Op::UnixDatagramRecv);
-        poll_fn(move |cx| {
-            self.source
-                .poll_io(cx, Direction::Read, wait, |socket| socket.recv(buf))
-        })
+        self.source
+            .read_with(Op::UnixDatagramRecv, move |socket| socket.recv(buf))
     }
 
     /// Sends to `path`; returns the datagram's length.
@@ -206,16 +221,9 @@ impl UnixDatagram {
         buf: &'a [u8],
         path: impl AsRef<Path> + 'a,
     ) -> impl Future<Output = io::Result<usize>> + 'a {
-        let wait = Wait::here(Op::UnixDatagramSend);
-        async move {
-            let path = path.as_ref();
-            poll_fn(|cx| {
-                self.source.poll_io(cx, Direction::Write, wait, |socket| {
-                    socket.send_to(buf, path)
-                })
-            })
-            .await
-        }
+        self.source.write_with(Op::UnixDatagramSend, move |socket| {
+            socket.send_to(buf, path.as_ref())
+        })
     }
 
     /// Receives a datagram and its sender's address. Cancel-safe.
@@ -246,11 +254,8 @@ impl UnixDatagram {
         &'a self,
         buf: &'a mut [u8],
     ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
-        let wait = Wait::here(Op::UnixDatagramRecv);
-        poll_fn(move |cx| {
-            self.source
-                .poll_io(cx, Direction::Read, wait, |socket| socket.recv_from(buf))
-        })
+        self.source
+            .read_with(Op::UnixDatagramRecv, move |socket| socket.recv_from(buf))
     }
 
     /// The local address.
@@ -272,6 +277,12 @@ impl UnixDatagram {
 impl AsRawFd for UnixDatagram {
     fn as_raw_fd(&self) -> RawFd {
         self.source.get_ref().as_raw_fd()
+    }
+}
+
+impl AsFd for UnixDatagram {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.source.get_ref().as_fd()
     }
 }
 

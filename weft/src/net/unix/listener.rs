@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::{self as std_unix, SocketAddr};
 use std::path::Path;
 
@@ -101,6 +101,30 @@ impl UnixListener {
         })
     }
 
+    /// Gives the standard listener back, **still non-blocking** (as tokio's `into_std`): call `set_nonblocking(false)`
+    /// before blocking calls on it. It leaves its loop's reactor, and [`from_std`](Self::from_std) adopts it again
+    /// on any loop. A listener that was registered comes back under a new descriptor number, with the limit that
+    /// [`IoStream::into_std`](crate::net::IoStream::into_std) describes.
+    ///
+    /// ```
+    /// use weft::net::{UnixListener, UnixStream};
+    ///
+    /// let path = std::env::temp_dir().join(format!("weft-{}-listener-into-std.sock", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// weft::run(async {
+    ///     let listener = UnixListener::bind(&path).unwrap();
+    ///     let _client = UnixStream::connect(&path).await.unwrap();
+    ///     let std_listener = listener.into_std().unwrap();
+    ///     std_listener.set_nonblocking(false).unwrap(); // it comes back non-blocking
+    ///     let (_server, peer) = std_listener.accept().unwrap(); // the connection waited in the backlog
+    ///     assert!(peer.is_unnamed());
+    /// });
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn into_std(self) -> io::Result<std_unix::UnixListener> {
+        self.source.into_inner()
+    }
+
     /// Accepts a connection. Cancel-safe. A client that did not bind a path of its own has an unnamed
     /// address.
     ///
@@ -132,12 +156,7 @@ impl UnixListener {
                     let (socket, _) = sys::socket::accept(listener.as_fd())?;
                     let stream = std_unix::UnixStream::from(std::os::fd::OwnedFd::from(socket));
                     let address = stream.peer_addr()?;
-                    Ok((
-                        UnixStream {
-                            source: Source::new(stream),
-                        },
-                        address,
-                    ))
+                    Ok((UnixStream::from_nonblocking(stream), address))
                 })
             });
             if poll.is_pending() {
@@ -166,6 +185,12 @@ impl UnixListener {
 impl AsRawFd for UnixListener {
     fn as_raw_fd(&self) -> RawFd {
         self.source.get_ref().as_raw_fd()
+    }
+}
+
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.source.get_ref().as_fd()
     }
 }
 

@@ -4,20 +4,20 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{self as std_unix, SocketAddr};
 use std::path::Path;
-use std::sync::Arc;
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use super::super::source::{Source, Wait};
-use super::super::split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
-use super::super::{impl_stream_methods, impl_stream_traits};
+use super::super::source::Wait;
+use super::super::stream::{IoStream, StreamSocket};
 use crate::cell::Op;
 use crate::driver::Direction;
 
-/// A Unix-domain stream: like [`TcpStream`](crate::net::TcpStream), over a path.
+/// A Unix-domain stream: like [`TcpStream`](crate::net::TcpStream), over a path; an [`IoStream`] over a
+/// `std::os::unix::net::UnixStream`. Its reads, writes, halves, `shutdown`, `from_std` and `into_std` are
+/// [`IoStream`]'s, documented there once for both stream types.
 ///
 /// ```
 /// use weft::net::UnixStream;
@@ -36,12 +36,24 @@ use crate::driver::Direction;
 ///     echo.await.unwrap();
 /// });
 /// ```
-pub struct UnixStream {
-    /// The connected socket.
-    pub(super) source: Source<std_unix::UnixStream>,
+pub type UnixStream = IoStream<std_unix::UnixStream>;
+
+#[allow(private_interfaces, reason = "StreamSocket is sealed")]
+impl StreamSocket for std_unix::UnixStream {
+    const READ: Op = Op::UnixRead;
+    const WRITE: Op = Op::UnixWrite;
+
+    fn set_nonblocking_socket(&self, nonblocking: bool) -> io::Result<()> {
+        self.set_nonblocking(nonblocking)
+    }
+
+    fn shutdown_socket(&self, how: Shutdown) -> io::Result<()> {
+        self.shutdown(how)
+    }
 }
 
-impl UnixStream {
+/// The methods only a Unix-domain stream has.
+impl IoStream<std_unix::UnixStream> {
     /// Connects to the socket at `path`. Nobody listening there is `ConnectionRefused`; no file there is
     /// `NotFound`.
     ///
@@ -76,11 +88,9 @@ impl UnixStream {
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
             Err(error) => return Err(error),
         }
-        let stream = UnixStream {
-            source: Source::new(std_unix::UnixStream::from(std::os::fd::OwnedFd::from(
-                socket,
-            ))),
-        };
+        let stream = UnixStream::from_nonblocking(std_unix::UnixStream::from(
+            std::os::fd::OwnedFd::from(socket),
+        ));
         poll_fn(|cx| {
             stream.source.poll_io(cx, Direction::Write, wait, |stream| {
                 match stream.take_error()? {
@@ -109,28 +119,6 @@ impl UnixStream {
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = std_unix::UnixStream::pair()?;
         Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
-    }
-
-    /// Wraps a standard stream (made non-blocking here).
-    ///
-    /// ```
-    /// use weft::net::UnixStream;
-    ///
-    /// let (std_a, std_b) = std::os::unix::net::UnixStream::pair().unwrap();
-    /// weft::run(async {
-    ///     let a = UnixStream::from_std(std_a).unwrap();
-    ///     let b = UnixStream::from_std(std_b).unwrap();
-    ///     b.write_all(b"adopted").await.unwrap();
-    ///     let mut buf = [0; 7];
-    ///     a.read_exact(&mut buf).await.unwrap();
-    ///     assert_eq!(&buf, b"adopted");
-    /// });
-    /// ```
-    pub fn from_std(stream: std_unix::UnixStream) -> io::Result<UnixStream> {
-        stream.set_nonblocking(true)?;
-        Ok(UnixStream {
-            source: Source::new(stream),
-        })
     }
 
     /// The local address: the listener's path on the accepting side, unnamed on the connecting side.
@@ -171,95 +159,6 @@ impl UnixStream {
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.source.get_ref().peer_addr()
-    }
-
-    /// Shuts down the read side, the write side, or both. On a connection the peer has already closed this
-    /// succeeds (`NotConnected` is not an error here).
-    ///
-    /// ```
-    /// use weft::net::{Shutdown, UnixStream};
-    ///
-    /// weft::run(async {
-    ///     let (a, b) = UnixStream::pair().unwrap();
-    ///     a.write_all(b"done").await.unwrap();
-    ///     a.shutdown(Shutdown::Write).unwrap();
-    ///     let mut buf = [0; 4];
-    ///     b.read_exact(&mut buf).await.unwrap();
-    ///     assert_eq!(b.read(&mut buf).await.unwrap(), 0); // end of stream
-    /// });
-    /// ```
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        super::super::shut_down(self.source.get_ref().shutdown(how))
-    }
-
-    /// Borrowed halves. With [`AsyncReadExt`](crate::io::AsyncReadExt) in scope, `stream.split()` means
-    /// `AsyncReadExt::split`; write `UnixStream::split(&mut stream)` to get these halves.
-    ///
-    /// ```
-    /// use weft::net::UnixStream;
-    ///
-    /// weft::run(async {
-    ///     let (mut a, b) = UnixStream::pair().unwrap();
-    ///     let (mut reader, writer) = a.split();
-    ///     writer.write_all(b"out").await.unwrap();
-    ///     let mut buf = [0; 3];
-    ///     b.read_exact(&mut buf).await.unwrap();
-    ///     b.write_all(b"in").await.unwrap();
-    ///     drop(b);
-    ///     let mut received = Vec::new();
-    ///     weft::io::copy(&mut reader, &mut received).await.unwrap();
-    ///     assert_eq!(received, b"in");
-    /// });
-    /// ```
-    pub fn split(&mut self) -> (ReadHalf<'_, UnixStream>, WriteHalf<'_, UnixStream>) {
-        (ReadHalf::new(self), WriteHalf::new(self))
-    }
-
-    /// Owned halves; dropping the write half shuts down the write side.
-    ///
-    /// ```
-    /// use weft::net::UnixStream;
-    ///
-    /// weft::run(async {
-    ///     let (a, b) = UnixStream::pair().unwrap();
-    ///     let (_reader, writer) = a.into_split();
-    ///     weft::spawn(async move {
-    ///         writer.write_all(b"bye").await.unwrap();
-    ///     })
-    ///     .await
-    ///     .unwrap();
-    ///     let mut buf = [0; 3];
-    ///     b.read_exact(&mut buf).await.unwrap();
-    ///     assert_eq!(b.read(&mut buf).await.unwrap(), 0); // the dropped write half shut down
-    /// });
-    /// ```
-    pub fn into_split(self) -> (OwnedReadHalf<UnixStream>, OwnedWriteHalf<UnixStream>) {
-        let stream = Arc::new(self);
-        (
-            OwnedReadHalf::new(stream.clone()),
-            OwnedWriteHalf::new(stream),
-        )
-    }
-}
-
-impl_stream_methods!(UnixStream, UnixRead, UnixWrite);
-impl_stream_traits!(UnixStream);
-
-impl super::super::split::Stream for UnixStream {
-    fn shutdown_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
-
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.source.get_ref().as_fd()
     }
 }
 
