@@ -12,9 +12,13 @@ pub use self::hyper::{WeftExecutor, WeftIo, WeftSleep, WeftTimer};
 
 #[cfg(feature = "hyper")]
 mod serve;
+#[cfg(feature = "hyper")]
+mod serve_loops;
 
 #[cfg(feature = "hyper")]
 pub use self::serve::{serve, Serve, WithGracefulShutdown};
+#[cfg(feature = "hyper")]
+pub use self::serve_loops::{ServeLoops, Spread};
 
 #[cfg(feature = "tokio-io")]
 pub mod tokio_io;

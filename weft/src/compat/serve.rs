@@ -86,6 +86,11 @@ pub struct Serve<S> {
 }
 
 impl<S> Serve<S> {
+    /// The listener and the service.
+    pub(super) fn into_parts(self) -> (TcpListener, S) {
+        (self.listener, self.service)
+    }
+
     /// Serves until `signal` completes, then stops accepting, lets every connection finish the request it is
     /// serving, and returns `Ok(())` once every connection is closed. Idle keep-alive connections are closed
     /// at once; a client that keeps its connection open with no request in flight does not delay the return.
@@ -202,7 +207,7 @@ where
 }
 
 /// The accept loop (invariants 1–3).
-async fn run<S, B>(
+pub(super) async fn run<S, B>(
     listener: TcpListener,
     service: S,
     signal: impl Future<Output = ()>,
@@ -214,12 +219,19 @@ where
     B: Body + 'static,
     B::Error: Into<BoxError>,
 {
-    let mut builder = auto::Builder::new(WeftExecutor::new());
-    builder.http1().timer(WeftTimer::new());
-    builder.http2().timer(WeftTimer::new());
-    let (stop, first_receiver) = watch::channel(false);
-    drop(first_receiver); // invariant 1: the loop holds no receiver
+    let connections = Connections::new(service);
+    accept_loop(listener, signal, |stream| connections.serve(stream)).await;
+    connections.drain().await;
+    Ok(())
+}
 
+/// Accepts until `signal` completes, handing each connection to `take` (invariant 2: accept errors are written
+/// and retried), then drops the listener (invariant 3: new connections are refused from then on).
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    signal: impl Future<Output = ()>,
+    mut take: impl FnMut(TcpStream),
+) {
     let mut signal = pin!(signal);
     loop {
         let stream = match accept_until(&listener, signal.as_mut()).await {
@@ -236,22 +248,65 @@ where
                 continue;
             }
         };
-        // A socket that cannot take the option still serves, only with Nagle's delays.
-        let _ = stream.set_nodelay(true);
-        let connection = builder
-            .serve_connection(
-                WeftIo::new(stream),
-                TowerToHyperService::new(service.clone()),
-            )
-            .into_owned();
-        let stopped = stop.subscribe();
-        drop(crate::spawn(serve_connection(connection, stopped)));
+        take(stream);
+    }
+    drop(listener);
+}
+
+/// The connections one loop serves, each a weft task on this loop holding a receiver of `stop` (invariant 1).
+pub(super) struct Connections<S> {
+    /// HTTP/1.1 or HTTP/2 by the first bytes, with weft's timer and executor.
+    builder: auto::Builder<WeftExecutor>,
+    /// Cloned once per connection.
+    service: S,
+    /// Tells every connection to finish; nobody else holds a receiver.
+    stop: watch::Sender<bool>,
+}
+
+impl<S, B> Connections<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
+    S::Future: 'static,
+    S::Error: Into<BoxError>,
+    B: Body + 'static,
+    B::Error: Into<BoxError>,
+{
+    /// No connections yet.
+    pub(super) fn new(service: S) -> Connections<S> {
+        let mut builder = auto::Builder::new(WeftExecutor::new());
+        builder.http1().timer(WeftTimer::new());
+        builder.http2().timer(WeftTimer::new());
+        let (stop, first_receiver) = watch::channel(false);
+        drop(first_receiver); // invariant 1: only connections hold receivers
+        Connections {
+            builder,
+            service,
+            stop,
+        }
     }
 
-    drop(listener); // invariant 3: refuse new connections from here on
-    let _ = stop.send(true); // an Err only says no connection is open
-    stop.closed().await;
-    Ok(())
+    /// Serves `stream` as a task of its own on this loop.
+    pub(super) fn serve(&self, stream: TcpStream) {
+        // A socket that cannot take the option still serves, only with Nagle's delays.
+        let _ = stream.set_nodelay(true);
+        let connection = self
+            .builder
+            .serve_connection(
+                WeftIo::new(stream),
+                TowerToHyperService::new(self.service.clone()),
+            )
+            .into_owned();
+        drop(crate::spawn(serve_connection(
+            connection,
+            self.stop.subscribe(),
+        )));
+    }
+
+    /// Tells every connection to finish its request in flight and close, and waits until all have.
+    pub(super) async fn drain(self) {
+        let _ = self.stop.send(true); // an Err only says no connection is open
+        self.stop.closed().await;
+    }
 }
 
 /// One connection until it closes, or, once `stopped` changes, until its request in flight is answered.
