@@ -727,3 +727,40 @@ fn a_slow_poll_on_a_worker_loop_says_which_loop_it_blocked() {
         assert!(text.contains("on loop 1"), "{text}");
     });
 }
+
+#[test]
+fn a_dump_links_a_task_awaiting_a_task_on_another_loop() {
+    without_deadlock(LIMIT, || {
+        let runtime = runtime(2);
+        let handle = runtime.handle();
+        let second = handle.loops()[1];
+        runtime.block_on(async {
+            let awaited = handle.spawn_on(second, async {
+                weft::time::sleep(Duration::from_secs(60)).await;
+            });
+            let awaited_id = awaited.id();
+            let waiter = weft::spawn(async move { awaited.await });
+            let waiter_id = waiter.id();
+            let dump = loop {
+                let dump = weft::xray::dump();
+                let parked = dump
+                    .tasks()
+                    .iter()
+                    .filter(|task| task.bookmark.is_some())
+                    .count();
+                if parked >= 2 {
+                    break dump;
+                }
+                weft::time::sleep(Duration::from_millis(1)).await;
+            };
+            let row = dump
+                .tasks()
+                .iter()
+                .find(|task| task.id == awaited_id)
+                .expect("the awaited task is listed");
+            assert_eq!(row.loop_id, second);
+            assert_eq!(row.awaited_by, Some(waiter_id), "{dump}");
+            waiter.abort();
+        });
+    });
+}

@@ -119,6 +119,8 @@ pub struct Dump {
     loops: usize,
     /// The loops that did not answer, and why.
     unanswered: Vec<(LoopId, Unanswered)>,
+    /// Tasks parked on another task's `JoinHandle`: (awaited task, waiter), for linking across loops on merge.
+    joins: Vec<(u64, Id)>,
 }
 
 /// Why a dump has no tasks: the loop did not answer.
@@ -175,6 +177,7 @@ impl Dump {
             busy_measured,
             loops: 1,
             unanswered: Vec::new(),
+            joins: Vec::new(),
         }
     }
 
@@ -185,6 +188,7 @@ impl Dump {
             busy_measured: false,
             loops: 1,
             unanswered: vec![(loop_id, why)],
+            joins: Vec::new(),
         }
     }
 
@@ -201,6 +205,16 @@ impl Dump {
         for part in parts {
             merged.tasks.extend(part.tasks);
             merged.unanswered.extend(part.unanswered);
+            merged.joins.extend(part.joins);
+        }
+        // A task awaiting a task of another loop: each loop linked only its own tasks.
+        let joins: HashMap<u64, Id> = merged.joins.iter().copied().collect();
+        for task in merged
+            .tasks
+            .iter_mut()
+            .filter(|task| task.awaited_by.is_none())
+        {
+            task.awaited_by = joins.get(&task.id.as_u64()).copied();
         }
         merged
             .tasks
@@ -696,7 +710,15 @@ pub(crate) fn dump_of(core: &Core) -> Dump {
         });
     });
     link_waiters(core, &mut tasks, &waits);
-    Dump::new(tasks, busy_measured)
+    let mut dump = Dump::new(tasks, busy_measured);
+    dump.joins = waits
+        .iter()
+        .filter_map(|&(waiter, label)| match (label.op(), label.argument()) {
+            (Op::Join | Op::JoinBlocking, Some(awaited)) => Some((u64::from(awaited), waiter)),
+            _ => None,
+        })
+        .collect();
+    dump
 }
 
 /// Fills in [`TaskInfo::awaited_by`] from the waiters' bookmarks: a task parked on a `JoinHandle` names the task
