@@ -739,7 +739,7 @@ fn a_dump_links_a_task_awaiting_a_task_on_another_loop() {
                 weft::time::sleep(Duration::from_secs(60)).await;
             });
             let awaited_id = awaited.id();
-            let waiter = weft::spawn(async move { awaited.await });
+            let waiter = weft::spawn(awaited); // a JoinHandle is a future: this task awaits it
             let waiter_id = waiter.id();
             let dump = loop {
                 let dump = weft::xray::dump();
