@@ -451,6 +451,24 @@ mod tests {
     }
 
     #[test]
+    fn ratio_pairs_compare_two_loops_with_one_and_with_tokio_mt2() {
+        let pairs = ratio_pairs(&["weft", "weft-2", "weft-2rr", "tokio-ct", "tokio-mt2"]);
+        assert_eq!(
+            pairs,
+            [
+                ("weft", "tokio-ct"),
+                ("weft", "tokio-mt2"),
+                ("weft-2", "weft"),
+                ("weft-2", "tokio-mt2"),
+                ("weft-2rr", "weft"),
+                ("weft-2rr", "tokio-mt2"),
+            ]
+        );
+        assert_eq!(ratio_pairs(&["weft-2", "tokio-ct"]), []);
+        assert_eq!(ratio_pairs(&["tokio-ct", "smol"]), []);
+    }
+
+    #[test]
     fn render_marks_missing_cells_and_ratios() {
         use crate::spec::{Size, Workload};
         let mut report = sample("2000-01-01 00:00 UTC");

@@ -164,7 +164,9 @@ async fn listen_on_every_loop(
             let listener = match TcpListener::bind_reuseport(addr).await {
                 Ok(listener) => listener,
                 Err(e) => {
-                    let _ = ready.send(Err(io::Error::new(e.kind(), e.to_string()))).await;
+                    let _ = ready
+                        .send(Err(io::Error::new(e.kind(), e.to_string())))
+                        .await;
                     return Err(e);
                 }
             };

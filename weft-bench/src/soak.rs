@@ -247,6 +247,8 @@ pub struct Record {
     pub server_failure: Option<String>,
     /// The server's last report.
     pub last_tick: ServerTick,
+    /// The server's report read by the last sample under load (how its live tasks were spread over its loops).
+    pub loaded_tick: ServerTick,
     /// The client's totals when the load stopped.
     pub client: ClientFigures,
     /// The first errors the client saw.
@@ -587,6 +589,7 @@ pub fn run(plan: Plan, exe: &PathBuf, progress: bool) -> Result<Record, String> 
         drained: None,
         server_failure: None,
         last_tick: server.tick,
+        loaded_tick: server.tick,
         client: ClientFigures::default(),
         client_errors: Vec::new(),
         client_failure: None,
@@ -606,7 +609,10 @@ pub fn run(plan: Plan, exe: &PathBuf, progress: bool) -> Result<Record, String> 
             })
         });
         match sampled {
-            Ok(s) => record.samples.push(s),
+            Ok(s) => {
+                record.samples.push(s);
+                record.loaded_tick = server.tick;
+            }
             Err(e) => {
                 record.server_failure = Some(e);
                 break;
@@ -828,7 +834,7 @@ pub fn render(r: &Record, checks: &[Check]) -> String {
             out,
             "\nafter warm-up: {} echoes/s, {} new connections/s on average; in all {} echoes, {} MiB echoed, {} \
              short-lived connections ({} ran their course), server spawned {} tasks, {} accept errors; at the \
-             last report {} live tasks, {} on the busiest of its {} loop(s)",
+             last sample under load {} live tasks, {} on the busiest of its {} loop(s)",
             crate::report::fmt_num((last.client.echoes - at_warm.client.echoes) as f64 / span),
             crate::report::fmt_num((last.client.opened - at_warm.client.opened) as f64 / span),
             last.client.echoes,
@@ -837,9 +843,9 @@ pub fn render(r: &Record, checks: &[Check]) -> String {
             last.client.finished,
             r.last_tick.tasks_spawned,
             r.last_tick.accept_errors,
-            r.last_tick.tasks_alive,
-            r.last_tick.busiest_loop_tasks,
-            r.last_tick.loops
+            r.loaded_tick.tasks_alive,
+            r.loaded_tick.busiest_loop_tasks,
+            r.loaded_tick.loops
         );
     }
 
@@ -981,6 +987,7 @@ mod tests {
             }),
             server_failure: None,
             last_tick: ServerTick::default(),
+            loaded_tick: ServerTick::default(),
             client: ClientFigures {
                 echoes: 3_000_000,
                 opened: 12_000,
