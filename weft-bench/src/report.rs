@@ -317,9 +317,9 @@ the same run are what count: absolute numbers drift between runs.
   acceptor on loop 0 handing connections round-robin to the loops; tokio-mt2, `multi_thread` with 2 workers. The
   machine has 2 CPUs, shared with the load generator: their throughput is bounded by the shared CPUs, and the
   honest figure is the server's CPU per message (all threads summed).
-- echo and http: the single-CPU servers pinned to CPU 0, the one load generator (its own epoll loop, no runtime) pinned to CPU 1;
-  closed loop, 64-byte messages or keep-alive `GET /`; server cpu = the server's utime + stime over the window
-  divided by the round trips.
+- echo and http: the single-CPU servers pinned to CPU 0, the one load generator (its own epoll loop, no runtime)
+  pinned to CPU 1; closed loop, 64-byte messages or keep-alive `GET /`; server cpu = the server's utime + stime (all
+  threads) over the window divided by the round trips.
 - `spawn_warm` and `chained_spawn_warm`: the cold batch (1M spawn+join; 1,000 chains 1,000 deep) run twice untimed,
   then 7 timed batches in the same process (quick: 1 and 5); the figure is the median timed batch. Their `cpu` rows
   count the process's CPU time (user + system, all threads) instead of wall time: a busy machine disturbs it less.
@@ -342,9 +342,23 @@ the same run are what count: absolute numbers drift between runs.
             m.nproc, m.cpu_model, m.kernel
         );
         let _ = writeln!(entry, "- command: `{}`", self.command);
+        let two_cpus: Vec<&str> = self
+            .runtimes
+            .iter()
+            .map(String::as_str)
+            .filter(|r| Runtime::from_name(r).is_some_and(|r| r.server_cpus() > 1))
+            .collect();
+        let placement = if two_cpus.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} servers on both CPUs, shared with the load generator)",
+                two_cpus.join(", ")
+            )
+        };
         let _ = writeln!(
             entry,
-            "- took {:.0} s; servers pinned to CPU 0, load generator to CPU 1\n",
+            "- took {:.0} s; servers pinned to CPU 0{placement}, load generator to CPU 1\n",
             self.elapsed_s
         );
         entry.push_str(&self.render());
