@@ -213,8 +213,11 @@ type Figure = fn(&Level) -> u64;
 /// One second of the run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sample {
-    /// Seconds since the load started.
+    /// Seconds since the load started (the second this sample is for).
     pub t: u64,
+    /// When it was taken, since the load started: `t` seconds, or later on a busy machine. Per-second rates are
+    /// taken over these, so a late sample does not show as a slow second followed by a fast one.
+    pub at: Duration,
     /// The server's levels.
     pub level: Level,
     /// The server's CPU time so far.
@@ -603,6 +606,7 @@ pub fn run(plan: Plan, exe: &PathBuf, progress: bool) -> Result<Record, String> 
         let sampled = server.poll().and_then(|()| {
             Ok(Sample {
                 t,
+                at: started.elapsed(),
                 level: level(pid, &server.tick)?,
                 server_cpu: sys::process_cpu_time(pid).unwrap_or_default(),
                 client: counters.snapshot(),
@@ -676,12 +680,17 @@ pub fn run(plan: Plan, exe: &PathBuf, progress: bool) -> Result<Record, String> 
     Ok(record)
 }
 
+/// The time between two samples in seconds (at least a millisecond).
+fn seconds_between(a: &Sample, b: &Sample) -> f64 {
+    b.at.saturating_sub(a.at).as_secs_f64().max(0.001)
+}
+
 fn progress_line(rows: &[Sample], warmup_s: u64) -> String {
     let Some(s) = rows.last() else {
         return String::new();
     };
     let rate = match rows {
-        [a, b] => (b.client.echoes - a.client.echoes) as f64 / (b.t - a.t) as f64,
+        [a, b] => (b.client.echoes - a.client.echoes) as f64 / seconds_between(a, b),
         _ => s.client.echoes as f64,
     };
     format!(
@@ -739,7 +748,7 @@ pub fn render(r: &Record, checks: &[Check]) -> String {
             let from = since_shown.or(previous);
             let (echoes, conns, cpu) = match from {
                 Some(a) => {
-                    let dt = (s.t - a.t).max(1) as f64;
+                    let dt = seconds_between(a, s);
                     (
                         (s.client.echoes - a.client.echoes) as f64 / dt,
                         (s.client.opened - a.client.opened) as f64 / dt,
@@ -815,7 +824,7 @@ pub fn render(r: &Record, checks: &[Check]) -> String {
         }
         let rates: Vec<f64> = after
             .windows(2)
-            .map(|w| (w[1].client.echoes - w[0].client.echoes) as f64 / (w[1].t - w[0].t) as f64)
+            .map(|w| (w[1].client.echoes - w[0].client.echoes) as f64 / seconds_between(w[0], w[1]))
             .collect();
         if let (Some(lo), Some(hi)) = (
             rates.iter().copied().reduce(f64::min),
@@ -961,6 +970,7 @@ mod tests {
         let samples = (1..=60)
             .map(|t| Sample {
                 t,
+                at: Duration::from_secs(t),
                 level: Level {
                     rss: 5 * MIB + (t % 3) * 100_000,
                     fds: 8 + 64 + t % 4,
@@ -1109,6 +1119,21 @@ mod tests {
             s.level.tasks += 16;
         }
         assert_eq!(failed(&r), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_late_sample_is_not_a_slow_second() {
+        let mut r = healthy();
+        // The sample of second 30 was taken 0.9 s late: its second saw 1.9 s of echoes, the next one 0.1 s.
+        let s = &mut r.samples[29];
+        s.at += Duration::from_millis(900);
+        s.client.echoes += 45_000;
+        let text = render(&r, &judge(&r));
+        let rates = text
+            .lines()
+            .find(|l| l.starts_with("| echoes/s |"))
+            .unwrap();
+        assert_eq!(rates, "| echoes/s | – | 50.0k | 50.0k | 50.0k |", "{text}");
     }
 
     #[test]
