@@ -4,7 +4,8 @@
 //! [`Message`] line to stdout — `{"done":{..figures..}}`, `{"failed":".."}`, `{"not_supported":".."}` — or, for
 //! a server case, `{"port":N}` and then serves until the harness kills it. Anything else goes to stderr.
 //!
-//! A server child pins itself to CPU 0 before creating any thread (the load generator runs on CPU 1). Every child
+//! A server child pins itself to CPU 0 before creating any thread (the load generator runs on CPU 1), except the
+//! columns whose server uses both CPUs ([`Runtime::server_cpus`]), which share them with the load generator. Every child
 //! starts a watchdog ([`crate::sys::start_watchdog`]) that ends it when the harness closes its stdin or the size's
 //! time limit passes, so no child ever outlives the harness.
 
@@ -45,6 +46,13 @@ pub enum Message {
     Failed(String),
     /// This runtime cannot run this workload (yet).
     NotSupported(String),
+    /// A soak server listens on 127.0.0.1 at these ports: echo, and hyper's hello world.
+    SoakPorts {
+        /// The echo server's port.
+        echo: u16,
+        /// The hyper server's port.
+        http: u16,
+    },
     /// A soak server's own figures, a few times a second (see [`crate::soak`]).
     Tick(crate::soak::ServerTick),
 }
@@ -116,7 +124,8 @@ pub fn main(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if ctx.case.workload.is_server() {
+    // A server of more than one CPU (2 loops, 2 workers) stays on both, shared with the load generator.
+    if ctx.case.workload.is_server() && ctx.runtime.server_cpus() == 1 {
         if let Err(e) = sys::pin_to_cpu(SERVER_CPU) {
             eprintln!("weft-bench: server not pinned: {e}");
         }

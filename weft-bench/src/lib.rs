@@ -4,7 +4,7 @@
 //! The pieces:
 //! - [`spec`]: the workloads, their figures and sizes;
 //! - [`runtime`]: the runtimes and the registry of runners (`fn(&Ctx) -> Result<Figures>`), one module per
-//!   runtime: [`rt_weft`], [`rt_tokio`], [`rt_smol`], [`raw`];
+//!   runtime: [`rt_weft`], [`rt_weft_loops`] (weft's 2-loop servers), [`rt_tokio`], [`rt_smol`], [`raw`];
 //! - [`harness`]: runs each case of each runtime in a fresh child process, interleaved, N times;
 //! - [`child`]: the child side of that protocol;
 //! - [`loadgen`]: the one load generator for echo and http, on no runtime under test;
@@ -26,6 +26,7 @@ pub mod report;
 pub mod rt_smol;
 pub mod rt_tokio;
 pub mod rt_weft;
+pub mod rt_weft_loops;
 pub mod runtime;
 pub mod soak;
 pub mod spec;

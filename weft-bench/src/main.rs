@@ -22,7 +22,9 @@ usage: weft-bench soak [--seconds N] [--conns N] [--churn N] [--parallel N]   (s
 
   --quick          small sizes, 3 runs per figure (under 3 minutes); default: full sizes, 5 runs
   --runs N         runs per figure
-  --runtimes LIST  comma-separated columns among weft, tokio-ct, tokio-mt, smol, raw (`tokio` means both tokio flavours)
+  --runtimes LIST  comma-separated columns among weft, weft-2, weft-2rr, tokio-ct, tokio-mt, tokio-mt2, smol, raw
+                   (`tokio` means tokio-ct and tokio-mt; the 2-CPU columns weft-2, weft-2rr, tokio-mt2 serve echo
+                   and http only)
   --json PATH      where to write the JSON (default: target/weft-bench/latest.json in the workspace)
   --no-json        write no JSON
   --record         also put this run on top of weft-bench/RESULTS.md

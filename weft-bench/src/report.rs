@@ -70,7 +70,7 @@ pub struct Row {
     pub results: BTreeMap<String, Option<Stat>>,
     /// Per runtime without a figure: why (`not applicable`, a not-yet reason, or a failure).
     pub missing: BTreeMap<String, String>,
-    /// `weft/<runtime>`: ratio of the medians, `null` when either is missing.
+    /// `a/b` for each pair of [`ratio_pairs`]: ratio of the medians, `null` when either is missing.
     pub ratios: BTreeMap<String, Option<f64>>,
 }
 
@@ -95,25 +95,22 @@ impl Row {
         }
     }
 
-    fn median(&self, rt: Runtime) -> Option<f64> {
+    fn median_of(&self, rt: &str) -> Option<f64> {
         self.results
-            .get(rt.name())
+            .get(rt)
             .and_then(|s| s.as_ref())
             .map(|s| s.median)
     }
 
-    /// Computes `weft/<rt>` for every other runtime of `runtimes` (only when weft is one of them).
+    /// Computes the ratio of medians for every column pair of [`ratio_pairs`] among `runtimes`.
     pub fn fill_ratios(&mut self, runtimes: &[Runtime]) {
-        if !runtimes.contains(&Runtime::Weft) {
-            return;
-        }
-        let weft = self.median(Runtime::Weft);
-        for &rt in runtimes.iter().filter(|&&r| r != Runtime::Weft) {
-            let ratio = match (weft, self.median(rt)) {
+        let names: Vec<&str> = runtimes.iter().map(|r| r.name()).collect();
+        for (num, den) in ratio_pairs(&names) {
+            let ratio = match (self.median_of(num), self.median_of(den)) {
                 (Some(w), Some(o)) if o != 0.0 => Some(w / o),
                 _ => None,
             };
-            self.ratios.insert(format!("weft/{}", rt.name()), ratio);
+            self.ratios.insert(format!("{num}/{den}"), ratio);
         }
     }
 
@@ -125,6 +122,29 @@ impl Row {
             format!("{} {}", self.case, self.label)
         }
     }
+}
+
+/// The ratio columns among the columns `runtimes` (names, in column order), as (numerator, denominator):
+/// `weft/x` for every other single-loop column x, and each 2-loop column (`weft-2`, `weft-2rr`) over `weft`
+/// (the cost of a second loop) and over `tokio-mt2` (the same two CPUs with work stealing).
+pub fn ratio_pairs<'a>(runtimes: &[&'a str]) -> Vec<(&'a str, &'a str)> {
+    let two_loops = [Runtime::Weft2.name(), Runtime::Weft2Rr.name()];
+    let mut pairs = Vec::new();
+    if let Some(&weft) = runtimes.iter().find(|&&r| r == Runtime::Weft.name()) {
+        for &rt in runtimes {
+            if rt != weft && !two_loops.contains(&rt) {
+                pairs.push((weft, rt));
+            }
+        }
+    }
+    for &rt in runtimes.iter().filter(|r| two_loops.contains(r)) {
+        for &den in runtimes {
+            if den == Runtime::Weft.name() || den == Runtime::TokioMt2.name() {
+                pairs.push((rt, den));
+            }
+        }
+    }
+    pairs
 }
 
 /// Per case and runtime, the JSON-only figures of each run.
@@ -191,15 +211,11 @@ impl Report {
 
     /// The table as Markdown (readable as is on a terminal), with the notes under it.
     pub fn render(&self) -> String {
-        let ratio_cols: Vec<String> = if self.runtimes.iter().any(|r| r == "weft") {
-            self.runtimes
-                .iter()
-                .filter(|r| *r != "weft")
-                .map(|r| format!("weft/{r}"))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let names: Vec<&str> = self.runtimes.iter().map(String::as_str).collect();
+        let ratio_cols: Vec<String> = ratio_pairs(&names)
+            .into_iter()
+            .map(|(num, den)| format!("{num}/{den}"))
+            .collect();
         let mut header = vec!["workload".to_string(), "unit".to_string()];
         header.extend(self.runtimes.iter().cloned());
         header.extend(ratio_cols.iter().cloned());
@@ -266,7 +282,7 @@ impl Report {
         let _ = writeln!(
             out,
             "Median [min–max] of {} run(s) per figure, each in a fresh process; ↑ higher is better, ↓ lower is better; \
-             weft/x is the ratio of medians.",
+             a/b is the ratio of medians.",
             self.runs
         );
         for note in &self.notes {
@@ -296,10 +312,14 @@ the same run are what count: absolute numbers drift between runs.
 - weft: `weft::Runtime::new()` defaults. tokio-ct: `current_thread`. tokio-mt: `multi_thread` with its default
   worker count (2 here; 1 for the servers, which are pinned to one CPU). smol: `async_executor::LocalExecutor` on
   `async_io::block_on`, async-channel, `blocking::unblock`, async-net. raw: hand-written edge-triggered epoll on one
-  thread, no runtime (echo only): the ceiling.
-- echo and http: server pinned to CPU 0, the one load generator (its own epoll loop, no runtime) pinned to CPU 1;
-  closed loop, 64-byte messages or keep-alive `GET /`; server cpu = the server's utime + stime over the window
-  divided by the round trips.
+  thread, no runtime (echo only): the ceiling. Servers on both CPUs (echo and http only): weft-2, weft with 2
+  loops, each pinned to its CPU, each with its own `SO_REUSEPORT` listener; weft-2rr, the same 2 loops with one
+  acceptor on loop 0 handing connections round-robin to the loops; tokio-mt2, `multi_thread` with 2 workers. The
+  machine has 2 CPUs, shared with the load generator: their throughput is bounded by the shared CPUs, and the
+  honest figure is the server's CPU per message (all threads summed).
+- echo and http: the single-CPU servers pinned to CPU 0, the one load generator (its own epoll loop, no runtime)
+  pinned to CPU 1; closed loop, 64-byte messages or keep-alive `GET /`; server cpu = the server's utime + stime (all
+  threads) over the window divided by the round trips.
 - `spawn_warm` and `chained_spawn_warm`: the cold batch (1M spawn+join; 1,000 chains 1,000 deep) run twice untimed,
   then 7 timed batches in the same process (quick: 1 and 5); the figure is the median timed batch. Their `cpu` rows
   count the process's CPU time (user + system, all threads) instead of wall time: a busy machine disturbs it less.
@@ -322,9 +342,23 @@ the same run are what count: absolute numbers drift between runs.
             m.nproc, m.cpu_model, m.kernel
         );
         let _ = writeln!(entry, "- command: `{}`", self.command);
+        let two_cpus: Vec<&str> = self
+            .runtimes
+            .iter()
+            .map(String::as_str)
+            .filter(|r| Runtime::from_name(r).is_some_and(|r| r.server_cpus() > 1))
+            .collect();
+        let placement = if two_cpus.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} servers on both CPUs, shared with the load generator)",
+                two_cpus.join(", ")
+            )
+        };
         let _ = writeln!(
             entry,
-            "- took {:.0} s; servers pinned to CPU 0, load generator to CPU 1\n",
+            "- took {:.0} s; servers pinned to CPU 0{placement}, load generator to CPU 1\n",
             self.elapsed_s
         );
         entry.push_str(&self.render());
@@ -428,6 +462,24 @@ mod tests {
             notes: vec!["a note".into()],
             extras: Vec::new(),
         }
+    }
+
+    #[test]
+    fn ratio_pairs_compare_two_loops_with_one_and_with_tokio_mt2() {
+        let pairs = ratio_pairs(&["weft", "weft-2", "weft-2rr", "tokio-ct", "tokio-mt2"]);
+        assert_eq!(
+            pairs,
+            [
+                ("weft", "tokio-ct"),
+                ("weft", "tokio-mt2"),
+                ("weft-2", "weft"),
+                ("weft-2", "tokio-mt2"),
+                ("weft-2rr", "weft"),
+                ("weft-2rr", "tokio-mt2"),
+            ]
+        );
+        assert_eq!(ratio_pairs(&["weft-2", "tokio-ct"]), []);
+        assert_eq!(ratio_pairs(&["tokio-ct", "smol"]), []);
     }
 
     #[test]

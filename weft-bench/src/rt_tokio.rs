@@ -1,5 +1,6 @@
 //! tokio's runners, for both flavours: `current_thread` ([`Runtime::TokioCt`]) and `multi_thread`
-//! ([`Runtime::TokioMt`], default worker count — on a pinned server that is one worker).
+//! ([`Runtime::TokioMt`], default worker count — on a pinned server that is one worker; [`Runtime::TokioMt2`],
+//! exactly 2 workers, for the servers only, on both CPUs).
 //!
 //! Each workload's root runs as a spawned task (`block_on(spawn(root))`), as on every other runtime, so spawns
 //! happen from inside a task.
@@ -45,6 +46,11 @@ pub fn support(workload: Workload) -> Support {
 fn build(ctx: &Ctx) -> Result<tokio::runtime::Runtime> {
     let mut b = match ctx.runtime {
         Runtime::TokioMt => tokio::runtime::Builder::new_multi_thread(),
+        Runtime::TokioMt2 => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(2);
+            b
+        }
         _ => tokio::runtime::Builder::new_current_thread(),
     };
     Ok(b.enable_all().build()?)

@@ -1,6 +1,6 @@
 //! weft's runners: `weft::Runtime::new()` with its defaults, the root running as a spawned task
 //! (`block_on(spawn(root))`) as on every other runtime; `weft::sync::mpsc` for `ping_pong`, `weft::net` for
-//! the servers (and the soak's, [`soak_server`]) and `weft::compat::WeftIo` for hyper.
+//! the servers (the soak's, on any number of loops, is [`crate::rt_weft_loops::soak_server`]) and `weft::compat::WeftIo` for hyper.
 //!
 //! A workload weft could not run would be listed in [`support`] as `Support::NotYet("reason")`, the reason
 //! printed under the table; it lights up by writing its runner here and naming it in the table.
@@ -8,17 +8,16 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::child::{announce_port, Ctx, Message, SERVER_MAX_CONNS};
+use crate::child::{announce_port, Ctx, SERVER_MAX_CONNS};
 use crate::common::{
     idle_figures, ns_per, per_sec, signal, timer_delays, timer_figures, warm_figures, BatchClock,
     SignalTx, IDLE_SETTLE_LIMIT,
 };
 use crate::runtime::{Runtime, Support};
-use crate::soak::ServerTick;
 use crate::spec::Workload;
 use crate::sys::MemProbe;
 use crate::{Figures, Result};
@@ -84,7 +83,7 @@ fn ping_pong(ctx: &Ctx) -> Result<Figures> {
 }
 
 /// Echo on one connection with weft's inherent `read` / `write_all`.
-async fn echo_conn(stream: weft::net::TcpStream) {
+pub(crate) async fn echo_conn(stream: weft::net::TcpStream) {
     let mut buf = [0u8; 4096];
     // Ends when the peer closes: bounded by the load generator's time limit.
     loop {
@@ -121,72 +120,17 @@ fn echo(_ctx: &Ctx) -> Result<Figures> {
     run_root(accept_loop(echo_conn))
 }
 
-/// The soak's server ([`crate::soak`]): `echo`'s per-connection task behind an accept loop that keeps accepting
-/// until `deadline` (the soak opens connections for as long as it runs), with a thread that writes the loop's
-/// figures ([`weft::Handle::metrics`]) as a [`Message::Tick`] line every `every`.
-///
-/// Accept errors are counted and reported, not fatal: at the descriptor limit the server waits and tries again,
-/// as a real server would, and the soak judges what that does to its figures.
-pub fn soak_server(deadline: Instant, every: Duration) -> Result<()> {
-    let rt = weft::Runtime::new()?;
-    let handle = rt.handle();
-    let accept_errors = Arc::new(AtomicU64::new(0));
-    let errors = accept_errors.clone();
-    std::thread::Builder::new()
-        .name("soak-ticker".into())
-        .spawn(move || {
-            // One line per `every` until stdout closes or the deadline: bounded by both.
-            while Instant::now() < deadline {
-                std::thread::sleep(every);
-                let metrics = handle.metrics();
-                let tick = ServerTick {
-                    tasks_alive: metrics.tasks_alive,
-                    tasks_spawned: metrics.tasks_spawned,
-                    polls: metrics.polls,
-                    accept_errors: errors.load(Ordering::Relaxed),
-                };
-                if Message::Tick(tick).emit().is_err() {
-                    return;
-                }
-            }
-        })?;
-    rt.block_on(async move {
-        joined(
-            weft::spawn(async move {
-                let listener =
-                    weft::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-                announce_port(listener.local_addr()?.port())?;
-                // Bounded by the deadline (and, while nobody connects, by the child's watchdog).
-                while Instant::now() < deadline {
-                    match listener.accept().await {
-                        Ok((stream, _)) => {
-                            // A peer that has already reset may refuse the option; its task ends at once.
-                            let _ = stream.set_nodelay(true);
-                            drop(weft::spawn(echo_conn(stream)));
-                        }
-                        Err(e) => {
-                            if accept_errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                                eprintln!("weft-bench soak server: accept failed: {e}");
-                            }
-                            weft::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    }
-                }
-                Ok::<(), crate::Error>(())
-            })
-            .await,
-        )?
-    })
-}
-
 /// `http`: hyper 1.x over weft's `TcpStream` through weft's own adapter, `weft::compat::WeftIo` (as tokio's
 /// server uses `hyper_util::rt::TokioIo`).
 fn http(_ctx: &Ctx) -> Result<Figures> {
-    run_root(accept_loop(|stream| async move {
-        let io = weft::compat::WeftIo::new(stream);
-        let service = hyper::service::service_fn(crate::hyper_io::hello);
-        let _ = crate::hyper_io::http1().serve_connection(io, service).await;
-    }))
+    run_root(accept_loop(http_conn))
+}
+
+/// hyper's HTTP/1 hello world on one connection, through `weft::compat::WeftIo`.
+pub(crate) async fn http_conn(stream: weft::net::TcpStream) {
+    let io = weft::compat::WeftIo::new(stream);
+    let service = hyper::service::service_fn(crate::hyper_io::hello);
+    let _ = crate::hyper_io::http1().serve_connection(io, service).await;
 }
 
 fn spawn(ctx: &Ctx) -> Result<Figures> {

@@ -1,14 +1,20 @@
-//! `weft-bench soak --seconds N`: a weft echo server under load and churn for N seconds, watched for growth.
+//! `weft-bench soak --seconds N` (or `--minutes N`) `--loops L`: weft's echo and hyper servers on every one of L
+//! loops under load and churn for N seconds, watched for growth.
 //!
-//! The server runs in a child process (`weft-bench __soak_server`, [`server_main`]) pinned to CPU 0: `echo`'s
-//! weft server ([`crate::rt_weft::soak_server`]), accepting for as long as the run lasts and printing its live
-//! tasks ([`weft::Handle::metrics`]) four times a second. The load generator ([`crate::churn`]) runs on a thread of
-//! this process pinned to CPU 1: long-lived connections echoing closed-loop, and short-lived ones opened at a
-//! steady rate that end in every way a client can end one (orderly, half-closed, reset, reset mid-echo, silent).
+//! The server runs in a child process (`weft-bench __soak_server`, [`server_main`]) — pinned to CPU 0 with one
+//! loop; with several, each loop pinned to its own CPU (weft's default): an echo server and a hyper hello-world
+//! server ([`crate::rt_weft_loops::soak_server`]), each with a `SO_REUSEPORT` listener on every loop, accepting
+//! for as long as the run lasts and printing its live tasks ([`weft::Handle::metrics`], summed over the loops)
+//! four times a second. The echo load ([`crate::churn`]) runs on a thread of this process pinned to CPU 1:
+//! long-lived connections echoing closed-loop, and short-lived ones opened at a steady rate that end in every way
+//! a client can end one (orderly, half-closed, reset, reset mid-echo, silent). The http load is the bench's load
+//! generator (`weft-bench __loadgen http`, pinned to CPU 1): `http_conns` keep-alive connections, closed-loop,
+//! every response checked, for the whole run.
 //! Once a second this process samples the server's RSS (`VmRSS` of `/proc/<pid>/status`), its open descriptors
-//! (`/proc/<pid>/fd`), its live tasks (its latest report, at most [`TICK`] old) and CPU time, and the client's echoes and errors. When the run ends the
-//! load stops and the server must drain back to its idle counts; then [`judge`] applies the rules below, and
-//! any broken rule fails the run (exit status 1). The server is killed and reaped at the end whatever happens.
+//! (`/proc/<pid>/fd`), its live tasks (its latest report, at most [`TICK`] old) and CPU time, and the client's
+//! echoes and errors. When the run ends the load stops and the server must drain back to its idle counts; then
+//! [`judge`] applies the rules below, and any broken rule fails the run (exit status 1). The server is killed and
+//! reaped at the end whatever happens.
 //!
 //! # Rules
 //! The warm-up is the first 20 % of the run (at least 5 s). The *baseline window* is the quarter of the run
@@ -27,7 +33,9 @@
 //!    long before the ceiling.
 //! 6. Drain: within 10 s of the load stopping, descriptors and live tasks are back to their idle counts.
 //! 7. The load ran: at least a quarter of the asked churn rate after the warm-up, and echoes in its every second.
+//! 8. The http load ran: the load generator answered, with requests served and no connection lost.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use crate::child::{Message, SERVER_CPU};
 use crate::churn::{self, ChurnConfig, ClientFigures, Counters};
 use crate::harness::Proc;
-use crate::loadgen::LOADGEN_CPU;
+use crate::loadgen::{LoadConfig, Mode, LOADGEN_CPU};
 use crate::sys;
 
 /// Rule 3: the fraction RSS may grow over the baseline window's largest sample.
@@ -71,9 +79,12 @@ pub const TICK: Duration = Duration::from_millis(250);
 pub const MIN_SECONDS: u64 = 10;
 
 const USAGE: &str = "\
-usage: weft-bench soak [--seconds N] [--conns N] [--churn N] [--parallel N]
+usage: weft-bench soak [--seconds N | --minutes N] [--loops N] [--conns N] [--churn N] [--parallel N] [--http-conns N]
 
   --seconds N   length of the run under load (default 60, at least 10); the first 20 % (at least 5 s) is warm-up
+  --minutes N   the same in minutes
+  --loops N     the server's loops (default 1; 0 = one per CPU); every loop serves echo and http
+  --http-conns N  keep-alive connections of the http load (default 16)
   --conns N     long-lived connections echoing closed-loop (default 64)
   --churn N     short-lived connections opened per second (default 200)
   --parallel N  the most short-lived connections open at once (default 32)
@@ -91,6 +102,13 @@ pub struct ServerTick {
     pub polls: u64,
     /// Accepts that failed.
     pub accept_errors: u64,
+    /// The server's loops.
+    #[serde(default)]
+    pub loops: u64,
+    /// The live tasks of the loop with the most (the tasks are spread over the loops when this is near
+    /// `tasks_alive / loops`).
+    #[serde(default)]
+    pub busiest_loop_tasks: u64,
 }
 
 /// What to run.
@@ -104,6 +122,10 @@ pub struct Plan {
     pub churn_per_s: u32,
     /// The most short-lived connections open at once.
     pub parallel: usize,
+    /// The server's loops (`weft::Builder::loops`: 0 = one per CPU).
+    pub loops: usize,
+    /// Keep-alive connections of the http load.
+    pub http_conns: usize,
 }
 
 impl Plan {
@@ -119,7 +141,7 @@ impl Plan {
 
     /// Rule 4: the connections the client can legitimately hold open on the server.
     pub fn legit_conns(&self) -> u64 {
-        (self.conns + self.parallel) as u64
+        (self.conns + self.parallel + self.http_conns) as u64
     }
 
     /// Rule 5: how far the floor of descriptors and live tasks may rise.
@@ -133,6 +155,8 @@ impl Plan {
             conns: 64,
             churn_per_s: 200,
             parallel: 32,
+            loops: 1,
+            http_conns: 16,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -142,6 +166,13 @@ impl Plan {
             };
             match arg.as_str() {
                 "--seconds" => plan.seconds = number("--seconds")?,
+                "--minutes" => {
+                    plan.seconds = number("--minutes")?
+                        .checked_mul(60)
+                        .ok_or("--minutes too large")?
+                }
+                "--loops" => plan.loops = number("--loops")? as usize,
+                "--http-conns" => plan.http_conns = number("--http-conns")? as usize,
                 "--conns" => plan.conns = number("--conns")? as usize,
                 "--churn" => {
                     plan.churn_per_s =
@@ -157,6 +188,9 @@ impl Plan {
         }
         if plan.conns == 0 || plan.conns > 4096 || plan.parallel == 0 || plan.parallel > 1024 {
             return Err("--conns must be 1–4096 and --parallel 1–1024".into());
+        }
+        if plan.loops > 256 || plan.http_conns == 0 || plan.http_conns > 1024 {
+            return Err("--loops must be 0–256 and --http-conns 1–1024".into());
         }
         Ok(plan)
     }
@@ -179,8 +213,11 @@ type Figure = fn(&Level) -> u64;
 /// One second of the run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sample {
-    /// Seconds since the load started.
+    /// Seconds since the load started (the second this sample is for).
     pub t: u64,
+    /// When it was taken, since the load started: `t` seconds, or later on a busy machine. Per-second rates are
+    /// taken over these, so a late sample does not show as a slow second followed by a fast one.
+    pub at: Duration,
     /// The server's levels.
     pub level: Level,
     /// The server's CPU time so far.
@@ -213,12 +250,38 @@ pub struct Record {
     pub server_failure: Option<String>,
     /// The server's last report.
     pub last_tick: ServerTick,
+    /// The server's report read by the last sample under load (how its live tasks were spread over its loops).
+    pub loaded_tick: ServerTick,
     /// The client's totals when the load stopped.
     pub client: ClientFigures,
     /// The first errors the client saw.
     pub client_errors: Vec<String>,
     /// Why the load generator itself stopped early, if it did.
     pub client_failure: Option<String>,
+    /// What the http load generator reported: its figures, or why it failed.
+    pub http: Result<HttpLoad, String>,
+}
+
+/// What the http load generator reported at the end of the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct HttpLoad {
+    /// Requests answered.
+    pub requests: u64,
+    /// Requests per second.
+    pub per_s: f64,
+    /// Connections lost (an error, a wrong response, or closed by the server).
+    pub conns_lost: u64,
+}
+
+impl HttpLoad {
+    fn from_figures(f: &crate::Figures) -> HttpLoad {
+        let get = |m: &BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
+        HttpLoad {
+            requests: get(&f.extras, "round_trips") as u64,
+            per_s: get(&f.values, "reqs_per_s"),
+            conns_lost: get(&f.extras, "conns_lost") as u64,
+        }
+    }
 }
 
 /// One rule's outcome.
@@ -375,6 +438,24 @@ pub fn judge(r: &Record) -> Vec<Check> {
             p.churn_per_s
         ),
     );
+    match &r.http {
+        Ok(h) => check(
+            "the http load ran without a lost connection",
+            h.requests > 0 && h.conns_lost == 0,
+            format!(
+                "{} requests ({}/s) on {} connections, {} lost",
+                h.requests,
+                crate::report::fmt_num(h.per_s),
+                p.http_conns,
+                h.conns_lost
+            ),
+        ),
+        Err(e) => check(
+            "the http load ran without a lost connection",
+            false,
+            e.clone(),
+        ),
+    }
     checks
 }
 
@@ -437,23 +518,27 @@ impl Drop for StopOnDrop {
 /// Runs the soak: starts the server, loads it, samples it, drains it, kills it.
 pub fn run(plan: Plan, exe: &PathBuf, progress: bool) -> Result<Record, String> {
     let limit = Duration::from_secs(plan.seconds) + DRAIN_LIMIT + Duration::from_secs(60);
-    let args = vec!["__soak_server".to_string(), limit.as_secs().to_string()];
+    let args = vec![
+        "__soak_server".to_string(),
+        limit.as_secs().to_string(),
+        plan.loops.to_string(),
+    ];
     let mut proc = Proc::spawn(exe, &args, "soak server".into())
         .map_err(|e| format!("cannot start the server: {e}"))?;
     let pid = proc.pid();
-    // The port, then a report made after it: the figures of the idle server. Bounded by the deadline.
+    // The ports, then a report made after them: the figures of the idle server. Bounded by the deadline.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let (mut port, mut idle_tick) = (None, None);
+    let (mut ports, mut idle_tick) = (None, None);
     while idle_tick.is_none() {
         match proc.message(deadline)? {
-            Message::Port(p) => port = Some(p),
-            Message::Tick(t) if port.is_some() => idle_tick = Some(t),
+            Message::SoakPorts { echo, http } => ports = Some((echo, http)),
+            Message::Tick(t) if ports.is_some() => idle_tick = Some(t),
             Message::Tick(_) => {}
             Message::Failed(e) => return Err(format!("server failed: {e}")),
             other => return Err(format!("server answered {other:?}")),
         }
     }
-    let (Some(port), Some(tick)) = (port, idle_tick) else {
+    let (Some((port, http_port)), Some(tick)) = (ports, idle_tick) else {
         unreachable!("the loop above ends with both");
     };
     let mut server = Server {
@@ -486,6 +571,19 @@ pub fn run(plan: Plan, exe: &PathBuf, progress: bool) -> Result<Record, String> 
             .map_err(|e| format!("cannot start the load generator: {e}"))?
     };
 
+    let http_cfg = LoadConfig {
+        mode: Mode::Http,
+        port: http_port,
+        conns: plan.http_conns,
+        warmup: Duration::ZERO,
+        window: Duration::from_secs(plan.seconds),
+        server_pid: None,
+    };
+    let mut http_args = vec!["__loadgen".to_string()];
+    http_args.extend(http_cfg.to_args());
+    let mut http_load = Proc::spawn(exe, &http_args, "soak http load".into())
+        .map_err(|e| format!("cannot start the http load generator: {e}"))?;
+
     let started = Instant::now();
     let mut record = Record {
         plan,
@@ -494,9 +592,11 @@ pub fn run(plan: Plan, exe: &PathBuf, progress: bool) -> Result<Record, String> 
         drained: None,
         server_failure: None,
         last_tick: server.tick,
+        loaded_tick: server.tick,
         client: ClientFigures::default(),
         client_errors: Vec::new(),
         client_failure: None,
+        http: Err("not finished".into()),
     };
     let every = (plan.seconds / 20).max(1);
     for t in 1..=plan.seconds {
@@ -506,13 +606,17 @@ pub fn run(plan: Plan, exe: &PathBuf, progress: bool) -> Result<Record, String> 
         let sampled = server.poll().and_then(|()| {
             Ok(Sample {
                 t,
+                at: started.elapsed(),
                 level: level(pid, &server.tick)?,
                 server_cpu: sys::process_cpu_time(pid).unwrap_or_default(),
                 client: counters.snapshot(),
             })
         });
         match sampled {
-            Ok(s) => record.samples.push(s),
+            Ok(s) => {
+                record.samples.push(s);
+                record.loaded_tick = server.tick;
+            }
             Err(e) => {
                 record.server_failure = Some(e);
                 break;
@@ -536,6 +640,14 @@ pub fn run(plan: Plan, exe: &PathBuf, progress: bool) -> Result<Record, String> 
     }
     record.client = counters.snapshot();
     record.client_errors = counters.first_errors();
+    // The http load ends by itself at the end of its window; it is killed if it has not answered by its limit.
+    record.http = match http_load.message(started + http_cfg.time_limit()) {
+        Ok(Message::Done(f)) => Ok(HttpLoad::from_figures(&f)),
+        Ok(Message::Failed(e)) => Err(format!("http load generator failed: {e}")),
+        Ok(other) => Err(format!("http load generator answered {other:?}")),
+        Err(e) => Err(e),
+    };
+    drop(http_load);
 
     if record.server_failure.is_none() {
         // Rule 6: wait for the server to see every connection end.
@@ -568,12 +680,17 @@ pub fn run(plan: Plan, exe: &PathBuf, progress: bool) -> Result<Record, String> 
     Ok(record)
 }
 
+/// The time between two samples in seconds (at least a millisecond).
+fn seconds_between(a: &Sample, b: &Sample) -> f64 {
+    b.at.saturating_sub(a.at).as_secs_f64().max(0.001)
+}
+
 fn progress_line(rows: &[Sample], warmup_s: u64) -> String {
     let Some(s) = rows.last() else {
         return String::new();
     };
     let rate = match rows {
-        [a, b] => (b.client.echoes - a.client.echoes) as f64 / (b.t - a.t) as f64,
+        [a, b] => (b.client.echoes - a.client.echoes) as f64 / seconds_between(a, b),
         _ => s.client.echoes as f64,
     };
     format!(
@@ -595,12 +712,17 @@ pub fn render(r: &Record, checks: &[Check]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "soak: {} s under load ({} s warm-up), {} long-lived connections, {} short-lived connections/s (at most {} at once); server on CPU {SERVER_CPU}, load generator on CPU {LOADGEN_CPU}\n",
+        "soak: {} s under load ({} s warm-up); echo: {} long-lived connections, {} short-lived connections/s (at most {} at once); http: {} keep-alive connections; server: {}, load generators on CPU {LOADGEN_CPU}\n",
         p.seconds,
         p.warmup_s(),
         p.conns,
         p.churn_per_s,
-        p.parallel
+        p.parallel,
+        p.http_conns,
+        match r.last_tick.loops {
+            0 | 1 => format!("1 loop on CPU {SERVER_CPU}"),
+            n => format!("{n} loops, each pinned to its CPU (sharing them with the load generators)"),
+        }
     );
     let _ = writeln!(
         out,
@@ -626,7 +748,7 @@ pub fn render(r: &Record, checks: &[Check]) -> String {
             let from = since_shown.or(previous);
             let (echoes, conns, cpu) = match from {
                 Some(a) => {
-                    let dt = (s.t - a.t).max(1) as f64;
+                    let dt = seconds_between(a, s);
                     (
                         (s.client.echoes - a.client.echoes) as f64 / dt,
                         (s.client.opened - a.client.opened) as f64 / dt,
@@ -702,7 +824,7 @@ pub fn render(r: &Record, checks: &[Check]) -> String {
         }
         let rates: Vec<f64> = after
             .windows(2)
-            .map(|w| (w[1].client.echoes - w[0].client.echoes) as f64 / (w[1].t - w[0].t) as f64)
+            .map(|w| (w[1].client.echoes - w[0].client.echoes) as f64 / seconds_between(w[0], w[1]))
             .collect();
         if let (Some(lo), Some(hi)) = (
             rates.iter().copied().reduce(f64::min),
@@ -720,7 +842,8 @@ pub fn render(r: &Record, checks: &[Check]) -> String {
         let _ = writeln!(
             out,
             "\nafter warm-up: {} echoes/s, {} new connections/s on average; in all {} echoes, {} MiB echoed, {} \
-             short-lived connections ({} ran their course), server spawned {} tasks, {} accept errors",
+             short-lived connections ({} ran their course), server spawned {} tasks, {} accept errors; at the \
+             last sample under load {} live tasks, {} on the busiest of its {} loop(s)",
             crate::report::fmt_num((last.client.echoes - at_warm.client.echoes) as f64 / span),
             crate::report::fmt_num((last.client.opened - at_warm.client.opened) as f64 / span),
             last.client.echoes,
@@ -728,7 +851,10 @@ pub fn render(r: &Record, checks: &[Check]) -> String {
             last.client.opened,
             last.client.finished,
             r.last_tick.tasks_spawned,
-            r.last_tick.accept_errors
+            r.last_tick.accept_errors,
+            r.loaded_tick.tasks_alive,
+            r.loaded_tick.busiest_loop_tasks,
+            r.loaded_tick.loops
         );
     }
 
@@ -788,22 +914,29 @@ pub fn main(args: &[String], exe: &PathBuf) -> ExitCode {
     }
 }
 
-/// Entry point of `weft-bench __soak_server <limit_s>`: pins itself to CPU 0, starts its watchdog, serves.
+/// Entry point of `weft-bench __soak_server <limit_s> <loops>`: pins itself to CPU 0 when it has one loop (with
+/// several, weft pins each loop to its own CPU), starts its watchdog, serves.
 pub fn server_main(args: &[String]) -> ExitCode {
-    let Some(limit) = args
-        .first()
-        .and_then(|s| s.parse::<u64>().ok())
-        .map(Duration::from_secs)
-    else {
-        let _ = Message::Failed(format!("usage: __soak_server <limit_s>, got {args:?}")).emit();
+    let parsed = match args {
+        [limit, loops] => limit.parse::<u64>().ok().zip(loops.parse::<usize>().ok()),
+        _ => None,
+    };
+    let Some((limit, loops)) = parsed else {
+        let _ = Message::Failed(format!(
+            "usage: __soak_server <limit_s> <loops>, got {args:?}"
+        ))
+        .emit();
         return ExitCode::from(2);
     };
-    if let Err(e) = sys::pin_to_cpu(SERVER_CPU) {
-        eprintln!("weft-bench: soak server not pinned: {e}");
+    let limit = Duration::from_secs(limit);
+    if loops == 1 {
+        if let Err(e) = sys::pin_to_cpu(SERVER_CPU) {
+            eprintln!("weft-bench: soak server not pinned: {e}");
+        }
     }
     sys::start_watchdog(limit);
     let deadline = Instant::now() + limit;
-    if let Err(e) = crate::rt_weft::soak_server(deadline, TICK) {
+    if let Err(e) = crate::rt_weft_loops::soak_server(loops, deadline, TICK) {
         let _ = Message::Failed(e.to_string()).emit();
         return ExitCode::FAILURE;
     }
@@ -822,6 +955,8 @@ mod tests {
             conns: 64,
             churn_per_s: 200,
             parallel: 32,
+            loops: 2,
+            http_conns: 16,
         }
     }
 
@@ -835,6 +970,7 @@ mod tests {
         let samples = (1..=60)
             .map(|t| Sample {
                 t,
+                at: Duration::from_secs(t),
                 level: Level {
                     rss: 5 * MIB + (t % 3) * 100_000,
                     fds: 8 + 64 + t % 4,
@@ -861,6 +997,7 @@ mod tests {
             }),
             server_failure: None,
             last_tick: ServerTick::default(),
+            loaded_tick: ServerTick::default(),
             client: ClientFigures {
                 echoes: 3_000_000,
                 opened: 12_000,
@@ -868,6 +1005,11 @@ mod tests {
             },
             client_errors: Vec::new(),
             client_failure: None,
+            http: Ok(HttpLoad {
+                requests: 600_000,
+                per_s: 10_000.0,
+                conns_lost: 0,
+            }),
         }
     }
 
@@ -959,6 +1101,42 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_or_missing_http_load_fails() {
+        let mut r = healthy();
+        r.http.as_mut().unwrap().conns_lost = 1;
+        assert_eq!(failed(&r), ["the http load ran without a lost connection"]);
+
+        let mut r = healthy();
+        r.http = Err("soak http load: exited without an answer".into());
+        assert_eq!(failed(&r), ["the http load ran without a lost connection"]);
+    }
+
+    #[test]
+    fn the_http_connections_count_under_the_ceiling() {
+        let mut r = healthy();
+        for s in &mut r.samples {
+            s.level.fds += 16; // the http load's keep-alive connections
+            s.level.tasks += 16;
+        }
+        assert_eq!(failed(&r), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_late_sample_is_not_a_slow_second() {
+        let mut r = healthy();
+        // The sample of second 30 was taken 0.9 s late: its second saw 1.9 s of echoes, the next one 0.1 s.
+        let s = &mut r.samples[29];
+        s.at += Duration::from_millis(900);
+        s.client.echoes += 45_000;
+        let text = render(&r, &judge(&r));
+        let rates = text
+            .lines()
+            .find(|l| l.starts_with("| echoes/s |"))
+            .unwrap();
+        assert_eq!(rates, "| echoes/s | – | 50.0k | 50.0k | 50.0k |", "{text}");
+    }
+
+    #[test]
     fn options_parse() {
         let args: Vec<String> = ["--seconds", "600", "--churn", "50"]
             .iter()
@@ -968,5 +1146,14 @@ mod tests {
         assert_eq!((p.seconds, p.churn_per_s, p.conns), (600, 50, 64));
         assert!(Plan::parse(&["--seconds".to_string(), "3".to_string()]).is_err());
         assert!(Plan::parse(&["--bogus".to_string()]).is_err());
+        let args: Vec<String> = ["--minutes", "3", "--loops", "2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let p = Plan::parse(&args).unwrap();
+        assert_eq!((p.seconds, p.loops, p.http_conns), (180, 2, 16));
+        assert_eq!(Plan::parse(&[]).unwrap().loops, 1);
+        assert!(Plan::parse(&["--http-conns".to_string(), "0".to_string()]).is_err());
+        assert!(Plan::parse(&["--loops".to_string(), "x".to_string()]).is_err());
     }
 }

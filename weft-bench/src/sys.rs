@@ -338,6 +338,49 @@ mod tests {
         assert!(w.other_cores(me()).is_none());
     }
 
+    /// CPU time of the calling thread alone.
+    fn thread_cpu_time() -> Duration {
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `t` is a valid timespec that clock_gettime writes; this clock exists on every Linux.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+        assert_eq!(rc, 0);
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    }
+
+    /// What the many-loop columns rely on: the server's CPU figure (`process_cpu_time`, read from another
+    /// process) counts every thread, not only the first.
+    #[test]
+    fn process_cpu_time_sums_every_thread() {
+        const EACH: Duration = Duration::from_millis(300);
+        let before = process_cpu_time(std::process::id()).unwrap();
+        let spinners: Vec<_> = (0..2)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    // Bounded by the thread's own CPU time, which grows while it spins.
+                    while thread_cpu_time() < EACH {
+                        std::hint::black_box(0u64);
+                    }
+                })
+            })
+            .collect();
+        for s in spinners {
+            s.join().unwrap();
+        }
+        let used = process_cpu_time(std::process::id())
+            .unwrap()
+            .saturating_sub(before);
+        // /proc counts in clock ticks: allow two ticks per thread of rounding.
+        let tick = Duration::from_nanos(1_000_000_000 / clock_ticks_per_sec());
+        assert!(
+            used + tick * 4 >= EACH * 2,
+            "two threads spent {:?} each, the process shows {used:?}",
+            EACH
+        );
+    }
+
     #[test]
     fn date_looks_right() {
         let d = utc_now();
