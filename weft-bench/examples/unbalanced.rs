@@ -10,11 +10,15 @@
 //! producer waits for all of them. Rows:
 //! - `weft-local`: `weft::spawn` — every task stays on loop 0 (the per-core default: one core does all the work);
 //! - `weft-placed`: `Handle::spawn` — each task goes to the least busy loop when it is spawned, never moves after;
+//! - `weft-stolen`: `Handle::spawn` with `Builder::steal(true)` — each task waits on loop 0 until first polled,
+//!   and the idle loop takes half of the waiting tasks whenever it runs out of work;
 //! - `tokio-mt2`: `tokio::spawn` on `multi_thread` with 2 workers — an idle worker steals from a busy one.
 //!
 //! It prints wall time per row (median of 5 runs, interleaved). With two idle cores, `weft-placed` close to
 //! `tokio-mt2` says placement at spawn is enough for work that arrives on one loop; `weft-local` shows what a
-//! per-core runtime costs when work is not spread at all.
+//! per-core runtime costs when work is not spread at all. Placement alternates between the loops, so the 3×
+//! tasks all land on one of them (1.5× the ideal); `weft-stolen` close to `tokio-mt2` says stealing never-polled
+//! tasks is enough to even that out (RESULTS.md has the figures).
 
 use std::time::{Duration, Instant};
 
@@ -35,9 +39,24 @@ fn work_of(index: usize, work_us: u64) -> u64 {
     }
 }
 
-/// weft with two loops; `placed`: spawn through the handle (least busy loop), else `weft::spawn` (stay local).
-fn weft_run(tasks: usize, work_us: u64, rounds: usize, placed: bool) -> Duration {
-    let runtime = weft::Builder::new().loops(2).build().unwrap();
+/// How `weft_run` spawns.
+#[derive(Clone, Copy, PartialEq)]
+enum Spawn {
+    /// `weft::spawn`: stay on loop 0.
+    Local,
+    /// `Handle::spawn`: the least busy loop.
+    Placed,
+    /// `Handle::spawn` with `Builder::steal(true)`.
+    Stolen,
+}
+
+/// weft with two loops, spawning the tasks as `spawn` says.
+fn weft_run(tasks: usize, work_us: u64, rounds: usize, spawn: Spawn) -> Duration {
+    let runtime = weft::Builder::new()
+        .loops(2)
+        .steal(spawn == Spawn::Stolen)
+        .build()
+        .unwrap();
     let handle = runtime.handle();
     runtime.block_on(async move {
         let start = Instant::now();
@@ -49,10 +68,9 @@ fn weft_run(tasks: usize, work_us: u64, rounds: usize, placed: bool) -> Duration
                     weft::task::yield_now().await;
                 }
             };
-            joins.push(if placed {
-                handle.spawn(task)
-            } else {
-                weft::spawn(task)
+            joins.push(match spawn {
+                Spawn::Local => weft::spawn(task),
+                Spawn::Placed | Spawn::Stolen => handle.spawn(task),
             });
         }
         for join in joins {
@@ -103,15 +121,23 @@ fn main() {
         "{tasks} tasks × {rounds} rounds, {work_us}/{} µs of work each (odd tasks 3×): {ideal:?} on 2 cores at best",
         work_us * 3
     );
-    let mut rows: [(&str, Vec<Duration>); 3] = [
+    let mut rows: [(&str, Vec<Duration>); 4] = [
         ("weft-local", Vec::new()),
         ("weft-placed", Vec::new()),
+        ("weft-stolen", Vec::new()),
         ("tokio-mt2", Vec::new()),
     ];
     for _ in 0..5 {
-        rows[0].1.push(weft_run(tasks, work_us, rounds, false));
-        rows[1].1.push(weft_run(tasks, work_us, rounds, true));
-        rows[2].1.push(tokio_run(tasks, work_us, rounds));
+        rows[0]
+            .1
+            .push(weft_run(tasks, work_us, rounds, Spawn::Local));
+        rows[1]
+            .1
+            .push(weft_run(tasks, work_us, rounds, Spawn::Placed));
+        rows[2]
+            .1
+            .push(weft_run(tasks, work_us, rounds, Spawn::Stolen));
+        rows[3].1.push(tokio_run(tasks, work_us, rounds));
     }
     for (name, mut times) in rows {
         times.sort();

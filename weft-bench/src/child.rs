@@ -124,8 +124,11 @@ pub fn main(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // A server of more than one CPU (2 loops, 2 workers) stays on both, shared with the load generator.
-    if ctx.case.workload.is_server() && ctx.runtime.server_cpus() == 1 {
+    // A server of more than one CPU (2 loops, 2 workers) stays on both, shared with the load generator — unless
+    // `WEFT_BENCH_ONE_CPU=1` asks for every server on CPU 0 (2 loops or workers then share it, and the load
+    // generator has CPU 1 to itself: the cost of a second loop without the cost of sharing a core with the client).
+    let one_cpu = std::env::var("WEFT_BENCH_ONE_CPU").as_deref() == Ok("1");
+    if ctx.case.workload.is_server() && (ctx.runtime.server_cpus() == 1 || one_cpu) {
         if let Err(e) = sys::pin_to_cpu(SERVER_CPU) {
             eprintln!("weft-bench: server not pinned: {e}");
         }

@@ -38,6 +38,9 @@ pub struct Options {
     pub exe: PathBuf,
     /// Print one progress line per run on stderr.
     pub progress: bool,
+    /// The `wrk` executable for `http_wrk` (found on `PATH`); without it those cells say
+    /// [`crate::wrk::NOT_INSTALLED`].
+    pub wrk: Option<PathBuf>,
 }
 
 impl Options {
@@ -50,6 +53,7 @@ impl Options {
             workloads: Workload::ALL.to_vec(),
             exe,
             progress: true,
+            wrk: crate::wrk::find(),
         }
     }
 }
@@ -187,7 +191,8 @@ fn run_child(opts: &Options, rt: Runtime, case: Case) -> Result<Figures, String>
     }
 }
 
-/// Runs one server case: the server child (pinned to CPU 0), then the load generator child (pinned to CPU 1).
+/// Runs one server case: the server child (pinned to CPU 0), then the load generator child, or wrk for
+/// `http_wrk` (pinned to CPU 1).
 fn run_server(opts: &Options, rt: Runtime, case: Case) -> Result<Figures, String> {
     let name = format!("{} {} server", rt, case.label());
     let mut server = Proc::spawn(&opts.exe, &child_args(rt, case, opts.size), name)
@@ -197,6 +202,39 @@ fn run_server(opts: &Options, rt: Runtime, case: Case) -> Result<Figures, String
         Message::Failed(e) => return Err(e),
         other => return Err(format!("server answered {other:?} instead of a port")),
     };
+    let params = opts.size.params();
+    let mut figures = if case.workload == Workload::HttpWrk {
+        let wrk = opts.wrk.as_ref().ok_or(crate::wrk::NOT_INSTALLED)?;
+        let cfg = crate::wrk::WrkConfig {
+            port,
+            conns: case.conns,
+            warmup: params.warmup,
+            window: params.window,
+            server_pid: server.pid(),
+        };
+        crate::wrk::measure(wrk, &cfg).map_err(|e| e.to_string())?
+    } else {
+        run_load_generator(opts, rt, case, port, server.pid())?
+    };
+    let pid = Some(server.pid());
+    if let Ok(hwm) = sys::status_field(pid, "VmHWM") {
+        figures = figures.extra("server_peak_rss_mib", hwm as f64 / (1024.0 * 1024.0));
+    }
+    if let Ok(threads) = sys::status_field(pid, "Threads") {
+        figures = figures.extra("server_threads", threads as f64);
+    }
+    drop(server); // kills and reaps the server
+    Ok(figures)
+}
+
+/// Runs our load generator against the server on `port` and returns its figures.
+fn run_load_generator(
+    opts: &Options,
+    rt: Runtime,
+    case: Case,
+    port: u16,
+    server_pid: u32,
+) -> Result<Figures, String> {
     let params = opts.size.params();
     let cfg = LoadConfig {
         mode: if case.workload == Workload::Http {
@@ -208,7 +246,7 @@ fn run_server(opts: &Options, rt: Runtime, case: Case) -> Result<Figures, String
         conns: case.conns,
         warmup: params.warmup,
         window: params.window,
-        server_pid: Some(server.pid()),
+        server_pid: Some(server_pid),
     };
     let mut args = vec!["__loadgen".to_string()];
     args.extend(cfg.to_args());
@@ -216,20 +254,11 @@ fn run_server(opts: &Options, rt: Runtime, case: Case) -> Result<Figures, String
         .map_err(|e| format!("cannot start load generator: {e}"))?;
     let msg = load.message(Instant::now() + cfg.time_limit());
     load.finish(Duration::from_secs(2));
-    let mut figures = match msg? {
-        Message::Done(f) => f,
-        Message::Failed(e) => return Err(e),
-        other => return Err(format!("unexpected answer {other:?}")),
-    };
-    let pid = Some(server.pid());
-    if let Ok(hwm) = sys::status_field(pid, "VmHWM") {
-        figures = figures.extra("server_peak_rss_mib", hwm as f64 / (1024.0 * 1024.0));
+    match msg? {
+        Message::Done(f) => Ok(f),
+        Message::Failed(e) => Err(e),
+        other => Err(format!("unexpected answer {other:?}")),
     }
-    if let Ok(threads) = sys::status_field(pid, "Threads") {
-        figures = figures.extra("server_threads", threads as f64);
-    }
-    drop(server); // kills and reaps the server
-    Ok(figures)
 }
 
 /// What happened for one runtime on one case.
@@ -262,6 +291,7 @@ fn headline(case: Case, f: &Figures) -> String {
 pub fn run(opts: &Options) -> Report {
     let started = Instant::now();
     let date = sys::utc_now();
+    let load_at_start = sys::load_average();
     let cases: Vec<Case> = opts
         .workloads
         .iter()
@@ -273,6 +303,9 @@ pub fn run(opts: &Options) -> Report {
         for &rt in &opts.runtimes {
             let o = outcomes.entry((case, rt)).or_default();
             match support(rt, case.workload) {
+                Support::Run(_) if case.workload == Workload::HttpWrk && opts.wrk.is_none() => {
+                    o.missing = Some(crate::wrk::NOT_INSTALLED.to_string())
+                }
                 Support::Run(_) => planned += opts.runs,
                 Support::NotYet(reason) => o.missing = Some(reason.to_string()),
                 Support::NotApplicable => o.missing = Some("not applicable".to_string()),
@@ -428,6 +461,16 @@ pub fn run(opts: &Options) -> Report {
         .into_iter()
         .map(|((rt, reason), ws)| format!("{rt} n/a for {}: {reason}", ws.join(", ")));
     report.notes.splice(0..0, not_yet_notes);
+    if opts.wrk.is_none() && opts.workloads.contains(&Workload::HttpWrk) {
+        report.notes.insert(
+            0,
+            format!(
+                "http_wrk n/a: {} (`apt-get install wrk`)",
+                crate::wrk::NOT_INSTALLED
+            ),
+        );
+    }
     report.elapsed_s = started.elapsed().as_secs_f64();
+    report.load_average = load_at_start.zip(sys::load_average());
     report
 }

@@ -1,5 +1,5 @@
-//! `weft-bench`: runs the benchmark workloads of `shared/BENCH.md` on weft, tokio, smol and a raw epoll loop,
-//! prints one table and writes `target/weft-bench/latest.json`.
+//! `weft-bench`: runs the benchmark workloads of `shared/BENCH.md` on weft, tokio, smol and raw epoll and
+//! io_uring loops, prints one table and writes `target/weft-bench/latest.json`.
 //!
 //! ```text
 //! cargo run -p weft-bench --release -- --quick        # every workload, small sizes, under 3 minutes
@@ -22,16 +22,25 @@ usage: weft-bench soak [--seconds N] [--conns N] [--churn N] [--parallel N]   (s
 
   --quick          small sizes, 3 runs per figure (under 3 minutes); default: full sizes, 5 runs
   --runs N         runs per figure
-  --runtimes LIST  comma-separated columns among weft, weft-2, weft-2rr, tokio-ct, tokio-mt, tokio-mt2, smol, raw
-                   (`tokio` means tokio-ct and tokio-mt; the 2-CPU columns weft-2, weft-2rr, tokio-mt2 serve echo
-                   and http only)
+  --runtimes LIST  comma-separated columns among weft, weft-epoll, weft-uring, weft-2, weft-2rr, weft-2u,
+                   tokio-ct, tokio-mt, tokio-mt2, smol, raw, raw-uring
+                   (`tokio` means tokio-ct and tokio-mt; weft-epoll and weft-uring are weft on one loop with that
+                   driver, servers only; the 2-CPU columns weft-2, weft-2rr, weft-2u (unpinned loops), tokio-mt2
+                   serve echo and http only;
+                   raw (epoll) and raw-uring (io_uring), hand-written with no runtime, serve echo only)
   --json PATH      where to write the JSON (default: target/weft-bench/latest.json in the workspace)
   --no-json        write no JSON
   --record         also put this run on top of weft-bench/RESULTS.md
   --record-json P  run nothing: put the run saved in JSON file P on top of weft-bench/RESULTS.md
   --size tiny      the smoke test's sizes
   WORKLOAD         spawn spawn_warm chained_spawn chained_spawn_warm yield_many ping_pong timers idle_memory
-                   echo http blocking select group (default: all)";
+                   echo http http_wrk blocking select group (default: all; http_wrk is http measured by
+                   `wrk -t1`, which must be installed)
+
+environment, for comparisons (say so when recording):
+  WEFT_BENCH_ONE_CPU=1  every server on CPU 0, the 2-CPU columns too (the load generator keeps CPU 1 to itself)
+  WEFT_BENCH_PIN=0      weft-2 and weft-2rr with unpinned loops
+  WEFT_BENCH_STEAL=1    the many-loop columns with `Builder::steal(true)`";
 
 struct Cli {
     opts: Options,

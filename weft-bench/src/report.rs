@@ -125,15 +125,37 @@ impl Row {
 }
 
 /// The ratio columns among the columns `runtimes` (names, in column order), as (numerator, denominator):
-/// `weft/x` for every other single-loop column x, and each 2-loop column (`weft-2`, `weft-2rr`) over `weft`
-/// (the cost of a second loop) and over `tokio-mt2` (the same two CPUs with work stealing).
+/// - `weft/x` for every other single-loop column x but the per-driver ones (`weft` runs one of them);
+/// - each per-driver column over tokio current_thread and over its own ceiling: `weft-uring/tokio-ct`,
+///   `weft-uring/raw-uring`, `weft-epoll/tokio-ct`, `weft-epoll/raw`;
+/// - each 2-loop column (`weft-2`, `weft-2rr`, `weft-2u`) over `weft` (the cost of a second loop) and over `tokio-mt2`
+///   (the same two CPUs with work stealing).
 pub fn ratio_pairs<'a>(runtimes: &[&'a str]) -> Vec<(&'a str, &'a str)> {
-    let two_loops = [Runtime::Weft2.name(), Runtime::Weft2Rr.name()];
+    let two_loops = [
+        Runtime::Weft2.name(),
+        Runtime::Weft2Rr.name(),
+        Runtime::Weft2Unpinned.name(),
+    ];
+    let drivers = [
+        (Runtime::WeftUring.name(), Runtime::RawUring.name()),
+        (Runtime::WeftEpoll.name(), Runtime::Raw.name()),
+    ];
+    let is_driver = |rt: &str| drivers.iter().any(|&(d, _)| d == rt);
+    let present = |name: &str| runtimes.iter().copied().find(|&r| r == name);
     let mut pairs = Vec::new();
-    if let Some(&weft) = runtimes.iter().find(|&&r| r == Runtime::Weft.name()) {
+    if let Some(weft) = present(Runtime::Weft.name()) {
         for &rt in runtimes {
-            if rt != weft && !two_loops.contains(&rt) {
+            if rt != weft && !two_loops.contains(&rt) && !is_driver(rt) {
                 pairs.push((weft, rt));
+            }
+        }
+    }
+    for (driver, ceiling) in drivers {
+        if let Some(driver) = present(driver) {
+            for den in [Runtime::TokioCt.name(), ceiling] {
+                if let Some(den) = present(den) {
+                    pairs.push((driver, den));
+                }
             }
         }
     }
@@ -181,6 +203,10 @@ pub struct Report {
     pub notes: Vec<String>,
     /// JSON-only context figures (RSS, threads, server CPU use, …).
     pub extras: Vec<Extras>,
+    /// The machine's load average (1, 5, 15 min) when the run started and when it ended: on a shared machine,
+    /// how busy it was around the figures.
+    #[serde(default)]
+    pub load_average: Option<(String, String)>,
 }
 
 impl Report {
@@ -197,6 +223,7 @@ impl Report {
             rows: Vec::new(),
             notes: Vec::new(),
             extras: Vec::new(),
+            load_average: None,
         }
     }
 
@@ -309,17 +336,25 @@ Newest run on top; made by `cargo run -p weft-bench --release [-- --quick] --rec
 [min–max] of N runs (5 full, 3 quick), every run in a fresh process, the runtimes interleaved. Ratios taken in
 the same run are what count: absolute numbers drift between runs.
 
-- weft: `weft::Runtime::new()` defaults. tokio-ct: `current_thread`. tokio-mt: `multi_thread` with its default
+- weft: `weft::Runtime::new()` defaults (driver Auto: io_uring where the kernel allows it). weft-epoll,
+  weft-uring (servers only): weft on one loop built with `Builder::driver(Driver::Epoll)` / `Driver::IoUring`.
+  tokio-ct: `current_thread`. tokio-mt: `multi_thread` with its default
   worker count (2 here; 1 for the servers, which are pinned to one CPU). smol: `async_executor::LocalExecutor` on
   `async_io::block_on`, async-channel, `blocking::unblock`, async-net. raw: hand-written edge-triggered epoll on one
-  thread, no runtime (echo only): the ceiling. Servers on both CPUs (echo and http only): weft-2, weft with 2
+  thread, no runtime (echo only): the readiness ceiling. raw-uring: hand-written io_uring on one thread, no runtime
+  (echo only; `SINGLE_ISSUER|DEFER_TASKRUN`, multishot accept, a multishot recv per connection into a provided
+  buffer ring of 4 KiB buffers, one send in flight per connection, one `io_uring_enter` per turn): the
+  completion ceiling. Servers on both CPUs (echo and http only): weft-2, weft with 2
   loops, each pinned to its CPU, each with its own `SO_REUSEPORT` listener; weft-2rr, the same 2 loops with one
-  acceptor on loop 0 handing connections round-robin to the loops; tokio-mt2, `multi_thread` with 2 workers. The
+  acceptor on loop 0 handing connections round-robin to the loops; weft-2u, weft-2 with its loops unpinned
+  (`pin_loops(false)`, left to the kernel's scheduler as tokio's workers are); tokio-mt2, `multi_thread` with 2 workers. The
   machine has 2 CPUs, shared with the load generator: their throughput is bounded by the shared CPUs, and the
   honest figure is the server's CPU per message (all threads summed).
 - echo and http: the single-CPU servers pinned to CPU 0, the one load generator (its own epoll loop, no runtime)
   pinned to CPU 1; closed loop, 64-byte messages or keep-alive `GET /`; server cpu = the server's utime + stime (all
-  threads) over the window divided by the round trips.
+  threads) over the window divided by the round trips. http_wrk: the same http servers measured by `wrk -t1
+  -c50` (Debian's wrk) pinned to CPU 1, after an untimed wrk warm-up; wrk's req/s and latency percentiles, server
+  cpu over wrk's measured run divided by its requests.
 - `spawn_warm` and `chained_spawn_warm`: the cold batch (1M spawn+join; 1,000 chains 1,000 deep) run twice untimed,
   then 7 timed batches in the same process (quick: 1 and 5); the figure is the median timed batch. Their `cpu` rows
   count the process's CPU time (user + system, all threads) instead of wall time: a busy machine disturbs it less.
@@ -358,9 +393,16 @@ the same run are what count: absolute numbers drift between runs.
         };
         let _ = writeln!(
             entry,
-            "- took {:.0} s; servers pinned to CPU 0{placement}, load generator to CPU 1\n",
+            "- took {:.0} s; servers pinned to CPU 0{placement}, load generator to CPU 1",
             self.elapsed_s
         );
+        if let Some((start, end)) = &self.load_average {
+            let _ = writeln!(
+                entry,
+                "- load average (1, 5, 15 min, `uptime`): {start} at the start, {end} at the end"
+            );
+        }
+        entry.push('\n');
         entry.push_str(&self.render());
         let text = if older.is_empty() {
             format!("{HEAD}\n{entry}")
@@ -461,6 +503,7 @@ mod tests {
             rows: Vec::new(),
             notes: vec!["a note".into()],
             extras: Vec::new(),
+            load_average: Some(("1.00 0.50 0.25".into(), "2.00 1.00 0.50".into())),
         }
     }
 
@@ -480,6 +523,34 @@ mod tests {
         );
         assert_eq!(ratio_pairs(&["weft-2", "tokio-ct"]), []);
         assert_eq!(ratio_pairs(&["tokio-ct", "smol"]), []);
+    }
+
+    #[test]
+    fn ratio_pairs_compare_each_driver_with_tokio_ct_and_its_own_ceiling() {
+        let pairs = ratio_pairs(&[
+            "weft",
+            "weft-epoll",
+            "weft-uring",
+            "tokio-ct",
+            "raw",
+            "raw-uring",
+        ]);
+        assert_eq!(
+            pairs,
+            [
+                ("weft", "tokio-ct"),
+                ("weft", "raw"),
+                ("weft", "raw-uring"),
+                ("weft-uring", "tokio-ct"),
+                ("weft-uring", "raw-uring"),
+                ("weft-epoll", "tokio-ct"),
+                ("weft-epoll", "raw"),
+            ]
+        );
+        assert_eq!(
+            ratio_pairs(&["weft-epoll", "tokio-ct", "raw-uring"]),
+            [("weft-epoll", "tokio-ct")]
+        );
     }
 
     #[test]
@@ -523,6 +594,7 @@ mod tests {
         let older = text.find("2000-01-01").unwrap();
         assert!(newer < older, "{text}");
         assert!(text.contains("- a note"));
+        assert!(text.contains("1.00 0.50 0.25 at the start, 2.00 1.00 0.50 at the end"));
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub fn support(workload: Workload) -> Support {
         Workload::Timers => timers,
         Workload::IdleMemory => idle_memory,
         Workload::Echo => echo,
-        Workload::Http => http,
+        Workload::Http | Workload::HttpWrk => http,
         Workload::Blocking => blocking,
         Workload::Select | Workload::Group => unreachable!("answered above"),
     })

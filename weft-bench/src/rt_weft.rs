@@ -35,7 +35,7 @@ pub fn support(workload: Workload) -> Support {
         Workload::Blocking => Support::Run(blocking),
         Workload::PingPong => Support::Run(ping_pong),
         Workload::Echo => Support::Run(echo),
-        Workload::Http => Support::Run(http),
+        Workload::Http | Workload::HttpWrk => Support::Run(http),
         Workload::Select | Workload::Group => crate::structured::support(Runtime::Weft, workload),
     }
 }
@@ -47,7 +47,14 @@ fn joined<T>(r: std::result::Result<T, weft::JoinError>) -> Result<T> {
 
 /// Runs `root` as a task on a fresh default runtime and returns its output.
 fn run_root<T: 'static>(root: impl std::future::Future<Output = Result<T>> + 'static) -> Result<T> {
-    let rt = weft::Runtime::new()?;
+    run_root_on(weft::Runtime::new()?, root)
+}
+
+/// Runs `root` as a task on `rt` and returns its output.
+pub(crate) fn run_root_on<T: 'static>(
+    rt: weft::Runtime,
+    root: impl std::future::Future<Output = Result<T>> + 'static,
+) -> Result<T> {
     rt.block_on(async move { joined(weft::spawn(root).await)? })
 }
 
@@ -98,7 +105,7 @@ pub(crate) async fn echo_conn(stream: weft::net::TcpStream) {
 }
 
 /// Binds 127.0.0.1:0, announces the port, and hands each accepted connection (with `TCP_NODELAY`) to `serve`.
-async fn accept_loop<F, Fut>(serve: F) -> Result<Figures>
+pub(crate) async fn accept_loop<F, Fut>(serve: F) -> Result<Figures>
 where
     F: Fn(weft::net::TcpStream) -> Fut,
     Fut: Future<Output = ()> + 'static,

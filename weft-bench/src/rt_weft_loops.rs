@@ -28,11 +28,13 @@ use crate::{Figures, Result};
 /// Loops of the bench's many-loop columns: the machine has 2 CPUs.
 pub const LOOPS: usize = 2;
 
-/// The table of `weft-2` and `weft-2rr`: the servers only.
+/// The table of `weft-2`, `weft-2rr` and `weft-2u`: the servers only.
 pub fn support(runtime: Runtime, workload: Workload) -> Support {
     match (runtime, workload) {
         (Runtime::Weft2, Workload::Echo) => Support::Run(echo_reuseport),
         (Runtime::Weft2, Workload::Http) => Support::Run(http_reuseport),
+        (Runtime::Weft2Unpinned, Workload::Echo) => Support::Run(echo_reuseport_unpinned),
+        (Runtime::Weft2Unpinned, Workload::Http) => Support::Run(http_reuseport_unpinned),
         (Runtime::Weft2Rr, Workload::Echo) => Support::Run(echo_round_robin),
         (Runtime::Weft2Rr, Workload::Http) => Support::Run(http_round_robin),
         _ => Support::NotApplicable,
@@ -58,8 +60,25 @@ impl Service {
     }
 }
 
+/// A runtime of `loops` loops, with weft's defaults unless the environment asks to compare: `WEFT_BENCH_STEAL=1`
+/// turns on `Builder::steal`, `WEFT_BENCH_PIN=0` turns off `Builder::pin_loops` (the figures in RESULTS.md say
+/// which runs used them).
 fn runtime(loops: usize) -> Result<weft::Runtime> {
-    Ok(weft::Builder::new().loops(loops).build()?)
+    runtime_pinned(loops, true)
+}
+
+/// [`runtime`], its loops pinned only if `pin` (and `WEFT_BENCH_PIN` does not say `0`).
+fn runtime_pinned(loops: usize, pin: bool) -> Result<weft::Runtime> {
+    let knob = |name: &str| std::env::var(name).ok();
+    let mut builder = weft::Builder::new();
+    builder.loops(loops);
+    if knob("WEFT_BENCH_STEAL").as_deref() == Some("1") {
+        builder.steal(true);
+    }
+    if !pin || knob("WEFT_BENCH_PIN").as_deref() == Some("0") {
+        builder.pin_loops(false);
+    }
+    Ok(builder.build()?)
 }
 
 fn localhost() -> SocketAddr {
@@ -67,11 +86,19 @@ fn localhost() -> SocketAddr {
 }
 
 fn echo_reuseport(_ctx: &Ctx) -> Result<Figures> {
-    serve_reuseport(Service::Echo)
+    serve_reuseport(Service::Echo, true)
 }
 
 fn http_reuseport(_ctx: &Ctx) -> Result<Figures> {
-    serve_reuseport(Service::Http)
+    serve_reuseport(Service::Http, true)
+}
+
+fn echo_reuseport_unpinned(_ctx: &Ctx) -> Result<Figures> {
+    serve_reuseport(Service::Echo, false)
+}
+
+fn http_reuseport_unpinned(_ctx: &Ctx) -> Result<Figures> {
+    serve_reuseport(Service::Http, false)
 }
 
 fn echo_round_robin(_ctx: &Ctx) -> Result<Figures> {
@@ -186,8 +213,8 @@ async fn listen_on_every_loop(
 }
 
 /// `weft-2`: `service` on every loop, each with its own `SO_REUSEPORT` listener.
-fn serve_reuseport(service: Service) -> Result<Figures> {
-    let rt = runtime(LOOPS)?;
+fn serve_reuseport(service: Service, pin: bool) -> Result<Figures> {
+    let rt = runtime_pinned(LOOPS, pin)?;
     let handle = rt.handle();
     rt.block_on(async move {
         let errors = AcceptErrors::default();

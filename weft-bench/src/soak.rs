@@ -21,7 +21,7 @@
 //! (at least 3 s) right after the warm-up; the *last quarter* the same length at the end.
 //! 1. The server lives, and reports its figures, to the end.
 //! 2. The client sees no wrong byte, no lost echo (none within 5 s), no connection broken by the server and no
-//!    failed connect.
+//!    failed connect; the server's accepts never fail (the churn's resets before accept included).
 //! 3. RSS: the largest sample of the last quarter is at most the largest of the baseline window × 1.10 +
 //!    4 MiB (allocator noise on a few-MiB server is under a MiB; a leak of 40 bytes per connection over a
 //!    10-minute run at 200 connections a second is 4.6 MiB).
@@ -332,6 +332,14 @@ pub fn judge(r: &Record) -> Vec<Check> {
         "no client error",
         last.errors == 0 && r.client_failure.is_none(),
         errors,
+    );
+    check(
+        "no accept error",
+        r.last_tick.accept_errors == 0,
+        format!(
+            "{} accept(s) failed (the server prints the first)",
+            r.last_tick.accept_errors
+        ),
     );
 
     let warm = p.warmup_s();

@@ -31,6 +31,8 @@ pub enum Workload {
     Echo,
     /// hyper 1.x hello-world server driven by the shared load generator.
     Http,
+    /// The same hello-world server driven by `wrk -t1` instead (see [`crate::wrk`]).
+    HttpWrk,
     /// Many `spawn_blocking` calls of a tiny closure.
     Blocking,
     /// `select!` over two ready futures, many times.
@@ -41,7 +43,7 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in table order.
-    pub const ALL: [Workload; 13] = [
+    pub const ALL: [Workload; 14] = [
         Workload::Spawn,
         Workload::SpawnWarm,
         Workload::ChainedSpawn,
@@ -52,6 +54,7 @@ impl Workload {
         Workload::IdleMemory,
         Workload::Echo,
         Workload::Http,
+        Workload::HttpWrk,
         Workload::Blocking,
         Workload::Select,
         Workload::Group,
@@ -70,21 +73,23 @@ impl Workload {
             Workload::IdleMemory => "idle_memory",
             Workload::Echo => "echo",
             Workload::Http => "http",
+            Workload::HttpWrk => "http_wrk",
             Workload::Blocking => "blocking",
             Workload::Select => "select",
             Workload::Group => "group",
         }
     }
 
-    /// Parses a name produced by [`Workload::name`].
+    /// Parses a name produced by [`Workload::name`]; `-` is read as `_` (`http-wrk`).
     pub fn from_name(name: &str) -> Option<Workload> {
+        let name = name.replace('-', "_");
         Workload::ALL.into_iter().find(|w| w.name() == name)
     }
 
     /// Whether the case is a server driven by the load generator (the child announces a port and serves until it
     /// is killed) rather than a self-contained run that prints its own figures.
     pub fn is_server(self) -> bool {
-        matches!(self, Workload::Echo | Workload::Http)
+        matches!(self, Workload::Echo | Workload::Http | Workload::HttpWrk)
     }
 
     /// The cases this workload runs at `size`, each in its own processes.
@@ -92,8 +97,8 @@ impl Workload {
         let conns: &[usize] = match (self, size) {
             (Workload::Echo, Size::Tiny) => &[4, 16],
             (Workload::Echo, _) => &[50, 500],
-            (Workload::Http, Size::Tiny) => &[4],
-            (Workload::Http, _) => &[50],
+            (Workload::Http | Workload::HttpWrk, Size::Tiny) => &[4],
+            (Workload::Http | Workload::HttpWrk, _) => &[50],
             _ => &[0],
         };
         conns
@@ -166,7 +171,7 @@ impl Workload {
             Workload::Timers => TIMERS,
             Workload::IdleMemory => IDLE_MEMORY,
             Workload::Echo => ECHO,
-            Workload::Http => HTTP,
+            Workload::Http | Workload::HttpWrk => HTTP,
             Workload::Blocking => BLOCKING,
             Workload::Select => SELECT,
             Workload::Group => GROUP,

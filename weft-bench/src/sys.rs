@@ -139,6 +139,26 @@ pub fn own_cpu_time() -> Duration {
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
+/// User plus system CPU time of this process's children that have ended and been reaped (`getrusage`
+/// `RUSAGE_CHILDREN`): a child's CPU time appears here once it is waited for.
+pub fn children_cpu_time() -> Duration {
+    // SAFETY: an all-zero `rusage` is a valid value; getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_CHILDREN with a valid pointer cannot fail.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// The load average over 1, 5 and 15 minutes as `/proc/loadavg` gives it (`"4.28 2.57 1.74"`), if readable.
+pub fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+    (fields.len() == 3).then(|| fields.join(" "))
+}
+
 /// CPU time the whole machine spent busy so far (all CPUs: user, nice, system, irq, softirq, steal), from
 /// `/proc/stat`. Minus the CPU time of the processes under test, it tells how much else ran during a measurement.
 pub fn machine_busy_time() -> io::Result<Duration> {

@@ -8,11 +8,20 @@ use weft_bench::harness::{self, Options};
 use weft_bench::runtime::{support, Runtime, Support};
 use weft_bench::spec::{Size, Workload};
 
-fn smoke(workload: Workload) {
+fn tiny(workload: Workload) -> Options {
     let mut opts = Options::new(Size::Tiny, PathBuf::from(env!("CARGO_BIN_EXE_weft-bench")));
     opts.workloads = vec![workload];
     opts.runs = 1;
     opts.progress = false;
+    opts
+}
+
+fn smoke(workload: Workload) {
+    smoke_with(tiny(workload));
+}
+
+fn smoke_with(opts: Options) {
+    let workload = opts.workloads[0];
     let report = harness::run(&opts);
     let text = report.render();
     assert!(!report.rows.is_empty(), "no rows:\n{text}");
@@ -20,6 +29,14 @@ fn smoke(workload: Workload) {
         for rt in Runtime::ALL {
             let cell = &row.results[rt.name()];
             match support(rt, workload) {
+                Support::Run(_) if workload == Workload::HttpWrk && opts.wrk.is_none() => {
+                    assert!(cell.is_none());
+                    assert_eq!(
+                        row.missing.get(rt.name()).map(String::as_str),
+                        Some(weft_bench::wrk::NOT_INSTALLED),
+                        "{text}"
+                    );
+                }
                 Support::Run(_) => assert!(
                     cell.is_some(),
                     "{} {}: no figure ({:?})\n{text}",
@@ -85,6 +102,21 @@ fn echo() {
 #[test]
 fn http() {
     smoke(Workload::Http);
+}
+
+/// The http servers under wrk: every http server's cell has figures where wrk is installed, and says "wrk not
+/// installed" where it is not.
+#[test]
+fn http_wrk() {
+    smoke(Workload::HttpWrk);
+}
+
+/// Without wrk the `http_wrk` rows say so, and the run goes on.
+#[test]
+fn http_wrk_without_wrk_says_so() {
+    let mut opts = tiny(Workload::HttpWrk);
+    opts.wrk = None;
+    smoke_with(opts);
 }
 
 #[test]

@@ -8,9 +8,9 @@
 #![cfg(feature = "hyper")]
 
 use std::future::IntoFuture;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,79 +27,15 @@ use weft::sync::Notify;
 use weft::task::yield_now;
 
 mod common;
+use common::child::{child_command, is_child, run_child, wait_child};
 use common::run;
+
+/// How long a child process may run before it is killed: a guard against hangs, not a timing assertion.
+const CHILD_GUARD: Duration = Duration::from_secs(120);
 
 #[allow(dead_code)] // its `main` is the example's; the curl test's child calls `serve`
 #[path = "../../examples/axum.rs"]
 mod axum_example;
-
-/// The environment variable that tells a re-executed test binary which test's child role to play.
-const CHILD_ROLE: &str = "WEFT_COMPAT_SERVE_CHILD_ROLE";
-
-/// True in the child process of `test`.
-fn is_child(test: &str) -> bool {
-    std::env::var(CHILD_ROLE).as_deref() == Ok(test)
-}
-
-/// This test binary, re-executed to run only `test` in its child role (under a soft limit of `nofile` open
-/// descriptors if given), with stdout and stderr piped.
-fn child_command(test: &str, nofile: Option<u32>) -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let test_args = [test, "--exact", "--nocapture", "--test-threads=1"];
-    let mut command = match nofile {
-        Some(limit) => {
-            let mut command = Command::new("/bin/sh");
-            command
-                .arg("-c")
-                .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
-                .arg(&exe)
-                .args(test_args);
-            command
-        }
-        None => {
-            let mut command = Command::new(&exe);
-            command.args(test_args);
-            command
-        }
-    };
-    command
-        .env(CHILD_ROLE, test)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-/// Waits for `child` to exit, killing it if it has not after 120 s (a hang guard, not a timing assertion);
-/// returns its exit status with its stdout (unless already taken) and stderr.
-fn wait_child(mut child: Child) -> (std::process::ExitStatus, String, String) {
-    let stdout = child.stdout.take();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut stdout) = stdout {
-            let _ = stdout.read_to_string(&mut text);
-        }
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (status, out.join().unwrap(), err.join().unwrap())
-}
 
 /// `GET /hello/{name}`: a path parameter in, JSON out.
 async fn hello(Path(name): Path<String>) -> Json<serde_json::Value> {
@@ -285,15 +221,9 @@ fn serve_survives_running_out_of_descriptors() {
     const EMFILE: i32 = 24;
     if !is_child(TEST) {
         // A low soft limit keeps the child's /dev/null hoard small.
-        let child = child_command(TEST, Some(256)).spawn().unwrap();
-        let (status, stdout, stderr) = wait_child(child);
-        let report =
-            format!("status {status:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
-        assert!(status.success(), "{report}");
-        assert!(
-            stdout.contains("1 passed"),
-            "the child ran no test\n{report}"
-        );
+        let child = run_child(TEST, Some(256), CHILD_GUARD);
+        child.assert_passed();
+        let (stderr, report) = (&child.stderr, child.report());
         let logged = stderr
             .lines()
             .filter(|line| line.starts_with("weft::compat::serve: accept failed"))
@@ -462,7 +392,8 @@ fn the_axum_example_serves_curl_and_exits_cleanly_on_sigint() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let (status, _, stderr) = wait_child(child);
+    let run = wait_child(child, CHILD_GUARD);
+    let (status, stderr) = (run.status, run.stderr);
     let stdout = reader.join().unwrap();
     let report = format!("status {status:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
     assert_eq!(status.code(), Some(0), "{report}");

@@ -5,6 +5,7 @@
 mod common;
 
 use std::future::IntoFuture;
+use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ use common::without_deadlock;
 use weft::compat::Spread;
 use weft::io::AsyncReadExt;
 use weft::net::{TcpListener, TcpStream};
+use weft::sync::oneshot;
+use weft::JoinHandle;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -52,21 +55,31 @@ async fn get_body(address: SocketAddr, path: &str) -> String {
     response.split("\r\n\r\n").nth(1).unwrap().to_owned()
 }
 
+/// Spawns `app()` served on every loop with `spread` until the returned sender sends (or is dropped); returns the
+/// listener's address, that sender and the server's task.
+fn serve_until_stopped(
+    listener: TcpListener,
+    spread: Spread,
+) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<io::Result<()>>) {
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = weft::spawn(
+        weft::compat::serve(listener, app())
+            .on_every_loop(spread)
+            .with_graceful_shutdown(async move {
+                stopped.await.ok();
+            })
+            .into_future(),
+    );
+    (address, stop, server)
+}
+
 #[test]
 fn reuse_port_serves_on_every_loop() {
     without_deadlock(LIMIT, || {
         two_loops().block_on(async {
             let listener = TcpListener::bind_reuseport("127.0.0.1:0").await.unwrap();
-            let address = listener.local_addr().unwrap();
-            let (stop, stopped) = weft::sync::oneshot::channel::<()>();
-            let server = weft::spawn(
-                weft::compat::serve(listener, app())
-                    .on_every_loop(Spread::ReusePort)
-                    .with_graceful_shutdown(async move {
-                        stopped.await.ok();
-                    })
-                    .into_future(),
-            );
+            let (address, stop, server) = serve_until_stopped(listener, Spread::ReusePort);
             let mut served = [0; 2];
             let mut attempts = 0;
             // The other loop binds its listener as the server starts: ask until both have answered.
@@ -91,16 +104,7 @@ fn round_robin_hands_connections_to_the_loops_in_turn() {
     without_deadlock(LIMIT, || {
         two_loops().block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let address = listener.local_addr().unwrap();
-            let (stop, stopped) = weft::sync::oneshot::channel::<()>();
-            let server = weft::spawn(
-                weft::compat::serve(listener, app())
-                    .on_every_loop(Spread::RoundRobin)
-                    .with_graceful_shutdown(async move {
-                        stopped.await.ok();
-                    })
-                    .into_future(),
-            );
+            let (address, stop, server) = serve_until_stopped(listener, Spread::RoundRobin);
             let mut loops = Vec::new();
             for _ in 0..6 {
                 loops.push(get_body(address, "/").await);
@@ -117,16 +121,7 @@ fn graceful_shutdown_lets_a_request_in_flight_on_another_loop_finish() {
     without_deadlock(LIMIT, || {
         two_loops().block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let address = listener.local_addr().unwrap();
-            let (stop, stopped) = weft::sync::oneshot::channel::<()>();
-            let server = weft::spawn(
-                weft::compat::serve(listener, app())
-                    .on_every_loop(Spread::RoundRobin)
-                    .with_graceful_shutdown(async move {
-                        stopped.await.ok();
-                    })
-                    .into_future(),
-            );
+            let (address, stop, server) = serve_until_stopped(listener, Spread::RoundRobin);
             assert_eq!(get_body(address, "/").await, "0"); // the next connection goes to loop 1
             let slow = weft::spawn(get_body(address, "/slow"));
             weft::time::sleep(Duration::from_millis(50)).await; // the request is in flight on loop 1
@@ -157,16 +152,7 @@ fn with_one_loop_it_is_plain_serve() {
     without_deadlock(LIMIT, || {
         weft::run(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let address = listener.local_addr().unwrap();
-            let (stop, stopped) = weft::sync::oneshot::channel::<()>();
-            let server = weft::spawn(
-                weft::compat::serve(listener, app())
-                    .on_every_loop(Spread::ReusePort)
-                    .with_graceful_shutdown(async move {
-                        stopped.await.ok();
-                    })
-                    .into_future(),
-            );
+            let (address, stop, server) = serve_until_stopped(listener, Spread::ReusePort);
             assert_eq!(get_body(address, "/").await, "0");
             stop.send(()).unwrap();
             server.await.unwrap().unwrap();

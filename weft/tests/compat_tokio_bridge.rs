@@ -3,13 +3,14 @@
 //! and a task that uses tokio outside the bridge gets a panic report that points at it.
 #![cfg(feature = "tokio-bridge")]
 
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use weft::compat::with_tokio;
 use weft::net::{TcpListener, TcpStream};
+
+mod common;
+use common::child::{is_child, run_child};
 
 #[test]
 fn a_tokio_stream_talks_to_a_weft_listener() {
@@ -248,55 +249,18 @@ fn reqwest_gets_from_a_weft_server_through_the_bridge() {
     });
 }
 
-/// The environment variable that tells a re-executed test binary to play the child role of a test.
-const CHILD_ROLE: &str = "WEFT_TOKIO_BRIDGE_CHILD_ROLE";
-
 /// Re-executes this test binary to run only `test`, in its child role; returns its stderr after checking that
 /// it passed. The child is killed after a minute (a guard against a hang, not a timing assertion).
 fn child_stderr(test: &str) -> String {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ROLE, test)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
-    assert!(
-        status.success() && stdout.contains("1 passed"),
-        "child {test}: {status:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
-    );
-    stderr
+    let run = run_child(test, None, Duration::from_secs(60));
+    run.assert_passed();
+    run.stderr
 }
 
 #[test]
 fn a_tokio_panic_outside_the_bridge_is_reported_with_a_hint() {
     const TEST: &str = "a_tokio_panic_outside_the_bridge_is_reported_with_a_hint";
-    if std::env::var(CHILD_ROLE).as_deref() == Ok(TEST) {
+    if is_child(TEST) {
         weft::run(async {
             // Detached: nobody will see its panic, so weft reports it on stderr.
             let task = weft::spawn(async {

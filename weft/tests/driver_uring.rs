@@ -14,30 +14,7 @@ use weft::{Builder, Runtime};
 
 mod common;
 use common::isolated_stderr;
-
-/// A runtime on io_uring, or `None` (and a note) where this machine refuses it.
-fn uring_runtime() -> Option<Runtime> {
-    match Builder::new().driver(Driver::IoUring).build() {
-        Ok(runtime) => {
-            assert_eq!(runtime.driver(), Driver::IoUring);
-            Some(runtime)
-        }
-        Err(error) => {
-            eprintln!("skipped: {error}");
-            None
-        }
-    }
-}
-
-/// Runs `body` on an io_uring runtime, under the 120 s hang guard of the other I/O tests.
-fn on_uring<F: std::future::Future>(body: F) -> Option<F::Output> {
-    let runtime = uring_runtime()?;
-    Some(runtime.block_on(async {
-        weft::time::timeout(Duration::from_secs(120), body)
-            .await
-            .expect("hang guard: the test did not finish in 120 s")
-    }))
-}
+use common::uring::{on_uring, uring_runtime};
 
 /// Open descriptors of this process.
 fn open_fds() -> usize {

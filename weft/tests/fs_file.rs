@@ -3,7 +3,6 @@
 
 use std::future::poll_fn;
 use std::io::{ErrorKind, SeekFrom};
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::mpsc;
 use std::task::Poll;
@@ -11,27 +10,8 @@ use std::task::Poll;
 use weft::fs::{File, OpenOptions};
 use weft::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-/// A fresh directory under the temp dir, unique per process and test, removed when dropped (even on panic).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("weft-fs-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::temp_dir::TempDir;
 
 /// `len` bytes that differ from their neighbours, so a misplaced byte shows.
 fn pattern(len: usize) -> Vec<u8> {
@@ -76,7 +56,7 @@ async fn read_ahead(file: &mut File, ahead: usize, take: usize) -> Vec<u8> {
 
 #[test]
 fn one_mebibyte_in_odd_chunks_reads_back_byte_exact() {
-    let scratch = Scratch::new("odd-chunks");
+    let scratch = TempDir::new("odd-chunks");
     let path = scratch.join("big.bin");
     let data = pattern(1 << 20);
     weft::run(async {
@@ -111,7 +91,7 @@ fn one_mebibyte_in_odd_chunks_reads_back_byte_exact() {
 
 #[test]
 fn seeks_after_partial_reads_land_where_the_reader_is() {
-    let scratch = Scratch::new("seek-reads");
+    let scratch = TempDir::new("seek-reads");
     let path = scratch.join("numbers.bin");
     let data = pattern(10_000);
     std::fs::write(&path, &data).unwrap();
@@ -166,7 +146,7 @@ fn seeks_after_partial_reads_land_where_the_reader_is() {
 
 #[test]
 fn writes_then_seek_then_read() {
-    let scratch = Scratch::new("write-seek-read");
+    let scratch = TempDir::new("write-seek-read");
     let path = scratch.join("mixed.txt");
     weft::run(async {
         let mut file = OpenOptions::new()
@@ -199,7 +179,7 @@ fn writes_then_seek_then_read() {
 
 #[test]
 fn a_write_after_read_ahead_lands_at_the_read_position() {
-    let scratch = Scratch::new("write-after-read-ahead");
+    let scratch = TempDir::new("write-after-read-ahead");
     let path = scratch.join("digits.txt");
     std::fs::write(&path, b"0123456789").unwrap();
     one_thread_runtime().block_on(async {
@@ -230,7 +210,7 @@ fn a_write_after_read_ahead_lands_at_the_read_position() {
 
 #[test]
 fn a_failed_queued_write_is_reported_by_flush() {
-    let scratch = Scratch::new("write-error");
+    let scratch = TempDir::new("write-error");
     let path = scratch.join("read-only-handle");
     std::fs::write(&path, b"unchanged").unwrap();
     weft::run(async {
@@ -255,7 +235,7 @@ fn a_failed_queued_write_is_reported_by_flush() {
 
 #[test]
 fn flush_guarantees_the_bytes_reached_the_file() {
-    let scratch = Scratch::new("flush");
+    let scratch = TempDir::new("flush");
     let path = scratch.join("flushed.bin");
     let data = pattern(300_000);
     weft::run(async {
@@ -270,7 +250,7 @@ fn flush_guarantees_the_bytes_reached_the_file() {
 
 #[test]
 fn a_file_dropped_without_flush_has_its_writes_on_disk_once_the_runtime_is_dropped() {
-    let scratch = Scratch::new("drop-without-flush");
+    let scratch = TempDir::new("drop-without-flush");
     let path = scratch.join("dropped.bin");
     let data = pattern(1 << 20);
     let runtime = weft::Runtime::new().unwrap();
@@ -285,7 +265,7 @@ fn a_file_dropped_without_flush_has_its_writes_on_disk_once_the_runtime_is_dropp
 
 #[test]
 fn a_queued_write_the_pool_never_ran_is_written_when_the_runtime_drops() {
-    let scratch = Scratch::new("drop-queued");
+    let scratch = TempDir::new("drop-queued");
     let path = scratch.join("queued.bin");
     let data = pattern(50_000); // one write: queued without waiting for the pool
     let runtime = one_thread_runtime();
@@ -304,7 +284,7 @@ fn a_queued_write_the_pool_never_ran_is_written_when_the_runtime_drops() {
 
 #[test]
 fn opening_a_missing_file_is_not_found() {
-    let scratch = Scratch::new("open-missing");
+    let scratch = TempDir::new("open-missing");
     weft::run(async {
         let error = File::open(scratch.join("absent")).await.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::NotFound);
@@ -319,7 +299,7 @@ fn opening_a_missing_file_is_not_found() {
 
 #[test]
 fn create_new_refuses_an_existing_file() {
-    let scratch = Scratch::new("create-new");
+    let scratch = TempDir::new("create-new");
     let path = scratch.join("exists");
     weft::run(async {
         let mut file = File::create_new(&path).await.unwrap();

@@ -1,35 +1,16 @@
 //! The free functions of `weft::fs` against real files in the temp directory.
 
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use weft::fs;
 
-/// A fresh directory under the temp dir, unique per process and test, removed when dropped (even on panic).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("weft-fs-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::temp_dir::TempDir;
 
 #[test]
 fn write_then_read_and_read_to_string_round_trip() {
-    let scratch = Scratch::new("round-trip");
+    let scratch = TempDir::new("round-trip");
     let path = scratch.join("text.txt");
     weft::run(async {
         fs::write(&path, "zwölf Boxkämpfer\n").await.unwrap();
@@ -51,7 +32,7 @@ fn write_then_read_and_read_to_string_round_trip() {
 
 #[test]
 fn read_to_string_of_bytes_that_are_not_utf8_is_invalid_data() {
-    let scratch = Scratch::new("not-utf8");
+    let scratch = TempDir::new("not-utf8");
     let path = scratch.join("binary");
     weft::run(async {
         fs::write(&path, [0xff, 0xfe, 0x00]).await.unwrap();
@@ -62,20 +43,20 @@ fn read_to_string_of_bytes_that_are_not_utf8_is_invalid_data() {
 
 #[test]
 fn metadata_reports_length_and_kind() {
-    let scratch = Scratch::new("metadata");
+    let scratch = TempDir::new("metadata");
     let path = scratch.join("data.bin");
     weft::run(async {
         fs::write(&path, vec![42u8; 12_345]).await.unwrap();
         let metadata = fs::metadata(&path).await.unwrap();
         assert!(metadata.is_file());
         assert_eq!(metadata.len(), 12_345);
-        assert!(fs::metadata(&scratch.0).await.unwrap().is_dir());
+        assert!(fs::metadata(scratch.path()).await.unwrap().is_dir());
     });
 }
 
 #[test]
 fn read_dir_lists_exactly_the_created_entries() {
-    let scratch = Scratch::new("read-dir");
+    let scratch = TempDir::new("read-dir");
     let root = scratch.join("tree");
     // More entries than one batch holds, so the listing crosses batch boundaries.
     let mut expected: Vec<String> = (0..70).map(|i| format!("file-{i:02}")).collect();
@@ -130,12 +111,12 @@ async fn list(dir: &Path) -> Vec<String> {
 fn read_dir_is_a_stream_of_entries() {
     use futures_util::StreamExt;
 
-    let scratch = Scratch::new("read-dir-stream");
+    let scratch = TempDir::new("read-dir-stream");
     weft::run(async {
         for name in ["one", "two", "three"] {
             fs::write(scratch.join(name), name).await.unwrap();
         }
-        let entries: Vec<_> = fs::read_dir(&scratch.0).await.unwrap().collect().await;
+        let entries: Vec<_> = fs::read_dir(scratch.path()).await.unwrap().collect().await;
         let mut names: Vec<_> = entries
             .into_iter()
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
@@ -147,7 +128,7 @@ fn read_dir_is_a_stream_of_entries() {
 
 #[test]
 fn rename_moves_the_file_and_remove_file_deletes_it() {
-    let scratch = Scratch::new("rename-remove");
+    let scratch = TempDir::new("rename-remove");
     let before = scratch.join("before");
     let after = scratch.join("after");
     weft::run(async {
@@ -174,7 +155,7 @@ fn rename_moves_the_file_and_remove_file_deletes_it() {
 
 #[test]
 fn missing_paths_are_not_found() {
-    let scratch = Scratch::new("missing");
+    let scratch = TempDir::new("missing");
     let missing = scratch.join("no-such-file");
     weft::run(async {
         assert_eq!(
@@ -203,7 +184,7 @@ fn missing_paths_are_not_found() {
 
 #[test]
 fn directories_are_created_and_removed() {
-    let scratch = Scratch::new("dirs");
+    let scratch = TempDir::new("dirs");
     let single = scratch.join("single");
     let tree = scratch.join("tree");
     weft::run(async {
@@ -227,7 +208,7 @@ fn directories_are_created_and_removed() {
 
 #[test]
 fn copy_canonicalize_and_symlink_metadata() {
-    let scratch = Scratch::new("companions");
+    let scratch = TempDir::new("companions");
     weft::run(async {
         fs::write(scratch.join("source"), b"copied bytes")
             .await

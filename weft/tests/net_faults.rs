@@ -8,7 +8,7 @@
 
 use std::future::{poll_fn, Future};
 use std::io::{self, Read};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -17,114 +17,27 @@ use weft::task::yield_now;
 use weft::time::{sleep, timeout};
 
 mod common;
+use common::child::{child_command, is_child, wait_child};
 use common::run;
 
-/// The environment variable that tells a re-executed test binary which test's child role to play.
-const CHILD_ROLE: &str = "WEFT_NET_FAULTS_CHILD_ROLE";
-
-/// True in the child process of `test`.
-fn is_child(test: &str) -> bool {
-    std::env::var(CHILD_ROLE).as_deref() == Ok(test)
-}
-
-/// What a child process did.
-struct ChildRun {
-    status: std::process::ExitStatus,
-    stdout: String,
-    stderr: String,
-    killed: bool,
-}
-
-/// Re-executes this test binary to run only `test` in its child role, optionally under a lowered soft limit of
-/// open descriptors (`ulimit -n` of `/bin/sh`), and kills it if it has not finished after `deadline` (a guard
-/// against hangs, not a timing assertion).
-fn run_child(test: &str, nofile: Option<u32>, deadline: Duration) -> ChildRun {
-    let mut child = child_command(test, nofile).spawn().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    let err = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let started = std::time::Instant::now();
-    let mut killed = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > deadline {
-            killed = true;
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    ChildRun {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-        killed,
-    }
-}
-
-/// The command that re-executes this test binary to run only `test` in its child role, under a soft limit of
-/// `nofile` open descriptors if given; its stdout and stderr are piped.
-fn child_command(test: &str, nofile: Option<u32>) -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let test_args = [
-        test,
-        "--exact",
-        "--include-ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ];
-    let mut command = match nofile {
-        Some(limit) => {
-            let mut command = Command::new("/bin/sh");
-            command
-                .arg("-c")
-                .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
-                .arg(&exe)
-                .args(test_args);
-            command
-        }
-        None => {
-            let mut command = Command::new(&exe);
-            command.args(test_args);
-            command
-        }
-    };
-    command
-        .env(CHILD_ROLE, test)
-        .env("RUST_BACKTRACE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+/// [`child_command`], with backtraces on: a child's panic says where it came from.
+fn traced_child(test: &str, nofile: Option<u32>) -> Command {
+    let mut command = child_command(test, nofile);
+    command.env("RUST_BACKTRACE", "1");
     command
 }
 
 /// Runs `test`'s child role in a child process and asserts that it ran exactly that one test and passed.
 fn assert_child_passes(test: &str, nofile: Option<u32>) {
-    let run = run_child(test, nofile, Duration::from_secs(120));
-    let report = format!(
-        "child for {test}: status {:?}, killed {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        run.status, run.killed, run.stdout, run.stderr
+    let run = wait_child(
+        traced_child(test, nofile).spawn().unwrap(),
+        Duration::from_secs(120),
     );
     {
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(run.status.signal(), None, "{report}");
+        assert_eq!(run.status.signal(), None, "{}", run.report());
     }
-    assert!(run.status.success(), "{report}");
-    assert!(
-        run.stdout.contains("1 passed"),
-        "the child did not run the test\n{report}"
-    );
+    run.assert_passed();
 }
 
 /// A connected pair: (client side, server side).
@@ -167,6 +80,41 @@ fn connect_to_closed_port_is_refused() {
             assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error:?}");
         }
         fresh_connection_works().await;
+    });
+}
+
+#[test]
+fn connections_reset_before_accept_never_make_accept_fail() {
+    // Clients that connect and reset (SO_LINGER 0) before the server accepts: on io_uring the kernel has
+    // accepted them, and asking for the peer's address then finds none (ENOTCONN). accept must not fail for
+    // them — many servers stop on an accept error — and the next live connection must come through.
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        for _ in 0..10 {
+            let doomed = TcpStream::connect(address).await.unwrap();
+            doomed.set_linger(Some(Duration::ZERO)).unwrap();
+            drop(doomed); // RST
+        }
+        let live = TcpStream::connect(address).await.unwrap();
+        let live_address = live.local_addr().unwrap();
+        // On epoll, accept(2) hands the reset ones out too (their reads then fail); on io_uring they are skipped.
+        let mut served = None;
+        for _ in 0..11 {
+            let (stream, peer) = listener
+                .accept()
+                .await
+                .expect("a connection reset before accept is not an accept error");
+            if peer == live_address {
+                served = Some(stream);
+                break;
+            }
+        }
+        let served = served.expect("the live connection was accepted");
+        live.write_all(b"still here").await.unwrap();
+        let mut buf = [0; 10];
+        served.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"still here");
     });
 }
 
@@ -383,7 +331,7 @@ fn server_at_descriptor_limit_keeps_serving_and_recovers() {
     use std::net::TcpStream as StdStream;
 
     // The server runs in a child process limited to 64 descriptors; the clients are here, unlimited.
-    let mut child = child_command(TEST, Some(64)).spawn().unwrap();
+    let mut child = traced_child(TEST, Some(64)).spawn().unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
@@ -677,7 +625,10 @@ fn udp_error_then_recv_waits_instead_of_spinning() {
     const TEST: &str = "udp_error_then_recv_waits_instead_of_spinning";
     if !is_child(TEST) {
         // A spinning child never yields to its timer; the parent kills it after a generous deadline.
-        let run = run_child(TEST, None, Duration::from_secs(20));
+        let run = wait_child(
+            traced_child(TEST, None).spawn().unwrap(),
+            Duration::from_secs(20),
+        );
         assert!(
             !run.killed,
             "the child hung (busy loop in recv after a socket error)\n--- stdout ---\n{}\n--- stderr ---\n{}",

@@ -5,51 +5,13 @@
 
 use std::io::{ErrorKind, Read};
 use std::os::fd::{AsFd, AsRawFd};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use weft::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 
 mod common;
 use common::run;
-
-/// A fresh directory under the system temp dir, removed (with its sockets) when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "weft-net-std-{}-{}-{}",
-            std::process::id(),
-            test,
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A connected TCP pair on 127.0.0.1: (client, server).
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
-}
+use common::tcp_pair;
+use common::temp_dir::TempDir;
 
 #[test]
 fn tcp_stream_into_std_then_from_std_in_another_task_still_carries_data() {
@@ -112,6 +74,9 @@ fn into_std_hands_back_a_non_blocking_stream() {
         assert_eq!(error.kind(), ErrorKind::WouldBlock);
         std_client.set_nonblocking(false).unwrap();
         server.write_all(b"y").await.unwrap();
+        // The blocking read below holds the loop's thread: the write must have left first. On io_uring a
+        // write's bytes go to the kernel with the loop's next turn, and flush waits until they have.
+        weft::io::AsyncWriteExt::flush(&mut &server).await.unwrap();
         std_client.read_exact(&mut one).unwrap();
         assert_eq!(&one, b"y");
     });
@@ -299,6 +264,23 @@ fn round_trips_repeat_on_one_loop_and_keep_the_descriptor_number() {
 
 #[test]
 fn a_stream_moved_to_another_loop_and_back_still_carries_data() {
+    move_back_and_forth(4);
+}
+
+#[test]
+fn a_stream_moved_between_loops_hundreds_of_times_never_strands_a_loop() {
+    // Each move makes the old loop hand the stream's leftovers on while it takes its remote queue, right after it
+    // announced a park; a wake rung meanwhile must still end that park (io_uring invariant 8). A lost one hangs.
+    // Two threads keep both cores busy, so the loops are preempted at every point of their park, the one that
+    // matters included (without them the window is rarely hit).
+    let _busy = BusyThreads::start(2);
+    move_back_and_forth(3000);
+}
+
+/// Moves one end of a TCP pair between two loops `rounds` times with `spawn_on`; after each move it writes a
+/// byte, and reads the other end's answer on its new loop. A move that lost the answer, or a loop left asleep with
+/// work queued, would hang: the 120 s guard turns that into a failure.
+fn move_back_and_forth(rounds: u32) {
     let runtime = weft::Builder::new()
         .loops(2)
         .pin_loops(false)
@@ -306,22 +288,55 @@ fn a_stream_moved_to_another_loop_and_back_still_carries_data() {
         .unwrap();
     let handle = runtime.handle();
     let loops = handle.loops();
-    runtime.block_on(async {
+    common::uring::guarded(runtime, async {
         let (mut client, server) = tcp_pair().await;
-        for round in 0..4u8 {
-            let target = loops[usize::from(round) % 2];
+        for round in 0..rounds {
+            let target = loops[(round % 2) as usize];
+            let byte = round as u8;
             let moved = handle.spawn_on(target, async move {
-                client.write_all(&[round]).await.unwrap();
-                let mut byte = [0; 1];
-                client.read_exact(&mut byte).await.unwrap();
-                assert_eq!(byte[0], round + 100);
+                client.write_all(&[byte]).await.unwrap();
+                let mut reply = [0; 1];
+                client.read_exact(&mut reply).await.unwrap();
+                assert_eq!(reply[0], byte.wrapping_add(100), "round {round}");
                 client
             });
-            let mut byte = [0; 1];
-            server.read_exact(&mut byte).await.unwrap();
-            assert_eq!(byte[0], round);
-            server.write_all(&[round + 100]).await.unwrap();
+            let mut got = [0; 1];
+            server.read_exact(&mut got).await.unwrap();
+            assert_eq!(got[0], byte);
+            server.write_all(&[byte.wrapping_add(100)]).await.unwrap();
             client = moved.await.unwrap();
         }
     });
+}
+
+/// Threads that spin until dropped (then they stop and are joined, however the test ends).
+struct BusyThreads(
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    Vec<std::thread::JoinHandle<()>>,
+);
+
+impl BusyThreads {
+    fn start(count: usize) -> BusyThreads {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..count)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        BusyThreads(stop, threads)
+    }
+}
+
+impl Drop for BusyThreads {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.1.drain(..) {
+            let _ = thread.join();
+        }
+    }
 }

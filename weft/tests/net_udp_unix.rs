@@ -2,42 +2,13 @@
 //! (a stream through a path, `UnixStream::pair`, `UnixDatagram` pairs and bound paths).
 
 use std::net::Shutdown;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use weft::io::{AsyncReadExt, AsyncWriteExt};
 use weft::net::{UdpSocket, UnixDatagram, UnixListener, UnixStream};
 
 mod common;
 use common::run;
-
-/// A fresh directory under the system temp dir, removed (with its sockets) when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "weft-net-udp-unix-{}-{}-{}",
-            std::process::id(),
-            test,
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::temp_dir::TempDir;
 
 #[test]
 fn udp_send_to_recv_from_round_trip() {
@@ -306,4 +277,28 @@ fn unix_datagram_bind_and_send_to() {
     });
     drop(dir);
     assert!(!a_path.exists() && !b_path.exists());
+}
+
+#[test]
+fn an_empty_datagram_is_received_once_as_zero_bytes() {
+    run(async {
+        let udp_a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let udp_b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        udp_a.connect(udp_b.local_addr().unwrap()).await.unwrap();
+        udp_b.connect(udp_a.local_addr().unwrap()).await.unwrap();
+        let (unix_a, unix_b) = UnixDatagram::pair().unwrap();
+        let mut buf = [0; 8];
+
+        udp_a.send(b"").await.unwrap();
+        udp_a.send(b"next").await.unwrap();
+        assert_eq!(udp_b.recv(&mut buf).await.unwrap(), 0);
+        assert_eq!(udp_b.recv(&mut buf).await.unwrap(), 4); // the empty one was taken, not left queued
+        assert_eq!(&buf[..4], b"next");
+
+        unix_a.send(b"").await.unwrap();
+        unix_a.send(b"next").await.unwrap();
+        assert_eq!(unix_b.recv(&mut buf).await.unwrap(), 0);
+        assert_eq!(unix_b.recv(&mut buf).await.unwrap(), 4);
+        assert_eq!(&buf[..4], b"next");
+    });
 }

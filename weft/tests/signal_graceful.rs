@@ -4,15 +4,15 @@
 #![cfg(feature = "hyper")]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{ChildStdout, Stdio};
+use std::time::Duration;
 
 #[allow(dead_code)] // its `main` is the example's; the test calls `serve`
 #[path = "../../examples/graceful.rs"]
 mod graceful;
 
-/// Set in the child process that runs the server.
-const SERVER_ROLE: &str = "WEFT_GRACEFUL_SERVER_ROLE";
+mod common;
+use common::child::{child_command, is_child, wait_child};
 
 /// Reads the server's stdout until a line containing `wanted`, and returns that line.
 fn line_with(lines: &mut impl Iterator<Item = std::io::Result<String>>, wanted: &str) -> String {
@@ -25,36 +25,15 @@ fn line_with(lines: &mut impl Iterator<Item = std::io::Result<String>>, wanted: 
     panic!("the server's output ended before a line with {wanted:?}");
 }
 
-/// Waits for the child to exit, killing it after 60 s (a hang guard, not a timing assertion).
-fn wait_with_guard(child: &mut Child) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("the server did not exit within 60 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn sigterm_during_a_slow_request_lets_it_finish_then_exits_0() {
-    if std::env::var_os(SERVER_ROLE).is_some() {
+    const TEST: &str = "sigterm_during_a_slow_request_lets_it_finish_then_exits_0";
+    if is_child(TEST) {
         weft::run(graceful::serve("127.0.0.1:0")).unwrap();
         return;
     }
-    let mut server = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "sigterm_during_a_slow_request_lets_it_finish_then_exits_0",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(SERVER_ROLE, "1")
-        .stdout(Stdio::piped())
+    let mut server = child_command(TEST, None)
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let stdout: ChildStdout = server.stdout.take().unwrap();
@@ -91,6 +70,11 @@ fn sigterm_during_a_slow_request_lets_it_finish_then_exits_0() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("done\n"), "{response}");
     line_with(&mut lines, "every connection closed");
-    let status = wait_with_guard(&mut server);
-    assert!(status.success(), "{status:?}");
+    // Killed after 60 s: a hang guard, not a timing assertion.
+    let run = wait_child(server, Duration::from_secs(60));
+    assert!(
+        !run.killed,
+        "the server did not exit within 60 s of SIGTERM"
+    );
+    assert!(run.status.success(), "{:?}", run.status);
 }

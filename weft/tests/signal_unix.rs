@@ -6,13 +6,13 @@
 //! a test that needs the process's default dispositions runs in a child process.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
 use std::time::Duration;
 
 use weft::signal::unix::{signal, SignalKind};
 use weft::time::timeout;
 
 mod common;
+use common::child::{child_command, is_child};
 use common::{isolated, run};
 
 /// Sends `signum` to this process.
@@ -144,28 +144,17 @@ fn signals_that_cannot_be_caught_are_refused_with_a_clear_error() {
     assert!(signal(SignalKind::from_raw(libc::SIGRTMAX())).is_ok());
 }
 
-/// Set in the child process of `an_unregistered_signal_keeps_its_default_action`.
-const DEFAULT_ROLE: &str = "WEFT_SIGNAL_TEST_DEFAULT_ROLE";
-
 #[test]
 fn an_unregistered_signal_keeps_its_default_action() {
-    if std::env::var_os(DEFAULT_ROLE).is_some() {
+    const TEST: &str = "an_unregistered_signal_keeps_its_default_action";
+    if is_child(TEST) {
         // The child: signals are set up (another signal is registered), SIGTERM is not: it ends the process.
         let _listener = signal(SignalKind::hangup()).unwrap();
         raise(libc::SIGTERM);
         std::thread::sleep(Duration::from_secs(30));
         return;
     }
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "an_unregistered_signal_keeps_its_default_action",
-            "--exact",
-            "--test-threads=1",
-        ])
-        .env(DEFAULT_ROLE, "1")
-        .output()
-        .unwrap()
-        .status;
+    let status = child_command(TEST, None).output().unwrap().status;
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
 }
 

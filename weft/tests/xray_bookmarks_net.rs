@@ -8,9 +8,7 @@
 
 use std::os::fd::AsRawFd;
 use std::panic::Location;
-use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use weft::net::{
@@ -21,6 +19,8 @@ use weft::xray::{Bookmark, TaskState};
 
 mod common;
 use common::run;
+use common::tcp_pair;
+use common::temp_dir::TempDir;
 
 /// Waits until task `id` is parked with a bookmark (real sockets: the loop must see the kernel say "not
 /// ready"), and returns the bookmark. Polls the dump every millisecond for up to ten seconds.
@@ -63,39 +63,6 @@ fn assert_gone(id: Id) {
         dump.tasks().iter().all(|task| task.id != id),
         "task {id} finished but is still listed:\n{dump}"
     );
-}
-
-/// A fresh socket path in the system temp dir; the file is removed when dropped.
-struct SocketPath(PathBuf);
-
-impl SocketPath {
-    fn new(test: &str) -> SocketPath {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "weft-xray-net-{}-{}-{}.sock",
-            std::process::id(),
-            test,
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_file(&path);
-        SocketPath(path)
-    }
-}
-
-impl Drop for SocketPath {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// A connected TCP pair on 127.0.0.1: (client, server).
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
 }
 
 /// A connected TCP pair on 127.0.0.1 whose buffers are small (the client's send buffer, the server's receive
@@ -342,15 +309,16 @@ fn udp_recv_from_bookmarks_the_socket() {
 
 #[test]
 fn unix_accept_bookmarks_the_listener() {
-    let path = SocketPath::new("accept");
+    let dir = TempDir::new("xray-accept");
+    let path = dir.join("accept.sock");
     run(async {
-        let listener = UnixListener::bind(&path.0).unwrap();
+        let listener = UnixListener::bind(&path).unwrap();
         let fd = listener.as_raw_fd();
         let acceptor = weft::spawn(async move { (listener.accept().await, line!()) });
         let id = acceptor.id();
         let bookmark = parked(id).await;
 
-        let client = UnixStream::connect(&path.0).await.unwrap();
+        let client = UnixStream::connect(&path).await.unwrap();
         let (accepted, line) = acceptor.await.unwrap();
         let (server, _) = accepted.unwrap();
         client.write_all(b"hi").await.unwrap();

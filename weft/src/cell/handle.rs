@@ -139,7 +139,8 @@ impl<T> Future for JoinHandle<T> {
         let poll = unsafe { raw::join::poll(self.ptr, cx.waker()) };
         if poll.is_pending() {
             // The handle was created where the task was spawned: that line, and the task awaited.
-            // SAFETY: the handle holds a reference, so the header is alive; id, owner and spawned_at never change.
+            // SAFETY: the handle holds a reference, so the header is alive; id and spawned_at never change, nor
+            // whether it has an owner (a steal only swaps one loop for another, `raw::adopt`).
             let header = unsafe { self.ptr.as_ref() };
             // SAFETY: as above.
             let op = if unsafe { raw::is_blocking(self.ptr) } {

@@ -39,6 +39,11 @@
 //! 8. **The x-ray statistics** (`Header::stats`: bookmark, polls, last run) are read and written only
 //!    on the owner loop's thread: by the loop around a poll and in a dump. Leaf futures do not touch them:
 //!    they leave their bookmark in a thread-local, which the owner loop files in the header after the poll.
+//! 9. **A task changes owner only before its first poll** (work stealing, `Builder::steal`): a loop that takes a
+//!    never-polled `Send` task from another loop's steal queue makes itself the owner (`raw::adopt`) before it
+//!    registers or polls it. Until then the task sits in one queue, `SCHEDULED`, so no wake or abort reads the
+//!    owner (they read it only after setting `SCHEDULED`, rule 4), and no waker of it exists yet; rule 1 then
+//!    holds for the new owner. Cells that may move are never arena cells, whose owner is their page's.
 //!
 //! References: the task state machine of tokio (`tokio/src/runtime/task/`), async-task's header layout.
 

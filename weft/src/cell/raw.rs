@@ -12,6 +12,8 @@ use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
+use std::sync::atomic::AtomicPtr;
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
@@ -293,8 +295,47 @@ unsafe fn erased_owner_of(ptr: NonNull<Header>) -> *const () {
     } else {
         // SAFETY: other cells were allocated by `allocate` with the owner in the 8 bytes before the header; the
         // pointer derives from that allocation, so stepping back stays inside it.
-        unsafe { ptr.as_ptr().cast::<*const ()>().sub(1).read() }
+        unsafe { boxed_owner_slot(ptr) }.load(Acquire).cast_const()
     }
+}
+
+/// The owner pointer of a cell from the global allocator: an atomic word, because [`adopt`] may replace it while
+/// another thread asks [`is_blocking`].
+///
+/// # Safety
+/// `ptr` is a live cell that is not in an arena.
+#[inline]
+unsafe fn boxed_owner_slot<'a>(ptr: NonNull<Header>) -> &'a AtomicPtr<()> {
+    // SAFETY: `allocate` wrote the owner pointer in the 8 bytes before the header, 8-aligned, inside the cell's
+    // allocation (the caller's promise that the cell is live and not in an arena); every access after that write
+    // goes through this atomic view.
+    unsafe { AtomicPtr::from_ptr(ptr.as_ptr().cast::<*mut ()>().sub(1)) }
+}
+
+/// Makes `to` the owner of a task that another loop took before the task's first poll (work stealing: owner
+/// rule 9): from now on `to` polls it, and its wakes and aborts go to `to`. Releases the old owner's strong
+/// count and takes one of `to` (rule 7).
+///
+/// # Safety
+/// The cell was allocated for owner type `S` outside any arena, never polled, and is in no registry; the caller
+/// holds its queue reference, taken from the one queue that held it (so `SCHEDULED` is set and stays set: no
+/// wake or abort reads the owner, since they read it only after a transition that sets `SCHEDULED`, rule 4; and
+/// no other thread can adopt it at the same time).
+pub(crate) unsafe fn adopt<S: Owner>(task: &TaskRef, to: &Arc<S>) {
+    debug_assert!(
+        !task.header().state.load().in_arena(),
+        "adopting an arena cell"
+    );
+    // SAFETY: the caller holds a reference to a cell that is not in an arena.
+    let slot = unsafe { boxed_owner_slot(task.ptr) };
+    if ptr::eq(slot.load(Acquire).cast_const(), Arc::as_ptr(to).cast()) {
+        return;
+    }
+    let new = Arc::into_raw(to.clone()).cast_mut().cast::<()>();
+    // Release: whoever later reads the owner (a wake after the new owner's first poll, through the state word)
+    // sees the new owner fully.
+    let old = slot.swap(new, AcqRel);
+    release_owner::<S>(old.cast_const().cast());
 }
 
 /// Whether the task at `ptr` is `spawn_blocking` work (it has no owner loop).

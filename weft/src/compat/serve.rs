@@ -39,6 +39,33 @@ const ERROR_PAUSE: Duration = Duration::from_millis(50);
 /// The error type hyper accepts from services and bodies.
 type BoxError = Box<dyn StdError + Send + Sync>;
 
+/// What [`serve`] can serve: a tower `Service` of HTTP requests, `Clone` (one copy per connection), whose response
+/// body is any `http_body::Body` — an axum `Router`, a `tower::service_fn`. One name for the bound that every
+/// function of the server repeats; implemented for every type that meets it, and unnameable outside the crate.
+pub trait HttpService:
+    Service<
+        Request<Incoming>,
+        Response = Response<<Self as HttpService>::ResponseBody>,
+        Future: 'static,
+        Error: Into<BoxError>,
+    > + Clone
+    + 'static
+{
+    /// The body of the service's responses.
+    type ResponseBody: Body<Error: Into<BoxError>> + 'static;
+}
+
+impl<S, B> HttpService for S
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
+    S::Future: 'static,
+    S::Error: Into<BoxError>,
+    B: Body + 'static,
+    B::Error: Into<BoxError>,
+{
+    type ResponseBody = B;
+}
+
 /// Serves `service` on every connection `listener` accepts, over HTTP/1.1 or HTTP/2 (chosen by the connection's
 /// first bytes), until the future is dropped; `.await` it (it is [`IntoFuture`]).
 ///
@@ -144,13 +171,9 @@ impl<S> fmt::Debug for Serve<S> {
     }
 }
 
-impl<S, B> IntoFuture for Serve<S>
+impl<S> IntoFuture for Serve<S>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: Body + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService,
 {
     type Output = io::Result<()>;
     type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>>>>;
@@ -189,13 +212,9 @@ impl<S, G> fmt::Debug for WithGracefulShutdown<S, G> {
     }
 }
 
-impl<S, B, G> IntoFuture for WithGracefulShutdown<S, G>
+impl<S, G> IntoFuture for WithGracefulShutdown<S, G>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: Body + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService,
     G: Future<Output = ()> + 'static,
 {
     type Output = io::Result<()>;
@@ -207,17 +226,13 @@ where
 }
 
 /// The accept loop (invariants 1–3).
-pub(super) async fn run<S, B>(
+pub(super) async fn run<S>(
     listener: TcpListener,
     service: S,
     signal: impl Future<Output = ()>,
 ) -> io::Result<()>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: Body + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService,
 {
     let connections = Connections::new(service);
     accept_loop(listener, signal, |stream| connections.serve(stream)).await;
@@ -263,13 +278,9 @@ pub(super) struct Connections<S> {
     stop: watch::Sender<bool>,
 }
 
-impl<S, B> Connections<S>
+impl<S> Connections<S>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: Body + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService,
 {
     /// No connections yet.
     pub(super) fn new(service: S) -> Connections<S> {
@@ -310,15 +321,11 @@ where
 }
 
 /// One connection until it closes, or, once `stopped` changes, until its request in flight is answered.
-async fn serve_connection<S, B>(
+async fn serve_connection<S>(
     connection: auto::Connection<'static, WeftIo<TcpStream>, TowerToHyperService<S>, WeftExecutor>,
     mut stopped: watch::Receiver<bool>,
 ) where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: Body + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService,
 {
     let mut connection = pin!(connection);
     let mut stop = pin!(stopped.changed());

@@ -9,7 +9,6 @@
 //!    future returns once every loop has. The first loop that fails (a listener it cannot bind) stops them all, and
 //!    its error is returned.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::future::{poll_fn, Future, IntoFuture};
 use std::io;
@@ -17,19 +16,11 @@ use std::pin::{pin, Pin};
 use std::sync::Mutex;
 use std::task::Poll;
 
-use http::{Request, Response};
-use http_body::Body;
-use hyper::body::Incoming;
-use tower_service::Service;
-
-use super::serve::{accept_loop, run, Connections, Serve};
+use super::serve::{accept_loop, run, Connections, HttpService, Serve};
 use crate::net::{TcpListener, TcpStream};
 use crate::runtime::LoopId;
 use crate::sync::{mpsc, watch};
 use crate::{Handle, JoinHandle};
-
-/// The error type hyper accepts from services and bodies.
-type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// How [`Serve::on_every_loop`] spreads connections over the loops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,13 +120,9 @@ impl<S, G> fmt::Debug for ServeLoops<S, G> {
     }
 }
 
-impl<S, B, G> IntoFuture for ServeLoops<S, G>
+impl<S, G> IntoFuture for ServeLoops<S, G>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: Body + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService + Send + Sync,
     G: Future<Output = ()> + 'static,
 {
     type Output = io::Result<()>;
@@ -169,18 +156,14 @@ async fn stop_asked(mut stopped: watch::Receiver<bool>) {
 }
 
 /// [`Spread::ReusePort`]: a full server on every loop, each on its own listener (invariants 1 and 2).
-async fn reuse_port<S, B>(
+async fn reuse_port<S>(
     handle: &Handle,
     listener: TcpListener,
     service: S,
     signal: impl Future<Output = ()>,
 ) -> io::Result<()>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: Body + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService + Send + Sync,
 {
     let address = listener.local_addr()?;
     let here = crate::current_loop();
@@ -214,18 +197,14 @@ where
 }
 
 /// [`Spread::RoundRobin`]: this loop accepts, each loop serves the connections handed to it (invariants 1 and 2).
-async fn round_robin<S, B>(
+async fn round_robin<S>(
     handle: &Handle,
     listener: TcpListener,
     service: S,
     signal: impl Future<Output = ()>,
 ) -> io::Result<()>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
-    S::Future: 'static,
-    S::Error: Into<BoxError>,
-    B: Body + 'static,
-    B::Error: Into<BoxError>,
+    S: HttpService + Send + Sync,
 {
     let loops = handle.loops();
     let (senders, receivers): (Vec<_>, Vec<_>) = loops
@@ -250,48 +229,33 @@ where
         }
     });
     let mut next = 0;
-    // Boxed so that it can be dropped with the senders it owns once accepting is over.
-    let mut acceptor = Box::pin(accept_loop(listener, signal, move |stream| {
+    let acceptor = accept_loop(listener, signal, move |stream| {
         // A worker that is gone only happens at shutdown; the connection is dropped with it.
         let _ = senders[next % senders.len()].send(stream);
         next += 1;
-    }));
-    // The acceptor ends at the signal; a worker that ends early is an error worth stopping for.
-    let mut workers = workers;
-    let failed = poll_fn(|cx| {
-        if acceptor.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        first_finished(&mut workers, cx).map(Some)
-    })
-    .await;
-    drop(acceptor); // and with it the senders: every worker drains and ends
-    let mut outcome = Ok(());
-    if let Some((index, result)) = failed {
-        merge(&mut outcome, result);
-        drop(workers.remove(index));
-    }
-    for worker in workers {
-        merge(&mut outcome, worker.await);
-    }
-    outcome
+    });
+    // The acceptor ends at the signal; dropping it drops the senders it owns, so every worker drains and ends.
+    until_stopped(workers, acceptor, || ()).await
 }
 
-/// Waits for `signal` (or for a server to end early, with an error or not), then calls `stop` and waits for every
-/// server; returns the first error.
+/// Waits for `signal` (or for a server to end early, with an error or not), then drops `signal`, calls `stop` and
+/// waits for every server; returns the first error.
 async fn until_stopped(
     mut servers: Vec<JoinHandle<io::Result<()>>>,
     signal: impl Future<Output = ()>,
     stop: impl FnOnce(),
 ) -> io::Result<()> {
-    let mut signal = pin!(signal);
-    let early = poll_fn(|cx| {
-        if signal.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
-        first_finished(&mut servers, cx).map(Some)
-    })
-    .await;
+    let early = {
+        // Dropped at the end of this block: a signal that owns what keeps the servers going lets them go.
+        let mut signal = pin!(signal);
+        poll_fn(|cx| {
+            if signal.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            first_finished(&mut servers, cx).map(Some)
+        })
+        .await
+    };
     stop();
     let mut outcome = Ok(());
     if let Some((index, result)) = early {

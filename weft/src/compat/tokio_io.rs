@@ -28,8 +28,8 @@ use futures_io::{AsyncRead as FuturesRead, AsyncWrite as FuturesWrite};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::fs::File;
-use crate::net::split::Stream;
-use crate::net::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, TcpStream, UnixStream, WriteHalf};
+use crate::net::split::{Hold, ReadSide, WriteSide};
+use crate::net::{TcpStream, UnixStream};
 use crate::process::{ChildStderr, ChildStdin, ChildStdout};
 
 /// tokio's `poll_read` through a futures-io reader.
@@ -96,8 +96,7 @@ tokio_read! {
     [] File [];
     [] ChildStdout [];
     [] ChildStderr [];
-    [S] ReadHalf<'_, S> [for<'b> &'b S: FuturesRead];
-    [S: Stream] OwnedReadHalf<S> [for<'b> &'b S: FuturesRead];
+    [H: Hold] ReadSide<H> [for<'b> &'b H::Target: FuturesRead];
 }
 
 tokio_write! {
@@ -105,6 +104,5 @@ tokio_write! {
     [] UnixStream [];
     [] File [];
     [] ChildStdin [];
-    [S: Stream] WriteHalf<'_, S> [for<'b> &'b S: FuturesWrite];
-    [S: Stream] OwnedWriteHalf<S> [for<'b> &'b S: FuturesWrite];
+    [H: Hold] WriteSide<H> [for<'b> &'b H::Target: FuturesWrite];
 }

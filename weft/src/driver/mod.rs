@@ -1,9 +1,18 @@
 //! The driver: where the loop parks, and the reactor that turns readiness into wake-ups.
 //!
 //! A loop owns one [`Reactor`]: the table of its sockets ([`Registrations`], shared by both backends) and one
-//! backend chosen when the runtime is built — epoll (edge-triggered readiness) or io_uring (multishot polls, the
-//! groundwork for completion I/O). The backend is a plain enum, so the loop's calls are static dispatch: a branch,
-//! no virtual call. [`Driver`] is the public name of the choice.
+//! backend chosen when the runtime is built — epoll (edge-triggered readiness) or io_uring. The backend is a
+//! plain enum, so the loop's calls are static dispatch: a branch, no virtual call. [`Driver`] is the public name
+//! of the choice.
+//!
+//! On io_uring (Linux 6.0 and later), connected streams move their bytes by completions: `recv` operations, then
+//! one multishot `recv` into a provided-buffer ring for a stream that reads in a loop, and writes gathered into
+//! one `send` per stream per loop turn (`streams.rs`, `buf_ring.rs`); listeners accept by multishot accept
+//! (`accepts.rs`); the op table (`ops.rs`) owns every operation's memory until its last completion. Everything
+//! else — datagrams, a connect in progress, streams on older kernels, or all streams when
+//! `WEFT_URING_STREAMS=poll` is set (for comparisons, and so CI keeps that path tested) — uses readiness from
+//! multishot polls, as on epoll. `WEFT_URING_SENDS=eager` makes a write with nothing queued a `send(2)` at once
+//! instead of joining the next park's batch (for comparisons).
 //!
 //! # Invariants
 //!
@@ -16,21 +25,27 @@
 //!
 //! Registrations follow the rules in `registrations.rs`; io_uring's operations those in `uring.rs`.
 
-#![deny(unsafe_code)] // allowed in uring.rs alone, where the ring's queues are
+#![deny(unsafe_code)] // allowed in uring.rs and buf_ring.rs alone, where memory is shared with the kernel
 
+mod accepts;
+mod buf_ring;
 mod epoll;
+mod ops;
 mod registrations;
+mod streams;
 mod uring;
 
 use std::cell::RefCell;
 use std::fmt;
-use std::io;
-use std::os::fd::RawFd;
-use std::sync::Once;
+use std::io::{self, IoSlice};
+use std::os::fd::{OwnedFd, RawFd};
+use std::sync::{Arc, Once};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+pub(crate) use ops::FileOp;
 pub(crate) use registrations::{Direction, Ready};
+pub(crate) use streams::{Handoff, HandoffSender};
 
 use crate::sys::EventFd;
 use epoll::EpollBackend;
@@ -183,15 +198,187 @@ impl Reactor {
             registrations.remove(key);
             return Err(error);
         }
+        registrations.set_watched(key, true);
         Ok(key)
     }
 
-    /// Frees a registration (registrations invariant 2: before its descriptor closes).
-    pub(crate) fn deregister(&self, key: u32) {
-        let token = self.registrations.borrow_mut().remove(key);
-        if let (Some(token), Backend::IoUring(uring)) = (token, &self.backend) {
-            uring.unwatch(token);
+    /// Registers a connected stream socket: like [`register`](Self::register), except that where streams do
+    /// completion I/O ([`completion_streams`](Self::completion_streams)) nothing watches its readiness.
+    pub(crate) fn register_stream(&self, fd: RawFd) -> io::Result<u32> {
+        if self.completion_streams() {
+            let (key, _) = self.registrations.borrow_mut().insert(fd)?;
+            return Ok(key);
         }
+        self.register(fd)
+    }
+
+    /// Whether connected streams read and write through completions (`recv`/`send` operations on io_uring,
+    /// `streams.rs`) rather than readiness.
+    #[inline]
+    pub(crate) fn completion_streams(&self) -> bool {
+        match &self.backend {
+            Backend::Epoll(_) => false,
+            Backend::IoUring(uring) => uring.completion_streams(),
+        }
+    }
+
+    /// How many file operations tasks await on the ring (0 on epoll): a paused clock waits for them as for
+    /// blocking work.
+    pub(crate) fn file_ops_awaited(&self) -> usize {
+        match &self.backend {
+            Backend::Epoll(_) => 0,
+            Backend::IoUring(uring) => uring.tasks_awaited(),
+        }
+    }
+
+    /// The ring, for a stream doing completion I/O.
+    fn uring(&self) -> &UringBackend {
+        match &self.backend {
+            Backend::IoUring(uring) => uring,
+            Backend::Epoll(_) => unreachable!("weft: completion I/O on the epoll driver"),
+        }
+    }
+
+    /// The generation and descriptor of the stream registered as `key`. A stream registered with a poll (a
+    /// socket that connected through readiness) stops being watched: its data now comes by completions.
+    fn stream(&self, key: u32) -> (u32, u32, RawFd) {
+        let mut registrations = self.registrations.borrow_mut();
+        let (generation, fd) = registrations.identity(key);
+        if registrations.set_watched(key, false) {
+            self.uring()
+                .cancel_watch(registrations::token(generation, key));
+        }
+        (key, generation, fd)
+    }
+
+    /// Reads (or peeks) from the completion stream `key` (`streams.rs`).
+    pub(crate) fn poll_stream_read(
+        &self,
+        key: u32,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        consume: bool,
+    ) -> Poll<io::Result<usize>> {
+        let stream = self.stream(key);
+        self.uring().poll_stream_read(stream, cx, buf, consume)
+    }
+
+    /// The next connection of the listener `key`, by multishot accept (`accepts.rs`; where streams do
+    /// completion I/O, listeners accept through the ring too).
+    pub(crate) fn poll_accept(
+        &self,
+        key: u32,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<std::os::fd::OwnedFd>> {
+        let listener = self.stream(key);
+        self.uring().poll_accept(listener, cx)
+    }
+
+    /// Writes to the completion stream `key`: the bytes go with the next park (`streams.rs`).
+    pub(crate) fn poll_stream_write(
+        &self,
+        key: u32,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let stream = self.stream(key);
+        self.uring().poll_stream_write(stream, cx, bufs)
+    }
+
+    /// Waits until the completion stream `key` has sent everything written to it.
+    pub(crate) fn poll_stream_flush(&self, key: u32, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let (key, generation, _) = self.stream(key);
+        self.uring().poll_stream_flush(key, generation, cx)
+    }
+
+    /// `shutdown(Write)` of the completion stream `key`: `true` if it happens after unsent bytes, `false` if
+    /// the caller shuts down now.
+    pub(crate) fn stream_shutdown_after_sends(&self, key: u32) -> bool {
+        let stream = self.stream(key);
+        self.uring().stream_shutdown_after_sends(stream)
+    }
+
+    /// The completion stream `key` leaves the ring (`into_std`): sends what it owes and waits out its `recv`
+    /// in flight; returns how many received bytes it holds unread and whether written bytes are still unsent.
+    pub(crate) fn settle_stream(&self, key: u32, wake: &EventFd) -> (usize, bool) {
+        let (key, generation, _) = self.stream(key);
+        self.uring()
+            .settle_stream((key, generation), wake, &self.registrations)
+    }
+
+    /// Starts a task's file operation on the ring and returns its index; on epoll, hands it back (the caller
+    /// runs it on the blocking pool).
+    pub(crate) fn submit_file(&self, op: FileOp) -> Result<u32, FileOp> {
+        match &self.backend {
+            Backend::IoUring(uring) => Ok(uring.submit_file(op)),
+            Backend::Epoll(_) => Err(op),
+        }
+    }
+
+    /// Polls the file operation `index` (from [`submit_file`](Self::submit_file)): its result, its buffer and,
+    /// for an `openat`, the new descriptor.
+    pub(crate) fn poll_file(
+        &self,
+        index: u32,
+        cx: &mut Context<'_>,
+    ) -> Poll<(io::Result<usize>, Vec<u8>, Option<OwnedFd>)> {
+        self.uring().poll_task(index, cx)
+    }
+
+    /// The future awaiting the file operation `index` is gone (`uring.rs` invariant 7).
+    pub(crate) fn forget_file(&self, index: u32) {
+        self.uring().forget_task(index);
+    }
+
+    /// Frees a registration (registrations invariant 2: before its descriptor closes). On io_uring, a stream's
+    /// `recv` is cancelled and its unsent bytes submitted, and the poll cancelled, before this returns.
+    pub(crate) fn deregister(&self, key: u32) {
+        self.deregister_with(key, true, None, None);
+    }
+
+    /// Frees the registration of a socket that another thread dropped or took to another loop: its descriptor
+    /// may be closed already (and its number reused), so nothing is submitted by number — bytes a stream was
+    /// given on this loop and had not yet submitted are dropped (`streams.rs` invariant 2 names the exception).
+    pub(crate) fn deregister_orphan(
+        &self,
+        key: u32,
+        handoff: Option<HandoffSender>,
+        wake: &EventFd,
+    ) {
+        self.deregister_with(key, false, handoff, Some(wake));
+    }
+
+    /// The stream registered as `key` moved here from another loop: its reads wait for what that loop passes on
+    /// (`streams.rs` invariant 1). Nothing to wait for where streams use readiness.
+    pub(crate) fn expect_handoff(&self, key: u32, handoff: Arc<Handoff>) {
+        if self.completion_streams() {
+            let stream = self.stream(key);
+            self.uring().expect_handoff(stream, handoff);
+        }
+    }
+
+    /// [`deregister`](Self::deregister), `descriptor_open` saying whether the number still names the socket; a
+    /// stream that moved passes its leftovers on through `handoff` (completed empty on every other path).
+    fn deregister_with(
+        &self,
+        key: u32,
+        descriptor_open: bool,
+        handoff: Option<HandoffSender>,
+        wake: Option<&EventFd>,
+    ) {
+        let removed = self.registrations.borrow_mut().remove(key);
+        if let (Some((token, watched)), Backend::IoUring(uring)) = (removed, &self.backend) {
+            let handing = handoff.is_some();
+            uring.close_stream(key, descriptor_open, handoff);
+            if watched {
+                uring.cancel_watch(token);
+            }
+            uring.release();
+            if let (true, Some(wake)) = (handing, wake) {
+                uring.finish_handoff(key, wake, &self.registrations);
+            }
+        }
+        // Anything else: a handoff still here is dropped, which completes it empty.
     }
 
     /// Ready in `direction`? If not, stores the waker and returns `Pending`.
@@ -228,6 +415,14 @@ impl Reactor {
             Backend::Epoll(epoll) => epoll.park(timeout, wake, &self.registrations),
             Backend::IoUring(uring) => uring.park(timeout, wake, &self.registrations),
         }
+    }
+}
+
+/// Keeps `cx`'s waker in `slot`, cloning it only if the one there would not wake the same task.
+fn store_waker(slot: &mut Option<std::task::Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(waker) if waker.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
     }
 }
 

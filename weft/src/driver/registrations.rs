@@ -9,7 +9,8 @@
 //!
 //! # Invariants
 //!
-//! 1. A token is `generation << 32 | key`. An entry's generation changes whenever its key is reused, so an event
+//! 1. A token is `generation << 32 | key`, the generation counting modulo 2^30 (a token's two top bits stay
+//!    clear for the backends' own `user_data`). An entry's generation changes whenever its key is reused, so an event
 //!    carrying a stale token (a socket that was closed, or moved to another loop and was forgotten here) is
 //!    ignored.
 //! 2. Only the owner of a registration (the I/O object) frees it, on the loop's thread or through the loop's
@@ -23,6 +24,8 @@
 use std::io;
 use std::os::fd::RawFd;
 use std::task::{Context, Poll, Waker};
+
+use super::store_waker;
 
 /// Readiness bits cached per registration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,6 +123,8 @@ struct IoState {
     fd: RawFd,
     /// Cached readiness.
     ready: Ready,
+    /// The backend watches the descriptor for readiness (io_uring streams doing completion I/O need not).
+    watched: bool,
     /// The task waiting to read.
     reader: Option<Waker>,
     /// The task waiting to write.
@@ -161,6 +166,7 @@ impl Registrations {
                     occupied: false,
                     fd: -1,
                     ready: Ready::default(),
+                    watched: false,
                     reader: None,
                     writer: None,
                 });
@@ -168,7 +174,8 @@ impl Registrations {
             }
         };
         let entry = &mut self.entries[key as usize];
-        entry.generation = entry.generation.wrapping_add(1);
+        entry.generation = entry.generation.wrapping_add(1) & GENERATION_MASK;
+        entry.watched = false;
         entry.occupied = true;
         entry.fd = fd;
         entry.ready = Ready::READABLE.union(Ready::WRITABLE);
@@ -176,13 +183,14 @@ impl Registrations {
         Ok((key, token(entry.generation, key)))
     }
 
-    /// Frees a registration (invariant 2) and returns the token its events carried, or `None` if it was not
-    /// registered.
-    pub(crate) fn remove(&mut self, key: u32) -> Option<u64> {
+    /// Frees a registration (invariant 2) and returns the token its events carried and whether the backend
+    /// watched it, or `None` if it was not registered.
+    pub(crate) fn remove(&mut self, key: u32) -> Option<(u64, bool)> {
         let entry = self.entries.get_mut(key as usize)?;
         if !entry.occupied {
             return None;
         }
+        let watched = std::mem::replace(&mut entry.watched, false);
         entry.occupied = false;
         entry.fd = -1;
         entry.reader = None;
@@ -190,7 +198,18 @@ impl Registrations {
         entry.ready = Ready::default();
         self.vacant.push(key);
         self.len -= 1;
-        Some(token(entry.generation, key))
+        Some((token(entry.generation, key), watched))
+    }
+
+    /// Records whether the backend watches the registration `key`; returns what it was.
+    pub(crate) fn set_watched(&mut self, key: u32, watched: bool) -> bool {
+        std::mem::replace(&mut self.entries[key as usize].watched, watched)
+    }
+
+    /// The generation and descriptor of the live registration `key`.
+    pub(crate) fn identity(&self, key: u32) -> (u32, RawFd) {
+        let entry = &self.entries[key as usize];
+        (entry.generation, entry.fd)
     }
 
     /// The descriptor of the live registration `token` names, or `None` for a stale token (invariant 1).
@@ -198,6 +217,14 @@ impl Registrations {
         let (key, generation) = (token as u32, (token >> 32) as u32);
         let entry = self.entries.get(key as usize)?;
         (entry.occupied && entry.generation == generation).then_some(entry.fd)
+    }
+
+    /// The descriptor of the live registration `token` names if the backend still watches it (a poll that ends
+    /// is re-armed only then).
+    pub(crate) fn watched_fd(&self, token: u64) -> Option<RawFd> {
+        let (key, generation) = (token as u32, (token >> 32) as u32);
+        let entry = self.entries.get(key as usize)?;
+        (entry.occupied && entry.watched && entry.generation == generation).then_some(entry.fd)
     }
 
     /// Records that the registration `token` names became `ready` and wakes whoever waits for it. A stale
@@ -238,10 +265,7 @@ impl Registrations {
             Direction::Read => &mut entry.reader,
             Direction::Write => &mut entry.writer,
         };
-        match slot {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
-        }
+        store_waker(slot, cx);
         Poll::Pending
     }
 
@@ -264,8 +288,11 @@ impl Registrations {
     }
 }
 
+/// Generations count modulo 2^30 (invariant 1).
+const GENERATION_MASK: u32 = (1 << 30) - 1;
+
 /// The token of `key` at `generation` (invariant 1).
-fn token(generation: u32, key: u32) -> u64 {
+pub(crate) fn token(generation: u32, key: u32) -> u64 {
     (u64::from(generation) << 32) | u64::from(key)
 }
 

@@ -74,6 +74,26 @@ impl Buf {
         result
     }
 
+    /// Lends the allocation, emptied, for the ring to read into (the buffer is empty meanwhile).
+    pub(super) fn lend_for_read(&mut self) -> Vec<u8> {
+        self.clear();
+        std::mem::take(&mut self.bytes)
+    }
+
+    /// Lends the queued bytes for the ring to write (the buffer is empty meanwhile).
+    pub(super) fn lend_for_write(&mut self) -> Vec<u8> {
+        let mut bytes = std::mem::take(&mut self.bytes);
+        bytes.drain(..self.pos);
+        self.pos = 0;
+        bytes
+    }
+
+    /// Takes back a lent allocation: the bytes it holds are read ahead (after a write, it holds none).
+    pub(super) fn give_back(&mut self, bytes: Vec<u8>) {
+        self.bytes = bytes;
+        self.pos = 0;
+    }
+
     /// Empties the buffer, keeping its allocation.
     fn clear(&mut self) {
         self.bytes.clear();

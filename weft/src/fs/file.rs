@@ -1,4 +1,6 @@
-//! [`File`]: an open file with the `futures-io` traits, whose reads, writes and seeks run on the blocking pool.
+//! [`File`]: an open file with the `futures-io` traits, whose reads, writes and seeks run on the blocking pool,
+//! or, on a loop that runs io_uring, whose reads, writes and syncs are ring operations at the file's cursor
+//! (seeks, `set_len`, `metadata` and a write right after a read ahead stay on the pool).
 //!
 //! A `File` is either idle, holding its buffer (maybe with read-ahead bytes not yet handed out), or busy with
 //! one operation in flight, which owns the buffer and a clone of the descriptor until it finishes. This is
@@ -28,15 +30,17 @@ use std::task::{ready, Context, Poll};
 use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 
 use super::buf::Buf;
-use super::op::{self, Op};
+use super::op::{self, Op, Pending};
+use super::ring::RingDone;
 use super::OpenOptions;
-use crate::cell::JoinHandle;
+use crate::driver::FileOp;
 
 /// The most one read or write moves in one trip to the pool.
 const MAX_BUFFER: usize = 64 * 1024;
 
 /// An open file. Read, write and seek it with the [`io`](crate::io) extension traits; each operation runs on
-/// the blocking pool, one at a time, in the order they were made.
+/// the blocking pool (on io_uring, reads, writes and syncs go through the loop's ring), one at a time, in the
+/// order they were made.
 ///
 /// ```
 /// use weft::fs::File;
@@ -69,10 +73,11 @@ const MAX_BUFFER: usize = 64 * 1024;
 ///   earlier write has reached the OS.
 /// - An error of a queued write is returned by the next operation on the file (a read, write, seek, flush, or
 ///   one of the methods here), which then does not run.
-/// - Dropping a `File` with a write in flight does not lose the write: the pool still performs it. It is done
-///   at the latest when the runtime is dropped (the runtime waits for running blocking jobs, and a file write
-///   still queued is performed by the thread dropping the runtime). Its error is lost, though, and other code
-///   may read the file before it lands: flush first if that matters.
+/// - Dropping a `File` with a write in flight does not lose the write: the pool (or, on io_uring, the loop's
+///   ring, which never cancels a write) still performs it. It is done at the latest when the runtime is dropped
+///   (the runtime waits for running blocking jobs and for the ring's file operations, and a file write still
+///   queued is performed by the thread dropping the runtime). Its error is lost, though, and other code may
+///   read the file before it lands: flush first if that matters.
 ///
 /// A read asks the OS for at most as many bytes as the caller's buffer holds (up to 64 KiB). Wrap a `File` in
 /// a [`BufReader`](crate::io::BufReader) for many small reads.
@@ -87,8 +92,8 @@ pub struct File {
 enum State {
     /// No operation in flight; the buffer holds read-ahead bytes, if any (rule 2).
     Idle(Buf),
-    /// An operation is in flight on the pool; it gives back its outcome and the buffer.
-    Busy(JoinHandle<(Outcome, Buf)>),
+    /// An operation is in flight (on the pool or the loop's ring); it gives back its outcome and the buffer.
+    Busy(Pending<(Outcome, Buf)>),
 }
 
 /// How an operation on a [`File`] ended.
@@ -360,7 +365,7 @@ impl File {
     /// operation stays in flight and the next one waits for it.
     async fn run_exclusive(
         &mut self,
-        start: impl FnOnce(Arc<StdFile>, Buf) -> JoinHandle<(Outcome, Buf)>,
+        start: impl FnOnce(Arc<StdFile>, Buf) -> Pending<(Outcome, Buf)>,
     ) -> io::Result<Outcome> {
         poll_fn(|cx| self.poll_idle(cx)).await?;
         let State::Idle(buf) = &mut self.state else {
@@ -569,6 +574,20 @@ impl Op for ReadAhead {
         let result = self.buf.read_from(&self.file, self.len);
         (Outcome::Read(result), self.buf)
     }
+
+    /// A `read` at the cursor, which the kernel moves (rule 2 holds as on the pool).
+    fn ring_form(&mut self) -> Option<FileOp> {
+        Some(FileOp::Read {
+            file: self.file.clone(),
+            buf: self.buf.lend_for_read(),
+            len: self.len,
+        })
+    }
+
+    fn ring_done(mut self, (result, bytes, _): RingDone) -> Self::Output {
+        self.buf.give_back(bytes);
+        (Outcome::Read(result), self.buf)
+    }
 }
 
 /// Writes the buffer at the cursor, after stepping back over read-ahead bytes (rules 2 and 3).
@@ -594,6 +613,31 @@ impl Op for QueuedWrite {
     /// pool down.
     fn cancelled(self) {
         let _ = self.run_blocking();
+    }
+
+    /// A `write` of all the bytes at the cursor; after a read ahead (the cursor must step back first) it runs
+    /// on the pool.
+    fn ring_form(&mut self) -> Option<FileOp> {
+        (self.seek_back == 0).then(|| FileOp::Write {
+            file: self.file.clone(),
+            buf: self.buf.lend_for_write(),
+        })
+    }
+
+    fn ring_done(mut self, (result, bytes, _): RingDone) -> Self::Output {
+        let len = bytes.len();
+        let mut bytes = bytes;
+        bytes.clear();
+        self.buf.give_back(bytes);
+        let result = match result {
+            Ok(written) if written < len => Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "failed to write the whole buffer",
+            )),
+            Ok(_) => Ok(()),
+            Err(error) => Err(error),
+        };
+        (Outcome::Write(result), self.buf)
     }
 }
 
@@ -664,6 +708,17 @@ impl Op for SyncToDevice {
             self.file.sync_all()
         };
         (Outcome::Done(result), self.buf)
+    }
+
+    fn ring_form(&mut self) -> Option<FileOp> {
+        Some(FileOp::Sync {
+            file: self.file.clone(),
+            data_only: self.data_only,
+        })
+    }
+
+    fn ring_done(self, (result, _, _): RingDone) -> Self::Output {
+        (Outcome::Done(result.map(drop)), self.buf)
     }
 }
 

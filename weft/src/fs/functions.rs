@@ -1,13 +1,16 @@
 //! The free functions: one operation on one or two paths each, like their namesakes in [`std::fs`].
 //!
 //! Each takes its paths as `impl AsRef<Path>`, copies them into an operation value that owns them, and awaits
-//! that operation on the blocking pool (see `op`). Each function is followed by its operation.
+//! that operation on the blocking pool (see `op`). Each function is followed by its operation. On a loop that
+//! runs io_uring, `read`, `read_to_string` and `write` go through its ring instead (`whole.rs`).
 
 use std::fs::Metadata;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::op::{self, Op};
+use super::ring::RingOp;
+use super::whole;
 
 /// Reads the whole file at `path` into a vector of bytes. Like [`std::fs::read`].
 ///
@@ -22,6 +25,9 @@ use super::op::{self, Op};
 /// .unwrap();
 /// ```
 pub async fn read(path: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    if RingOp::available() {
+        return whole::read(path.as_ref()).await;
+    }
     op::run(ReadFile(path.as_ref().to_owned())).await
 }
 
@@ -50,6 +56,15 @@ impl Op for ReadFile {
 /// .unwrap();
 /// ```
 pub async fn read_to_string(path: impl AsRef<Path>) -> io::Result<String> {
+    if RingOp::available() {
+        let bytes = whole::read(path.as_ref()).await?;
+        return String::from_utf8(bytes).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            )
+        });
+    }
     op::run(ReadFileToString(path.as_ref().to_owned())).await
 }
 
@@ -79,6 +94,9 @@ impl Op for ReadFileToString {
 /// .unwrap();
 /// ```
 pub async fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> io::Result<()> {
+    if RingOp::available() {
+        return whole::write(path.as_ref(), contents.as_ref().to_owned()).await;
+    }
     op::run(WriteFile {
         path: path.as_ref().to_owned(),
         contents: contents.as_ref().to_owned(),

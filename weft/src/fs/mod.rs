@@ -2,12 +2,19 @@
 //! [`File`] with the `futures-io` traits.
 //!
 //! The kernel has no readiness notification for regular files (epoll calls them always ready, then a read
-//! blocks on the disk), so each operation runs on the blocking pool and the calling task waits for it like for
-//! any other buzzer. Every operation is a value behind one internal trait (`op::Op`) so that an io_uring driver
-//! can take them over one at a time later; the API will not change.
+//! blocks on the disk). So on a loop that runs the io_uring driver, reads, writes, opens and `fsync`s (and
+//! `read`, `read_to_string`, `write`) are io_uring operations the loop submits and completes itself; every
+//! other operation, and every operation on epoll or outside a loop, runs on the blocking pool. Either way the
+//! calling task waits for it like for any other buzzer, and the API is the same. Every operation is a value
+//! behind one internal trait (`op::Op`), which says whether it has an io_uring form.
 //!
-//! Cancellation: dropping the future of an operation does not stop it — it already runs on a pool thread and
-//! finishes there (a write is completed, never half-done by the drop); only its result is dropped.
+//! Cancellation: dropping the future of an operation does not undo it — a write is completed, never half-done
+//! by the drop (on io_uring it is never cancelled); a read or an open still waiting on io_uring is cancelled,
+//! and its result, if it came anyway, is dropped (an opened descriptor closed).
+//!
+//! On io_uring, a file operation in flight belongs to the loop that started it: a [`File`] with one in flight
+//! must be awaited on that loop (moving it to another loop or runtime then panics, saying so). A task stays on
+//! its loop, so this only matters when a file is handed to another loop mid-operation.
 //!
 //! ```
 //! use weft::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,6 +49,8 @@ mod functions;
 mod op;
 mod open_options;
 mod read_dir;
+mod ring;
+mod whole;
 
 pub use file::File;
 pub use functions::{

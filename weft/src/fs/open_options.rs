@@ -1,12 +1,16 @@
 //! [`OpenOptions`]: how to open a file (read, write, append, create, ...), then [`open`](OpenOptions::open) it
 //! without blocking the loop.
 
+use std::ffi::CString;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::op::{self, Op};
+use super::ring::RingDone;
 use super::File;
+use crate::driver::FileOp;
 
 /// Options for opening a file, set with chained calls, then [`open`](OpenOptions::open). The same options as
 /// [`std::fs::OpenOptions`], whose documentation describes how they combine; only `open` is async.
@@ -33,6 +37,62 @@ use super::File;
 pub struct OpenOptions {
     /// The options themselves; std knows how to open with them.
     std: std::fs::OpenOptions,
+    /// The same options, readable, to open with `openat` on io_uring; `None` for options made by std (which
+    /// cannot be read back): those open on the blocking pool.
+    flags: Option<Flags>,
+}
+
+/// What [`OpenOptions`] were told, to turn into `open(2)` flags as std does.
+#[derive(Clone, Copy, Debug, Default)]
+struct Flags {
+    /// `read`.
+    read: bool,
+    /// `write`.
+    write: bool,
+    /// `append`.
+    append: bool,
+    /// `truncate`.
+    truncate: bool,
+    /// `create`.
+    create: bool,
+    /// `create_new`.
+    create_new: bool,
+    /// `mode`, if set (std's default is `0o666`).
+    mode: Option<u32>,
+    /// `custom_flags`.
+    custom: i32,
+}
+
+impl Flags {
+    /// The `open(2)` flags and mode, as std computes them; `None` for a combination std refuses (it opens on
+    /// the pool then, so the error is std's own).
+    fn to_open(self) -> Option<(i32, u32)> {
+        let access = match (self.read, self.write, self.append) {
+            (true, false, false) => libc::O_RDONLY,
+            (false, true, false) => libc::O_WRONLY,
+            (true, true, false) => libc::O_RDWR,
+            (false, _, true) => libc::O_WRONLY | libc::O_APPEND,
+            (true, _, true) => libc::O_RDWR | libc::O_APPEND,
+            (false, false, false) => return None,
+        };
+        let creation = match (
+            self.write || self.append,
+            self.truncate,
+            self.create,
+            self.create_new,
+        ) {
+            (false, false, false, false) => 0,
+            (false, ..) => return None,
+            (true, true, _, false) if self.append => return None,
+            (true, _, _, true) => libc::O_CREAT | libc::O_EXCL,
+            (true, false, false, false) => 0,
+            (true, false, true, false) => libc::O_CREAT,
+            (true, true, false, false) => libc::O_TRUNC,
+            (true, true, true, false) => libc::O_CREAT | libc::O_TRUNC,
+        };
+        let custom = self.custom & !libc::O_ACCMODE;
+        Some((access | creation | custom, self.mode.unwrap_or(0o666)))
+    }
 }
 
 impl OpenOptions {
@@ -50,6 +110,7 @@ impl OpenOptions {
     pub fn new() -> OpenOptions {
         OpenOptions {
             std: std::fs::OpenOptions::new(),
+            flags: Some(Flags::default()),
         }
     }
 
@@ -72,6 +133,9 @@ impl OpenOptions {
     /// ```
     pub fn read(&mut self, read: bool) -> &mut OpenOptions {
         self.std.read(read);
+        if let Some(flags) = &mut self.flags {
+            flags.read = read;
+        }
         self
     }
 
@@ -94,6 +158,9 @@ impl OpenOptions {
     /// ```
     pub fn write(&mut self, write: bool) -> &mut OpenOptions {
         self.std.write(write);
+        if let Some(flags) = &mut self.flags {
+            flags.write = write;
+        }
         self
     }
 
@@ -116,6 +183,9 @@ impl OpenOptions {
     /// ```
     pub fn append(&mut self, append: bool) -> &mut OpenOptions {
         self.std.append(append);
+        if let Some(flags) = &mut self.flags {
+            flags.append = append;
+        }
         self
     }
 
@@ -134,6 +204,9 @@ impl OpenOptions {
     /// ```
     pub fn truncate(&mut self, truncate: bool) -> &mut OpenOptions {
         self.std.truncate(truncate);
+        if let Some(flags) = &mut self.flags {
+            flags.truncate = truncate;
+        }
         self
     }
 
@@ -151,6 +224,9 @@ impl OpenOptions {
     /// ```
     pub fn create(&mut self, create: bool) -> &mut OpenOptions {
         self.std.create(create);
+        if let Some(flags) = &mut self.flags {
+            flags.create = create;
+        }
         self
     }
 
@@ -173,6 +249,9 @@ impl OpenOptions {
     /// ```
     pub fn create_new(&mut self, create_new: bool) -> &mut OpenOptions {
         self.std.create_new(create_new);
+        if let Some(flags) = &mut self.flags {
+            flags.create_new = create_new;
+        }
         self
     }
 
@@ -193,6 +272,9 @@ impl OpenOptions {
     /// ```
     pub fn mode(&mut self, mode: u32) -> &mut OpenOptions {
         self.std.mode(mode);
+        if let Some(flags) = &mut self.flags {
+            flags.mode = Some(mode);
+        }
         self
     }
 
@@ -212,6 +294,9 @@ impl OpenOptions {
     /// ```
     pub fn custom_flags(&mut self, flags: i32) -> &mut OpenOptions {
         self.std.custom_flags(flags);
+        if let Some(mirror) = &mut self.flags {
+            mirror.custom = flags;
+        }
         self
     }
 
@@ -227,12 +312,17 @@ impl OpenOptions {
     /// .unwrap();
     /// ```
     pub async fn open(&self, path: impl AsRef<Path>) -> io::Result<File> {
-        let std = op::run(Open {
-            path: path.as_ref().to_owned(),
+        Ok(File::from_std(self.open_std(path.as_ref()).await?))
+    }
+
+    /// Opens `path` as a std file (on the loop's ring where it runs one, else on the pool).
+    pub(super) async fn open_std(&self, path: &Path) -> io::Result<std::fs::File> {
+        op::run(Open {
+            path: path.to_owned(),
             options: self.std.clone(),
+            flags: self.flags,
         })
-        .await?;
-        Ok(File::from_std(std))
+        .await
     }
 }
 
@@ -246,7 +336,7 @@ impl Default for OpenOptions {
 impl From<std::fs::OpenOptions> for OpenOptions {
     /// Wraps options set up with std.
     fn from(std: std::fs::OpenOptions) -> OpenOptions {
-        OpenOptions { std }
+        OpenOptions { std, flags: None }
     }
 }
 
@@ -256,6 +346,8 @@ struct Open {
     path: PathBuf,
     /// How.
     options: std::fs::OpenOptions,
+    /// How, readable (for `openat` on io_uring).
+    flags: Option<Flags>,
 }
 
 impl Op for Open {
@@ -263,5 +355,20 @@ impl Op for Open {
 
     fn run_blocking(self) -> Self::Output {
         self.options.open(self.path)
+    }
+
+    /// `openat` with the flags std would use; options std refuses, or a path with a NUL byte, open on the
+    /// pool for std's own error.
+    fn ring_form(&mut self) -> Option<FileOp> {
+        let (flags, mode) = self.flags?.to_open()?;
+        let path = CString::new(self.path.as_os_str().as_bytes()).ok()?;
+        Some(FileOp::Open { path, flags, mode })
+    }
+
+    fn ring_done(self, (result, _, opened): RingDone) -> Self::Output {
+        result?;
+        let fd = opened
+            .ok_or_else(|| io::Error::other("weft: openat completed without a descriptor"))?;
+        Ok(std::fs::File::from(fd))
     }
 }

@@ -16,7 +16,6 @@ use std::task::{ready, Context, Poll};
 use futures_core::Stream;
 
 use super::op::{self, Op};
-use crate::cell::JoinHandle;
 
 /// How many entries one trip to the pool fetches.
 const BATCH: usize = 32;
@@ -80,7 +79,7 @@ enum State {
     /// Entries on hand, and the directory if not exhausted.
     Idle(Batch),
     /// A batch is being fetched on the pool.
-    Busy(JoinHandle<Batch>),
+    Busy(op::Pending<Batch>),
 }
 
 /// A batch of entries and what is left to list.

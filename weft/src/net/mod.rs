@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod backoff;
+mod datagram;
 pub(crate) mod source;
 pub(crate) mod split;
 mod stream;
@@ -31,7 +32,8 @@ mod tcp;
 mod udp;
 mod unix;
 
-pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+pub use datagram::IoDatagram;
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReadSide, WriteHalf, WriteSide};
 pub use std::net::{Shutdown, SocketAddr};
 pub use stream::IoStream;
 pub use tcp::{TcpListener, TcpSocket, TcpStream};

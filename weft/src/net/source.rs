@@ -15,11 +15,12 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::cell::coop;
 use crate::cell::{Label, Op};
-use crate::driver::Direction;
+use crate::driver::{Direction, Handoff, HandoffSender};
 use crate::runtime::context;
 use crate::runtime::Shared;
 
@@ -179,6 +180,71 @@ impl<T: AsFd> Source<T> {
         })
     }
 
+    /// Whether this loop's driver moves a connected stream's bytes by completions (`recv`/`send` operations)
+    /// rather than readiness; `false` outside a runtime (the readiness path then panics with the caller's line).
+    #[inline]
+    pub(crate) fn completion_streams(&self) -> bool {
+        context::with_core(|core| core.is_some_and(|core| core.driver().completion_streams()))
+    }
+
+    /// Runs a completion-I/O call of a connected stream (`op`, given the driver and this stream's key), within
+    /// the task's budget; while it waits, the task's bookmark is `wait` on this descriptor.
+    pub(crate) fn poll_completion<R>(
+        &self,
+        cx: &mut Context<'_>,
+        wait: Wait,
+        op: impl FnOnce(&crate::driver::Reactor, u32, &mut Context<'_>) -> Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        coop::budgeted(cx, |cx| {
+            context::with_core(|core| {
+                let Some(core) = core else {
+                    outside_runtime(wait);
+                };
+                let driver = core.driver();
+                // A stream that moved here reads what its previous loop received first (`driver::Handoff`).
+                let on_move = |key| {
+                    let handoff = Arc::new(Handoff::default());
+                    driver.expect_handoff(key, handoff.clone());
+                    Some(handoff)
+                };
+                let key = match self.key_moving(
+                    core.shared(),
+                    |fd| driver.register_stream(fd),
+                    on_move,
+                ) {
+                    Ok(key) => key,
+                    Err(error) => return Poll::Ready(Err(error)),
+                };
+                let result = op(driver, key, cx);
+                if result.is_pending() {
+                    self.bookmark(wait);
+                }
+                result
+            })
+        })
+    }
+
+    /// Runs `op` with the driver and this stream's key if the current loop does completion I/O and the stream
+    /// is registered with it; `None` otherwise.
+    pub(crate) fn with_completion_key<R>(
+        &self,
+        op: impl FnOnce(&crate::driver::Reactor, u32, &Shared) -> R,
+    ) -> Option<R> {
+        context::with_core(|core| {
+            let core = core?;
+            if !core.driver().completion_streams() {
+                return None;
+            }
+            let registration = self.registration.0.load(Ordering::Acquire);
+            if registration == UNREGISTERED
+                || (registration >> 32) as u32 != core.shared().id() as u32
+            {
+                return None;
+            }
+            Some(op(core.driver(), registration as u32, core.shared()))
+        })
+    }
+
     /// Leaves `wait` on this descriptor as the task's bookmark (for an operation that waits on something else
     /// first, such as an accept pausing at the descriptor limit).
     pub(crate) fn bookmark(&self, wait: Wait) {
@@ -230,6 +296,17 @@ impl<T: AsFd> Source<T> {
         shared: &Shared,
         register: impl FnOnce(i32) -> io::Result<u32>,
     ) -> io::Result<u32> {
+        self.key_moving(shared, register, |_| None)
+    }
+
+    /// [`key_on`](Self::key_on); when the source moves here from another loop, `on_move(new key)` may give a
+    /// [`Handoff`] for the old loop to pass the stream's leftovers through.
+    fn key_moving(
+        &self,
+        shared: &Shared,
+        register: impl FnOnce(i32) -> io::Result<u32>,
+        on_move: impl FnOnce(u32) -> Option<Arc<Handoff>>,
+    ) -> io::Result<u32> {
         let loop_id = shared.id() as u32;
         let current = self.registration.0.load(Ordering::Acquire);
         if current != UNREGISTERED && (current >> 32) as u32 == loop_id {
@@ -240,7 +317,7 @@ impl<T: AsFd> Source<T> {
         match self.registration.0.compare_exchange(current, registration, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
                 if current != UNREGISTERED {
-                    forget_elsewhere(current);
+                    forget_elsewhere(current, on_move(key).map(HandoffSender));
                 }
                 Ok(key)
             }
@@ -251,8 +328,9 @@ impl<T: AsFd> Source<T> {
     }
 }
 
-/// Tells the loop named in `registration` to free its entry for a source it no longer owns.
-fn forget_elsewhere(registration: u64) {
+/// Tells the loop named in `registration` to free its entry for a source it no longer owns; a stream that moved
+/// also passes its leftovers through `handoff` (dropped unsent, it completes empty: never a reader left waiting).
+fn forget_elsewhere(registration: u64, handoff: Option<HandoffSender>) {
     let (loop_id, key) = (registration >> 32, registration as u32);
     let freed_here = context::with_core(|core| match core {
         Some(core) if core.shared().id() as u32 == loop_id as u32 => {
@@ -263,7 +341,7 @@ fn forget_elsewhere(registration: u64) {
     });
     if !freed_here {
         if let Some(shared) = Shared::find(loop_id) {
-            shared.push_remote(|remote| remote.orphan_sources.push(key));
+            shared.push_remote(|remote| remote.orphan_sources.push((key, handoff)));
         }
     }
 }
@@ -274,7 +352,7 @@ impl Drop for Registration {
         if registration != UNREGISTERED {
             // The descriptor closes right after (the source's `io` field drops next), which takes it out of
             // epoll.
-            forget_elsewhere(registration);
+            forget_elsewhere(registration, None);
         }
     }
 }

@@ -16,7 +16,7 @@ use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
 
@@ -130,6 +130,23 @@ impl<T: StreamSocket> IoStream<T> {
     /// });
     /// ```
     pub fn into_std(self) -> io::Result<T> {
+        // With completion I/O, a read that was dropped midway may have taken bytes from the kernel: they cannot
+        // go back, so the stream refuses to leave rather than lose them.
+        let (unread, unsent) = self
+            .source
+            .with_completion_key(|driver, key, shared| driver.settle_stream(key, &shared.eventfd))
+            .unwrap_or((0, false));
+        if unread > 0 {
+            return Err(io::Error::other(format!(
+                "weft: into_std: {unread} bytes already received are unread; read them first"
+            )));
+        }
+        if unsent {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "weft: into_std: the peer took none of the bytes written for a second; flush first",
+            ));
+        }
         self.source.into_inner()
     }
 
@@ -153,6 +170,17 @@ impl<T: StreamSocket> IoStream<T> {
     /// });
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        // With completion I/O, bytes written may not have left yet: the write side shuts after them.
+        let after_sends = how != Shutdown::Read
+            && self
+                .source
+                .with_completion_key(|driver, key, _| driver.stream_shutdown_after_sends(key))
+                .unwrap_or(false);
+        let how = match (after_sends, how) {
+            (false, how) => how,
+            (true, Shutdown::Write) => return Ok(()),
+            (true, _) => Shutdown::Read,
+        };
         match self.source.get_ref().shutdown_socket(how) {
             Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(()),
             result => result,
@@ -302,12 +330,27 @@ impl<T: StreamSocket> IoStream<T> {
     /// ```
     #[track_caller]
     pub fn peek<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        self.source
-            .read_with(T::READ, move |stream| socket::peek(stream.as_fd(), buf))
+        let wait = Wait::here(T::READ);
+        poll_fn(move |cx| {
+            if self.source.completion_streams() {
+                return self.source.poll_completion(cx, wait, |driver, key, cx| {
+                    driver.poll_stream_read(key, cx, buf, false)
+                });
+            }
+            self.source.poll_io(cx, Direction::Read, wait, |stream| {
+                socket::peek(stream.as_fd(), buf)
+            })
+        })
     }
 
     /// Writes some of `buf`, waiting until the socket can take data; returns how much was written.
     /// Cancel-safe: if the future is dropped, nothing was written.
+    ///
+    /// On the io_uring driver the bytes are copied and handed to the kernel with the loop's next turn, together
+    /// with every other write of that turn (one `send` per stream): they are sent, in order, even if the stream
+    /// is dropped right after; a connection that fails returns its error from the next write, and
+    /// [`flush`](crate::io::AsyncWriteExt::flush) waits until they have left. Code that blocks the loop's thread
+    /// right after writing (a blocking call inside a task) should flush first.
     ///
     /// ```
     /// // Every weft stream has this method; a Unix pair keeps the example short.
@@ -354,8 +397,9 @@ impl<T: StreamSocket> IoStream<T> {
         poll_fn(move |cx| self.poll_write_vectored_with(cx, bufs, wait))
     }
 
-    /// Writes all of `buf`. A closed peer gives `BrokenPipe` (never `SIGPIPE`). Not cancel-safe: part of the
-    /// buffer may have been written when the future is dropped.
+    /// Writes all of `buf`. A closed peer gives `BrokenPipe` (never `SIGPIPE`) — on io_uring, where writes
+    /// leave with the loop's next turn, from the next write or from `flush`. Not cancel-safe: part of the buffer
+    /// may have been written when the future is dropped.
     ///
     /// ```
     /// // Every weft stream has this method; a Unix pair keeps the example short.
@@ -373,8 +417,9 @@ impl<T: StreamSocket> IoStream<T> {
     ///     assert_eq!(reader.await.unwrap(), message);
     ///
     ///     // `b` is gone now: writing gives BrokenPipe, and the process gets no SIGPIPE.
-    ///     let error = a.write_all(b"anyone?").await.unwrap_err();
-    ///     assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe);
+    ///     use weft::io::AsyncWriteExt;
+    ///     let written = async { a.write_all(b"anyone?").await?; (&a).flush().await };
+    ///     assert_eq!(written.await.unwrap_err().kind(), std::io::ErrorKind::BrokenPipe);
     /// });
     /// ```
     #[track_caller]
@@ -400,6 +445,11 @@ impl<T: StreamSocket> IoStream<T> {
         buf: &mut [u8],
         wait: Wait,
     ) -> Poll<io::Result<usize>> {
+        if self.source.completion_streams() {
+            return self.source.poll_completion(cx, wait, |driver, key, cx| {
+                driver.poll_stream_read(key, cx, buf, true)
+            });
+        }
         let want = buf.len();
         self.source
             .poll_transfer(cx, Direction::Read, want, wait, |stream| {
@@ -414,10 +464,26 @@ impl<T: StreamSocket> IoStream<T> {
         buf: &[u8],
         wait: Wait,
     ) -> Poll<io::Result<usize>> {
+        if self.source.completion_streams() {
+            return self.source.poll_completion(cx, wait, |driver, key, cx| {
+                driver.poll_stream_write(key, cx, &[IoSlice::new(buf)])
+            });
+        }
         self.source
             .poll_transfer(cx, Direction::Write, buf.len(), wait, |stream| {
                 socket::send(stream.as_fd(), buf)
             })
+    }
+
+    /// Polls until every byte written has left (completion I/O sends them with the loop's next park; with
+    /// readiness a write that returned is already in the kernel).
+    fn poll_flush_with(&self, cx: &mut Context<'_>, wait: Wait) -> Poll<io::Result<()>> {
+        if self.source.completion_streams() {
+            return self.source.poll_completion(cx, wait, |driver, key, cx| {
+                driver.poll_stream_flush(key, cx)
+            });
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// Polls a vectored write, bookmarking `wait` while it waits.
@@ -427,6 +493,11 @@ impl<T: StreamSocket> IoStream<T> {
         bufs: &[IoSlice<'_>],
         wait: Wait,
     ) -> Poll<io::Result<usize>> {
+        if self.source.completion_streams() {
+            return self.source.poll_completion(cx, wait, |driver, key, cx| {
+                driver.poll_stream_write(key, cx, bufs)
+            });
+        }
         let want = bufs.iter().map(|buf| buf.len()).sum();
         self.source
             .poll_transfer(cx, Direction::Write, want, wait, |stream| {
@@ -485,11 +556,12 @@ impl<T: StreamSocket> AsyncWrite for &IoStream<T> {
         self.poll_write_vectored_with(cx, bufs, Wait::here(T::WRITE))
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush_with(cx, Wait::here(T::WRITE))
     }
 
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_flush_with(cx, Wait::here(T::WRITE)))?;
         Poll::Ready(self.shutdown(Shutdown::Write))
     }
 }

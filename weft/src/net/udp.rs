@@ -1,19 +1,21 @@
-//! UDP: [`UdpSocket`].
+//! UDP: [`UdpSocket`], an [`IoDatagram`] over `std::net::UdpSocket`, and what only UDP sockets have.
 
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::datagram::{DatagramSocket, IoDatagram};
 use super::each_addr;
 use super::source::{Source, Wait};
 use crate::cell::Op;
 use crate::driver::Direction;
 
-/// A UDP socket.
+/// A UDP socket: `IoDatagram<std::net::UdpSocket>` (its `from_std`, `into_std`, `local_addr`, `send`, `recv` and
+/// `recv_from` are [`IoDatagram`]'s).
 ///
 /// ```
 /// use weft::net::UdpSocket;
@@ -27,12 +29,26 @@ use crate::driver::Direction;
 ///     assert_eq!((&buf[..len], from), (&b"datagram"[..], a.local_addr().unwrap()));
 /// });
 /// ```
-pub struct UdpSocket {
-    /// The socket, non-blocking.
-    source: Source<std::net::UdpSocket>,
+pub type UdpSocket = IoDatagram<std::net::UdpSocket>;
+
+#[allow(private_interfaces, reason = "DatagramSocket is sealed")]
+impl DatagramSocket for std::net::UdpSocket {
+    type Addr = SocketAddr;
+
+    const SEND: Op = Op::UdpSend;
+    const RECV: Op = Op::UdpRecv;
+
+    fn local_addr_socket(&self) -> io::Result<SocketAddr> {
+        self.local_addr()
+    }
+
+    fn recv_from_socket(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.recv_from(buf)
+    }
 }
 
-impl UdpSocket {
+/// The methods only a UDP socket has.
+impl IoDatagram<std::net::UdpSocket> {
     /// Binds to `addr`. Port 0 picks a free port.
     ///
     /// ```
@@ -59,66 +75,6 @@ impl UdpSocket {
             })
         })
         .await
-    }
-
-    /// Wraps a standard socket (made non-blocking here).
-    ///
-    /// ```
-    /// use weft::net::UdpSocket;
-    ///
-    /// let std_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    /// let address = std_socket.local_addr().unwrap();
-    /// weft::run(async {
-    ///     let socket = UdpSocket::from_std(std_socket).unwrap();
-    ///     assert_eq!(socket.local_addr().unwrap(), address);
-    ///     socket.send_to(b"to myself", address).await.unwrap();
-    ///     let mut buf = [0; 16];
-    ///     let (len, from) = socket.recv_from(&mut buf).await.unwrap();
-    ///     assert_eq!((&buf[..len], from), (&b"to myself"[..], address));
-    /// });
-    /// ```
-    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        socket.set_nonblocking(true)?;
-        Ok(UdpSocket {
-            source: Source::new(socket),
-        })
-    }
-
-    /// Gives the standard socket back, **still non-blocking** (as tokio's `into_std`): call `set_nonblocking(false)`
-    /// before blocking calls on it. It leaves its loop's reactor, and [`from_std`](Self::from_std) adopts it again
-    /// on any loop.
-    ///
-    /// ```
-    /// use weft::net::UdpSocket;
-    ///
-    /// weft::run(async {
-    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    ///     a.send_to(b"to std", b.local_addr().unwrap()).await.unwrap();
-    ///     let b = b.into_std().unwrap();
-    ///     b.set_nonblocking(false).unwrap(); // it comes back non-blocking
-    ///     let mut buf = [0; 16];
-    ///     let (len, _) = b.recv_from(&mut buf).unwrap();
-    ///     assert_eq!(&buf[..len], b"to std");
-    /// });
-    /// ```
-    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        self.source.into_inner()
-    }
-
-    /// The local address.
-    ///
-    /// ```
-    /// use std::net::Ipv4Addr;
-    /// use weft::net::UdpSocket;
-    ///
-    /// weft::run(async {
-    ///     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    ///     assert_eq!(socket.local_addr().unwrap().ip(), Ipv4Addr::LOCALHOST);
-    /// });
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.source.get_ref().local_addr()
     }
 
     /// The connected peer's address; `NotConnected` before [`connect`](Self::connect).
@@ -164,51 +120,6 @@ impl UdpSocket {
         .await
     }
 
-    /// Sends a datagram to the connected peer; returns its length.
-    ///
-    /// Cancellation safety: a datagram goes out whole in one system call or not at all, so dropping the future
-    /// never sends part of it.
-    ///
-    /// ```
-    /// use weft::net::UdpSocket;
-    ///
-    /// weft::run(async {
-    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    ///     a.connect(b.local_addr().unwrap()).await.unwrap();
-    ///     assert_eq!(a.send(b"hello").await.unwrap(), 5);
-    ///     let mut buf = [0; 16];
-    ///     let (len, from) = b.recv_from(&mut buf).await.unwrap();
-    ///     assert_eq!((&buf[..len], from), (&b"hello"[..], a.local_addr().unwrap()));
-    /// });
-    /// ```
-    #[track_caller]
-    pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        self.source
-            .write_with(Op::UdpSend, move |socket| socket.send(buf))
-    }
-
-    /// Receives a datagram from the connected peer; a datagram longer than `buf` is truncated. Cancel-safe.
-    ///
-    /// ```
-    /// use weft::net::UdpSocket;
-    ///
-    /// weft::run(async {
-    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    ///     b.connect(a.local_addr().unwrap()).await.unwrap();
-    ///     a.send_to(b"0123456789", b.local_addr().unwrap()).await.unwrap();
-    ///     let mut small = [0; 4];
-    ///     assert_eq!(b.recv(&mut small).await.unwrap(), 4); // the other 6 bytes are gone
-    ///     assert_eq!(&small, b"0123");
-    /// });
-    /// ```
-    #[track_caller]
-    pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        self.source
-            .read_with(Op::UdpRecv, move |socket| socket.recv(buf))
-    }
-
     /// Sends a datagram to `target`; returns its length.
     ///
     /// Cancellation safety: a datagram goes out whole in one system call or not at all, so dropping the future
@@ -240,31 +151,6 @@ impl UdpSocket {
                 })
             })
         })
-    }
-
-    /// Receives a datagram and its sender's address; a datagram longer than `buf` is truncated. Cancel-safe.
-    ///
-    /// ```
-    /// use weft::net::UdpSocket;
-    ///
-    /// weft::run(async {
-    ///     let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    ///     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    ///     client.send_to(b"ping", server.local_addr().unwrap()).await.unwrap();
-    ///     let mut buf = [0; 16];
-    ///     let (len, from) = server.recv_from(&mut buf).await.unwrap();
-    ///     assert_eq!(from, client.local_addr().unwrap());
-    ///     server.send_to(&buf[..len], from).await.unwrap(); // reply to the sender
-    ///     assert_eq!(client.recv_from(&mut buf).await.unwrap().0, 4);
-    /// });
-    /// ```
-    #[track_caller]
-    pub fn recv_from<'a>(
-        &'a self,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
-        self.source
-            .read_with(Op::UdpRecv, move |socket| socket.recv_from(buf))
     }
 
     /// Receives a datagram without removing it from the queue.
@@ -326,18 +212,6 @@ impl UdpSocket {
     /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         self.source.get_ref().set_ttl(ttl)
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.source.get_ref().as_fd()
     }
 }
 

@@ -104,6 +104,8 @@ pub struct Builder {
     pub(crate) loops: usize,
     /// Whether to pin loop i to the i-th allowed CPU (`None`: when there is more than one loop).
     pub(crate) pin_loops: Option<bool>,
+    /// Whether `Handle::spawn`'s tasks may be taken, before their first poll, by an idle loop.
+    pub(crate) steal: bool,
     /// The I/O driver asked for.
     pub(crate) driver: Driver,
 }
@@ -134,6 +136,7 @@ impl Builder {
             probe: crate::default_probe_settings(),
             loops: 1,
             pin_loops: None,
+            steal: false,
             driver: Driver::Auto,
         }
     }
@@ -253,12 +256,51 @@ impl Builder {
     /// more than one loop). Loop 0 is the thread that builds the runtime: it is pinned while the runtime lives and
     /// may run anywhere again once it is dropped. Blocking-pool threads are never pinned.
     ///
+    /// Pinning pays when the loops have their cores to themselves: each keeps its caches and never migrates.
+    /// Where other busy processes share those cores (a sidecar, a load generator, a noisy neighbour), a pinned
+    /// loop waits for its core while another stands idle, and its connections wait with it; say
+    /// `pin_loops(false)` there and let the kernel's scheduler move the loops. (weft-bench, 2 CPUs, the load
+    /// generator on one of them: unpinned loops served echo with 500 connections at 1.16× tokio multi_thread's
+    /// rate, pinned ones at 0.82×; `weft-bench/RESULTS.md`, 2026-12-04 15:50.)
+    ///
     /// ```
     /// let runtime = weft::Builder::new().loops(2).pin_loops(false).build().unwrap();
     /// assert_eq!(runtime.handle().loops().len(), 2);
     /// ```
     pub fn pin_loops(&mut self, pin: bool) -> &mut Builder {
         self.pin_loops = Some(pin);
+        self
+    }
+
+    /// Whether an idle loop may take tasks that wait to start on a busy one (default `false`: a task runs where
+    /// it was placed). With several loops and `steal(true)`, a task spawned with
+    /// [`Handle::spawn`](crate::Handle::spawn) waits in a queue of the loop it was spawned on (from outside the
+    /// runtime: of the least busy loop) until it is first polled; a loop with nothing to do, before it parks,
+    /// takes half of another loop's waiting tasks (up to 32), and a busy loop wakes a parked one when it has
+    /// tasks waiting. A task moves only before its first poll: after that it has wakers, timers and sockets on
+    /// its loop and stays there. Tasks of [`weft::spawn`](crate::spawn) (which need not be `Send`) and of
+    /// [`Handle::spawn_on`](crate::Handle::spawn_on) never move. The x-ray shows a task on the loop that runs
+    /// it. With one loop, or with `steal(false)`, nothing changes: the same-loop path gains no lock and no atomic.
+    ///
+    /// ```
+    /// let runtime = weft::Builder::new().loops(2).pin_loops(false).steal(true).build().unwrap();
+    /// let handle = runtime.handle();
+    /// let ran_on = runtime.block_on(async move {
+    ///     // Tasks that all arrive on loop 0 and keep it busy: the idle loop 1 takes some.
+    ///     let tasks: Vec<_> = (0..64)
+    ///         .map(|_| {
+    ///             handle.spawn(async {
+    ///                 std::thread::sleep(std::time::Duration::from_millis(1));
+    ///                 weft::current_loop()
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     weft::join_all(tasks).await
+    /// });
+    /// assert_eq!(ran_on.len(), 64);
+    /// ```
+    pub fn steal(&mut self, steal: bool) -> &mut Builder {
+        self.steal = steal;
         self
     }
 
@@ -331,6 +373,7 @@ impl fmt::Debug for Builder {
             .field("probe", &self.probe)
             .field("loops", &self.loops)
             .field("pin_loops", &self.pin_loops)
+            .field("steal", &self.steal)
             .field("driver", &self.driver)
             .finish()
     }

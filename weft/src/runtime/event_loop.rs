@@ -17,6 +17,7 @@ use super::loops::{Group, LoopId};
 use super::probe::{LoopWork, PollInfo, Probe};
 use super::registry::Registry;
 use super::shared::{Remote, Shared};
+use super::steal::{WaitQueue, Waiting};
 use super::LoopCounters;
 use super::{context, Builder, UnhandledPanic, EVENT_INTERVAL};
 use crate::blocking::Pool;
@@ -37,6 +38,9 @@ pub(crate) struct Core {
     shared: Arc<Shared>,
     /// Tasks ready to be polled, each holding its queue reference (task rule 4).
     run_queue: RefCell<VecDeque<TaskRef>>,
+    /// With `Builder::steal` and several loops: `Send` tasks waiting for their first poll, which other loops may
+    /// take (`runtime::steal`).
+    waiting: Option<WaitQueue>,
     /// Every live task (task rule 5).
     registry: RefCell<Registry>,
     /// Live tasks with a name (in `Shared::names`); while zero, that map's lock is never taken.
@@ -114,6 +118,20 @@ impl Drop for Running<'_> {
     }
 }
 
+/// Uncounts a loop from the hungry ones when dropped (see `Core::go_hungry`).
+struct Hungry<'a> {
+    /// The loop.
+    shared: &'a Shared,
+    /// Its group, which counts it.
+    group: &'a Group,
+}
+
+impl Drop for Hungry<'_> {
+    fn drop(&mut self) {
+        self.group.hungry().leave(self.shared.loop_id().index());
+    }
+}
+
 /// Lifts the cooperative budget when `block_on` returns, also by a panic (coop invariant 1).
 struct LiftBudget;
 
@@ -137,6 +155,12 @@ impl Core {
             Some((probe, shared)) => (Some(probe), Some(shared)),
             None => (None, None),
         };
+        let (waiting, stealer) = if builder.steal && builder.loop_count()? > 1 {
+            let (waiting, stealer) = WaitQueue::new();
+            (Some(waiting), Some(stealer))
+        } else {
+            (None, None)
+        };
         let shared = Shared::new(
             loop_id,
             eventfd,
@@ -144,6 +168,7 @@ impl Core {
             pool,
             builder.start_paused,
             probe_shared,
+            stealer,
         );
         let clock = match virtual_time {
             Some(time) => Clock::virtual_from(time),
@@ -153,6 +178,7 @@ impl Core {
         Ok(Core {
             shared,
             run_queue: RefCell::new(VecDeque::new()),
+            waiting,
             registry: RefCell::new(Registry::default()),
             named: Cell::new(0),
             groups: RefCell::new(HashMap::new()),
@@ -237,6 +263,106 @@ impl Core {
         handle
     }
 
+    /// Spawns a `Send` task that waits on this loop for its first poll and that an idle loop may take
+    /// (`Builder::steal`; we are on this loop's thread). `None` gives the future back if this loop does not steal.
+    pub(crate) fn spawn_waiting<F>(
+        &self,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> Result<JoinHandle<F::Output>, F>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let Some(waiting) = &self.waiting else {
+            return Err(future);
+        };
+        // Never from the arena: the cell may move to another loop (task rule 9).
+        let (registry, queue, handle) = raw::new_task(
+            future,
+            Some(self.shared.clone()),
+            false,
+            Id::next(),
+            location,
+        );
+        if self.closing.get() {
+            let _ = registry.shutdown(&self.runner);
+            return Ok(handle);
+        }
+        waiting.push(Waiting { registry, queue });
+        self.wake_hungry();
+        Ok(handle)
+    }
+
+    /// Starts a task taken from a queue of waiting tasks, this loop's or another's: this loop becomes its owner,
+    /// registers it, and returns its queue reference to be polled.
+    fn start_waiting(&self, task: Waiting) -> TaskRef {
+        // SAFETY: task rule 9 and steal invariant 1: a waiting task was spawned by `spawn_waiting` or
+        // `spawn_remote` outside any arena for a `Shared` owner, never polled and in no registry; we hold its
+        // queue reference, popped from the one queue that held it.
+        unsafe { raw::adopt(&task.queue, &self.shared) };
+        LoopCounters::add(&self.counters.tasks_spawned, 1);
+        if let Some(probe) = &self.probe {
+            probe.woke(task.queue.header().id);
+        }
+        self.registry.borrow_mut().insert(task.registry);
+        task.queue
+    }
+
+    /// The next task to poll: a woken one, else one that waits for its first poll (waking a hungry loop to take
+    /// the others, if more wait).
+    fn next_task(&self) -> Option<TaskRef> {
+        let woken = self.run_queue.borrow_mut().pop_front();
+        woken.or_else(|| {
+            let waiting = self.waiting.as_ref()?;
+            let task = self.start_waiting(waiting.pop()?);
+            if !waiting.is_empty() {
+                self.wake_hungry();
+            }
+            Some(task)
+        })
+    }
+
+    /// Tasks wait here for their first poll: wakes a loop parked hungry, if any, to take some.
+    fn wake_hungry(&self) {
+        if let Some(group) = self.shared.group() {
+            group.wake_hungry(self.shared.loop_id());
+        }
+    }
+
+    /// Before polling a batch: one waiting task joins the run queue (so waiting tasks start even while woken ones
+    /// keep the loop busy), and a loop parked hungry is woken to take the others.
+    fn offer_waiting(&self) {
+        let Some(waiting) = &self.waiting else { return };
+        if waiting.is_empty() {
+            return;
+        }
+        if let Some(task) = waiting.pop() {
+            let task = self.start_waiting(task);
+            self.run_queue.borrow_mut().push_back(task);
+        }
+        if !waiting.is_empty() {
+            // Pairs with the fence of a loop going hungry (steal invariant 3): one of the two sees the other.
+            std::sync::atomic::fence(SeqCst);
+            self.wake_hungry();
+        }
+    }
+
+    /// Nothing to do here: takes a batch of another loop's waiting tasks. Returns whether it found any.
+    fn steal(&self) -> bool {
+        let (Some(waiting), Some(group)) = (&self.waiting, self.shared.group()) else {
+            return false;
+        };
+        match group.steal_for(self.shared.loop_id(), waiting) {
+            Some(task) => {
+                let task = self.start_waiting(task);
+                self.run_queue.borrow_mut().push_back(task);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Task `id`, just spawned, is a child of the task group with `key` (see `groups`).
     pub(crate) fn join_group(&self, id: Id, key: u32) {
         self.groups.borrow_mut().insert(id, key);
@@ -315,9 +441,10 @@ impl Core {
             self.stamp_polls_at(Instant::now());
             stats::forget_left(); // what the main future's poll left
         }
+        self.offer_waiting();
         let mut popped = 0;
         while popped < EVENT_INTERVAL {
-            let Some(task) = self.run_queue.borrow_mut().pop_front() else {
+            let Some(task) = self.next_task() else {
                 break;
             };
             popped += 1;
@@ -376,6 +503,10 @@ impl Core {
     /// True if a task or the main future is ready, or `block_on` must return to report a shutdown request.
     fn has_work(&self, main_woken: &AtomicBool) -> bool {
         !self.run_queue.borrow().is_empty()
+            || self
+                .waiting
+                .as_ref()
+                .is_some_and(|waiting| !waiting.is_empty())
             || main_woken.load(SeqCst)
             || self.shutdown_requested.get()
     }
@@ -550,6 +681,7 @@ impl Core {
         self.shared.take_remote(&mut batch, parking);
         if batch.woken.is_empty()
             && batch.spawned.is_empty()
+            && batch.waiting.is_empty()
             && batch.orphan_sources.is_empty()
             && batch.visits.is_empty()
         {
@@ -558,8 +690,9 @@ impl Core {
         for visit in batch.visits.drain(..) {
             visit(self);
         }
-        for key in batch.orphan_sources.drain(..) {
-            self.driver.deregister(key);
+        for (key, handoff) in batch.orphan_sources.drain(..) {
+            self.driver
+                .deregister_orphan(key, handoff, &self.shared.eventfd);
         }
         let mut run_queue = self.run_queue.borrow_mut();
         LoopCounters::add(&self.counters.remote_wakes, batch.woken.len() as u64);
@@ -579,6 +712,19 @@ impl Core {
             }
             // They count as live before they stop counting as handed in, so the loop never looks idler than it is.
             self.shared.metrics.set_tasks_alive(registry.len());
+            self.shared.took_incoming(taken);
+        }
+        if !batch.waiting.is_empty() {
+            let taken = batch.waiting.len();
+            match &self.waiting {
+                Some(waiting) => batch.waiting.drain(..).for_each(|task| waiting.push(task)),
+                None => {
+                    for task in batch.waiting.drain(..) {
+                        let task = self.start_waiting(task);
+                        run_queue.push_back(task);
+                    }
+                }
+            }
             self.shared.took_incoming(taken);
         }
     }
@@ -608,7 +754,12 @@ impl Core {
         self.shared.announce_park();
         self.take_remote_with(true);
         self.fire_timers();
-        if self.has_work(main_woken) {
+        if self.has_work(main_woken) || self.steal() {
+            self.shared.announce_awake();
+            return;
+        }
+        let _hungry = self.go_hungry();
+        if self.steal() {
             self.shared.announce_awake();
             return;
         }
@@ -631,12 +782,13 @@ impl Core {
         let timeout = match next_deadline {
             None => None,
             Some(deadline) if self.timers.clock().is_paused() => {
-                if self.shared.blocking.in_flight() == 0 {
+                if self.shared.blocking.in_flight() == 0 && self.driver.file_ops_awaited() == 0 {
                     self.advance_virtual_clock(deadline, main_woken);
                     self.shared.announce_awake();
                     return;
                 }
-                // Blocking work may still schedule something earlier; the pool unparks us when it ends.
+                // Blocking work or a file operation on the ring may still schedule something earlier; the pool
+                // unparks us when it ends, the ring's completion ends the park.
                 None
             }
             Some(deadline) => Some(Duration::from_millis(
@@ -647,6 +799,21 @@ impl Core {
         self.shared.announce_awake();
         self.take_remote();
         self.fire_timers();
+    }
+
+    /// The loop is about to park with nothing to do: counts itself hungry, so a loop with waiting tasks wakes it
+    /// (steal invariant 3); uncounted when the returned guard drops. The caller looks at the other loops once
+    /// more before it parks.
+    fn go_hungry(&self) -> Option<Hungry<'_>> {
+        self.waiting.as_ref()?;
+        let group = self.shared.group()?;
+        group.hungry().enter(self.shared.loop_id().index());
+        // Pairs with the fence in `Group::wake_hungry`: either that loop sees us hungry, or we see its tasks.
+        std::sync::atomic::fence(SeqCst);
+        Some(Hungry {
+            shared: &self.shared,
+            group,
+        })
     }
 
     /// Virtual clock shared by several loops, nothing ready here: this loop counts itself idle (with its next
@@ -665,6 +832,14 @@ impl Core {
             if self.has_work(main_woken) {
                 return;
             }
+        }
+        if self.driver.file_ops_awaited() > 0 {
+            // A file operation on the ring is as much work in flight as a blocking job: this loop is not idle
+            // (so time does not jump) until its completion ends the park.
+            self.poll_driver(None);
+            self.take_remote();
+            self.fire_timers();
+            return;
         }
         self.shared.enter_virtual_idle(group, next_deadline);
         // Work handed in before the flag was set was not counted against it: look once more (invariant 2).
@@ -735,6 +910,16 @@ impl Core {
         for (registry_ref, queue_ref) in remote.spawned {
             let _ = registry_ref.shutdown(&self.runner);
             drop((registry_ref, queue_ref));
+        }
+        let waiting = self.waiting.as_ref();
+        for task in remote
+            .waiting
+            .into_iter()
+            .chain(std::iter::from_fn(|| waiting?.pop()))
+        {
+            // Adopted first (task rule 9): this thread then owns it, and cancels it without running.
+            let task = self.start_waiting(task);
+            drop(task);
         }
         loop {
             let task = self.registry.borrow_mut().pop_any();

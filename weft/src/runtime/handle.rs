@@ -142,9 +142,34 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let location = Location::caller();
-        match self.shared.group().and_then(|group| group.least_busy()) {
+        let Some(group) = self.shared.group() else {
+            return spawn_onto(&self.shared, future, location);
+        };
+        let mut future = Some(future);
+        if group.steals() {
+            // On one of this runtime's loops: the task waits there for its first poll, and an idle loop may take it.
+            let waiting = context::with_core(|core| {
+                let core = core.filter(|core| {
+                    core.shared()
+                        .group()
+                        .is_some_and(|own| Arc::ptr_eq(own, group))
+                })?;
+                match core.spawn_waiting(future.take()?, location) {
+                    Ok(handle) => Some(handle),
+                    Err(back) => {
+                        future = Some(back);
+                        None
+                    }
+                }
+            });
+            if let Some(handle) = waiting {
+                return handle;
+            }
+        }
+        let future = future.expect("given back unless spawned");
+        match group.least_busy() {
             // Through the remote queue even onto this thread's loop, so its count of tasks handed in is right.
-            Some(target) => target.spawn_remote(future, location),
+            Some(target) => target.spawn_remote(future, location, group.steals()),
             None => spawn_onto(&self.shared, future, location),
         }
     }
@@ -274,7 +299,7 @@ where
                 .spawn_local(future, None, location)
         })
     } else {
-        target.spawn_remote(future, location)
+        target.spawn_remote(future, location, false)
     }
 }
 

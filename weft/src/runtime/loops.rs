@@ -43,10 +43,12 @@ use std::time::Instant;
 use super::event_loop::Core;
 use super::idle::IdleCount;
 use super::shared::lock;
+use super::steal::{HungryFlags, WaitQueue, Waiting};
 use super::{Builder, Shared};
 use crate::blocking::Pool;
 use crate::sys::cpu;
 use crate::time::VirtualTime;
+use crossbeam_deque::Stealer;
 
 /// Which loop of a runtime: `0` runs `block_on`, the others run on threads of their own.
 ///
@@ -93,15 +95,56 @@ pub(crate) struct Group {
     shutdown_requested: AtomicBool,
     /// Loops idle on the shared virtual clock (see the module docs).
     virtual_idle: IdleCount,
+    /// Whether loops take each other's waiting tasks (`Builder::steal`).
+    steal: bool,
+    /// Each loop's queue of waiting tasks, by index, as other loops take from it (empty without steal).
+    stealers: Box<[Stealer<Waiting>]>,
+    /// Loops parked hungry for other loops' waiting tasks (`runtime::steal`, invariant 3).
+    hungry: HungryFlags,
 }
 
 impl Group {
-    /// A group of `loops`, in index order.
-    pub(crate) fn new(loops: &[Arc<Shared>]) -> Group {
+    /// A group of `loops`, in index order; `steal`: they take each other's waiting tasks.
+    pub(crate) fn new(loops: &[Arc<Shared>], steal: bool) -> Group {
         Group {
             loops: loops.iter().map(Arc::downgrade).collect(),
             shutdown_requested: AtomicBool::new(false),
             virtual_idle: IdleCount::default(),
+            steal,
+            stealers: loops
+                .iter()
+                .filter_map(|shared| shared.stealer().cloned())
+                .collect(),
+            hungry: HungryFlags::new(loops.len()),
+        }
+    }
+
+    /// Whether loops take each other's waiting tasks (`Builder::steal`).
+    pub(crate) fn steals(&self) -> bool {
+        self.steal
+    }
+
+    /// Which loops are parked hungry for other loops' waiting tasks.
+    pub(crate) fn hungry(&self) -> &HungryFlags {
+        &self.hungry
+    }
+
+    /// Takes half of the waiting tasks of the first other loop that has some, looking from the loop after
+    /// `thief` round the group, into `queue`; returns one of them to run now.
+    pub(crate) fn steal_for(&self, thief: LoopId, queue: &WaitQueue) -> Option<Waiting> {
+        let count = self.stealers.len();
+        (1..count)
+            .map(|offset| (thief.index() + offset) % count)
+            .find_map(|index| queue.steal_from(&self.stealers[index]))
+    }
+
+    /// Loop `from` has tasks waiting for their first poll: wakes one loop parked hungry, if there is one. (One
+    /// load of the count when none is; the caller fences first where a missed wake would cost a turn,
+    /// `runtime::steal` invariant 3.)
+    pub(crate) fn wake_hungry(&self, from: LoopId) {
+        let hungry = self.hungry.take_one(from.index());
+        if let Some(shared) = hungry.and_then(|index| self.loops[index].upgrade()) {
+            shared.unpark();
         }
     }
 

@@ -53,6 +53,7 @@ mod panic_hint;
 mod probe;
 mod registry;
 pub(crate) mod shared;
+mod steal;
 
 pub use crate::driver::Driver;
 pub use builder::{Builder, UnhandledPanic};
@@ -190,9 +191,11 @@ impl Runtime {
             runtime.workers = Some(workers);
             let mut all = vec![runtime.core.shared().clone()];
             all.extend(others);
-            let group = Arc::new(Group::new(&all));
+            let group = Arc::new(Group::new(&all, builder.steal));
             for shared in &all {
                 shared.set_group(group.clone());
+                // A worker that parked before it had a group parks again with it (to count itself hungry).
+                shared.unpark();
             }
         }
         // With every loop in place, so what is served from outside sees them all.

@@ -12,6 +12,7 @@ use super::context;
 use super::doorbell::Doorbell;
 use super::idle::IdleFlag;
 use super::loops::{Group, LoopId};
+use super::steal::Waiting;
 use super::PublishedMetrics;
 use crate::blocking::Pool;
 use crate::cell::arena::Arena;
@@ -19,6 +20,7 @@ use crate::cell::raw::{self, TaskRef};
 use crate::cell::{Id, JoinHandle, Owner, Runner};
 use crate::driver::Driver;
 use crate::sys::EventFd;
+use crossbeam_deque::Stealer;
 
 /// Work handed to the loop to run on its thread with access to it.
 pub(crate) type Visit = Box<dyn FnOnce(&super::event_loop::Core) + Send>;
@@ -30,8 +32,10 @@ pub(crate) struct Remote {
     pub(crate) woken: Vec<TaskRef>,
     /// Tasks spawned from other threads: (registry reference, queue reference).
     pub(crate) spawned: Vec<(TaskRef, TaskRef)>,
+    /// Tasks spawned from other threads that other loops may take before their first poll (`Builder::steal`).
+    pub(crate) waiting: Vec<Waiting>,
     /// Registration keys of sockets dropped (or moved to another loop) on another thread.
-    pub(crate) orphan_sources: Vec<u32>,
+    pub(crate) orphan_sources: Vec<(u32, Option<crate::driver::HandoffSender>)>,
     /// Work other threads want done on the loop's thread between polls (the x-ray's `Handle::dump`); dropped
     /// unrun if the loop shuts down first.
     pub(crate) visits: Vec<Visit>,
@@ -44,6 +48,7 @@ impl std::fmt::Debug for Remote {
         f.debug_struct("Remote")
             .field("woken", &self.woken.len())
             .field("spawned", &self.spawned.len())
+            .field("waiting", &self.waiting.len())
             .field("orphan_sources", &self.orphan_sources.len())
             .field("visits", &self.visits.len())
             .field("closed", &self.closed)
@@ -62,6 +67,8 @@ pub(crate) struct Shared {
     group: OnceLock<Arc<Group>>,
     /// Tasks handed to the loop from other threads that it has not taken in yet (for placement by load).
     incoming: AtomicU64,
+    /// With `Builder::steal` and several loops: how other loops take tasks waiting for their first poll here.
+    stealer: Option<Stealer<Waiting>>,
     /// Whether the loop runs on a virtual clock (shared with its group's other loops, if any).
     paused: bool,
     /// Set while the loop is counted idle on the group's shared virtual clock (`runtime::loops`, rule 1).
@@ -165,12 +172,14 @@ impl Shared {
         blocking: Pool,
         paused_clock: bool,
         probe_shared: Option<Arc<dyn std::any::Any + Send + Sync>>,
+        stealer: Option<Stealer<Waiting>>,
     ) -> Arc<Shared> {
         let shared = Arc::new(Shared {
             id: NEXT_LOOP_ID.fetch_add(1, Relaxed),
             loop_id,
             group: OnceLock::new(),
             incoming: AtomicU64::new(0),
+            stealer,
             paused: paused_clock,
             virtual_idle: IdleFlag::default(),
             virtual_deadline: AtomicU64::new(u64::MAX),
@@ -225,7 +234,13 @@ impl Shared {
     pub(crate) fn load(&self) -> u64 {
         // Acquire pairs with `took_incoming`: seeing tasks leave `incoming` means seeing them counted as live.
         let incoming = self.incoming.load(Acquire);
-        self.metrics.tasks_alive() + incoming
+        let waiting = self.stealer.as_ref().map_or(0, Stealer::len) as u64;
+        self.metrics.tasks_alive() + incoming + waiting
+    }
+
+    /// How other loops take tasks waiting here, if this loop lets them (`Builder::steal`).
+    pub(crate) fn stealer(&self) -> Option<&Stealer<Waiting>> {
+        self.stealer.as_ref()
     }
 
     /// The loop took in `count` tasks spawned from other threads.
@@ -308,6 +323,7 @@ impl Shared {
         let mut remote = lock(&self.remote);
         std::mem::swap(&mut remote.woken, &mut into.woken);
         std::mem::swap(&mut remote.spawned, &mut into.spawned);
+        std::mem::swap(&mut remote.waiting, &mut into.waiting);
         std::mem::swap(&mut remote.orphan_sources, &mut into.orphan_sources);
         std::mem::swap(&mut remote.visits, &mut into.visits);
     }
@@ -318,6 +334,7 @@ impl Shared {
         let taken = Remote {
             woken: std::mem::take(&mut remote.woken),
             spawned: std::mem::take(&mut remote.spawned),
+            waiting: std::mem::take(&mut remote.waiting),
             orphan_sources: std::mem::take(&mut remote.orphan_sources),
             visits: std::mem::take(&mut remote.visits),
             closed: true,
@@ -326,11 +343,13 @@ impl Shared {
         taken
     }
 
-    /// Spawns a `Send` task from any thread.
+    /// Spawns a `Send` task from any thread; `stealable`: it waits in the loop's queue that other loops take
+    /// from (`Builder::steal`).
     pub(crate) fn spawn_remote<F>(
         self: &Arc<Self>,
         future: F,
         location: &'static Location<'static>,
+        stealable: bool,
     ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -340,7 +359,14 @@ impl Shared {
             raw::new_task(future, Some(self.clone()), false, Id::next(), location);
         let mut refused = Some((registry_ref, queue_ref));
         self.push_remote(|remote| {
-            remote.spawned.extend(refused.take());
+            let task = refused.take();
+            if stealable && self.stealer.is_some() {
+                remote
+                    .waiting
+                    .extend(task.map(|(registry, queue)| Waiting { registry, queue }));
+            } else {
+                remote.spawned.extend(task);
+            }
             self.incoming.fetch_add(1, Relaxed);
         });
         if let Some((registry_ref, queue_ref)) = refused {

@@ -29,3 +29,11 @@ pub(crate) fn set_nonblocking(fd: RawFd, nonblocking: bool) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// A close-on-exec duplicate of `fd` (which must be open), for keeping a socket's file alive after its owner
+/// closed its own descriptor.
+pub(crate) fn duplicate(fd: RawFd) -> io::Result<OwnedFd> {
+    let duplicate = syscall!(fcntl(fd, libc::F_DUPFD_CLOEXEC, 0))?;
+    // SAFETY: fcntl returned a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(duplicate) })
+}

@@ -17,6 +17,13 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     Ok(read as usize)
 }
 
+/// Receives into `buf` (a datagram socket: one datagram, truncated to `buf`; unlike `read`, a zero-length
+/// datagram is consumed too).
+pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    let read = syscall!(recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0))?;
+    Ok(read as usize)
+}
+
 /// Reads into `buf` without consuming the data.
 pub(crate) fn peek(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     let read = syscall!(recv(
@@ -41,6 +48,12 @@ pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
 
 /// Writes several buffers in one call without raising `SIGPIPE` (stream sockets).
 pub(crate) fn send_vectored(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    send_vectored_to(fd.as_raw_fd(), bufs)
+}
+
+/// [`send_vectored`] on the descriptor number of an open stream socket (the driver's table holds numbers; a
+/// wrong number is an error from the kernel, never memory unsafety).
+pub(crate) fn send_vectored_to(fd: std::os::fd::RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     let count = bufs.len().min(libc::UIO_MAXIOV as usize);
     // SAFETY: `IoSlice` is guaranteed ABI-compatible with `iovec` on Unix; the message header points at
     // `count` of them, alive for the duration of the call, and at no address or control data.
@@ -53,7 +66,7 @@ pub(crate) fn send_vectored(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Res
         msg_controllen: 0,
         msg_flags: 0,
     };
-    let written = syscall!(sendmsg(fd.as_raw_fd(), &header, libc::MSG_NOSIGNAL))?;
+    let written = syscall!(sendmsg(fd, &header, libc::MSG_NOSIGNAL))?;
     Ok(written as usize)
 }
 
@@ -77,4 +90,10 @@ pub(crate) fn accept(fd: BorrowedFd<'_>) -> io::Result<(socket2::Socket, socket2
     // SAFETY: accept4 returned a fresh descriptor that nothing else owns.
     let socket = unsafe { <socket2::Socket as std::os::fd::FromRawFd>::from_raw_fd(accepted) };
     Ok((socket, address))
+}
+
+/// Shuts down the write side of the open socket `fd` (the peer reads end of stream).
+pub(crate) fn shutdown_write(fd: std::os::fd::RawFd) -> io::Result<()> {
+    syscall!(shutdown(fd, libc::SHUT_WR))?;
+    Ok(())
 }

@@ -1,11 +1,16 @@
 //! Helpers shared by the integration tests (each test binary uses some of them).
 #![allow(dead_code)]
 
+pub mod child;
+pub mod temp_dir;
+pub mod uring;
+
 use std::future::Future;
-use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
+
+use child::{child_command, is_child, wait_child};
 
 /// Runs `body` on a fresh runtime. The 120 s bound only turns a hang (a lost wake-up) into a failure; no test
 /// asserts anything about time.
@@ -41,8 +46,8 @@ pub fn without_deadlock<T: Send + 'static>(
     }
 }
 
-/// Set in the child process that runs one test alone.
-const ISOLATED_ENV: &str = "WEFT_TEST_ISOLATED";
+/// How long an isolated test may run before its child is killed: a guard against hangs, not a timing assertion.
+const ISOLATED_GUARD: Duration = Duration::from_secs(300);
 
 /// Runs `body` in a child process of this test binary that runs only the test `name` (on one test thread), so
 /// that process-wide measurements (threads, descriptors, resident memory) are not disturbed by the other tests of
@@ -54,44 +59,13 @@ pub fn isolated(name: &str, body: impl FnOnce()) {
 /// [`isolated`], with `env` set in the child and, if given, its soft limit of open descriptors lowered to
 /// `nofile` (`ulimit -n` of `/bin/sh`, which then `exec`s the test binary).
 pub fn isolated_with(name: &str, env: &[(&str, &str)], nofile: Option<u32>, body: impl FnOnce()) {
-    if std::env::var(ISOLATED_ENV).as_deref() == Ok(name) {
+    if is_child(name) {
         body();
         return;
     }
-    let exe = std::env::current_exe().unwrap();
-    let args = [name, "--exact", "--test-threads=1", "--nocapture"];
-    let mut command = match nofile {
-        Some(limit) => {
-            let mut command = Command::new("/bin/sh");
-            command
-                .arg("-c")
-                .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
-                .arg(&exe)
-                .args(args);
-            command
-        }
-        None => {
-            let mut command = Command::new(&exe);
-            command.args(args);
-            command
-        }
-    };
-    command.env(ISOLATED_ENV, name);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "isolated test {name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "isolated test {name} did not run in the child:\n{stdout}"
-    );
+    let mut command = child_command(name, nofile);
+    command.envs(env.iter().copied());
+    wait_child(command.spawn().unwrap(), ISOLATED_GUARD).assert_passed();
 }
 
 /// [`isolated`], with each `(key, Some(value))` set and each `(key, None)` removed in the child's environment.
@@ -101,27 +75,28 @@ pub fn isolated_stderr(
     env: &[(&str, Option<&str>)],
     body: impl FnOnce(),
 ) -> Option<String> {
-    if std::env::var(ISOLATED_ENV).as_deref() == Ok(name) {
+    if is_child(name) {
         body();
         return None;
     }
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args([name, "--exact", "--test-threads=1", "--nocapture"])
-        .env(ISOLATED_ENV, name);
+    let mut command = child_command(name, None);
     for (key, value) in env {
         match value {
             Some(value) => command.env(key, value),
             None => command.env_remove(key),
         };
     }
-    let output = command.output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "isolated test {name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
-    );
-    Some(stderr)
+    let run = wait_child(command.spawn().unwrap(), ISOLATED_GUARD);
+    run.assert_passed();
+    Some(run.stderr)
+}
+
+/// A connected TCP pair on 127.0.0.1: (client, server).
+pub async fn tcp_pair() -> (weft::net::TcpStream, weft::net::TcpStream) {
+    let listener = weft::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = weft::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    (client, server)
 }

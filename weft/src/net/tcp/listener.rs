@@ -161,6 +161,9 @@ impl TcpListener {
     /// # });
     /// ```
     ///
+    /// A connection its client reset before it was accepted never fails `accept`: on epoll it is handed out (its
+    /// first read fails); on io_uring, which accepts ahead, it has no peer address left and is closed and
+    /// skipped.
     ///
     /// ```
     /// use weft::net::{TcpListener, TcpStream};
@@ -211,6 +214,29 @@ impl TcpListener {
         wait: Wait,
     ) -> std::task::Poll<io::Result<(TcpStream, SocketAddr)>> {
         let poll = self.backoff.poll(cx, |cx| {
+            if self.source.completion_streams() {
+                // io_uring: a multishot accept delivers the connections; the peer's address is asked after.
+                loop {
+                    let accepted = std::task::ready!(self.source.poll_completion(
+                        cx,
+                        wait,
+                        |driver, key, cx| driver.poll_accept(key, cx)
+                    ));
+                    let socket = socket2::Socket::from(accepted?);
+                    let address = match socket.peer_addr() {
+                        Ok(address) => address,
+                        // The peer reset the connection after the kernel accepted it and before we asked:
+                        // it has no peer any more (`ENOTCONN`). It is closed and skipped — a dead connection,
+                        // not a failed accept, which would stop many a server's accept loop.
+                        Err(error) if error.kind() == io::ErrorKind::NotConnected => continue,
+                        Err(error) => return std::task::Poll::Ready(Err(error)),
+                    };
+                    let address = address.as_socket().ok_or_else(|| {
+                        io::Error::other("accepted a connection with a non-IP address")
+                    })?;
+                    return std::task::Poll::Ready(Ok((TcpStream::from_socket(socket), address)));
+                }
+            }
             self.source.poll_io(cx, Direction::Read, wait, |listener| {
                 let (socket, address) = sys::socket::accept(listener.as_fd())?;
                 let address = address.as_socket().ok_or_else(|| {

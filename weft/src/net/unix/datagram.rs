@@ -1,16 +1,18 @@
-//! [`UnixDatagram`]: a Unix-domain datagram socket.
+//! [`UnixDatagram`]: a Unix-domain datagram socket, an [`IoDatagram`] over `std::os::unix::net::UnixDatagram`, and
+//! what only Unix-domain datagram sockets have.
 
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{self as std_unix, SocketAddr};
 use std::path::Path;
 
-use super::super::source::Source;
+use super::super::datagram::{DatagramSocket, IoDatagram};
 use crate::cell::Op;
 
-/// A Unix-domain datagram socket.
+/// A Unix-domain datagram socket: `IoDatagram<std::os::unix::net::UnixDatagram>` (its `from_std`, `into_std`,
+/// `local_addr`, `send`, `recv` and `recv_from` are [`IoDatagram`]'s).
 ///
 /// ```
 /// use weft::net::UnixDatagram;
@@ -23,12 +25,26 @@ use crate::cell::Op;
 ///     assert_eq!(&buf[..len], b"one datagram");
 /// });
 /// ```
-pub struct UnixDatagram {
-    /// The socket, non-blocking.
-    pub(super) source: Source<std_unix::UnixDatagram>,
+pub type UnixDatagram = IoDatagram<std_unix::UnixDatagram>;
+
+#[allow(private_interfaces, reason = "DatagramSocket is sealed")]
+impl DatagramSocket for std_unix::UnixDatagram {
+    type Addr = SocketAddr;
+
+    const SEND: Op = Op::UnixDatagramSend;
+    const RECV: Op = Op::UnixDatagramRecv;
+
+    fn local_addr_socket(&self) -> io::Result<SocketAddr> {
+        self.local_addr()
+    }
+
+    fn recv_from_socket(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.recv_from(buf)
+    }
 }
 
-impl UnixDatagram {
+/// The methods only a Unix-domain datagram socket has.
+impl IoDatagram<std_unix::UnixDatagram> {
     /// Binds to `path`.
     ///
     /// ```
@@ -89,48 +105,6 @@ impl UnixDatagram {
         Ok((UnixDatagram::from_std(a)?, UnixDatagram::from_std(b)?))
     }
 
-    /// Wraps a standard socket (made non-blocking here).
-    ///
-    /// ```
-    /// use weft::net::UnixDatagram;
-    ///
-    /// let (std_a, std_b) = std::os::unix::net::UnixDatagram::pair().unwrap();
-    /// weft::run(async {
-    ///     let a = UnixDatagram::from_std(std_a).unwrap();
-    ///     std_b.send(b"from std").unwrap(); // the std side still works, blocking
-    ///     let mut buf = [0; 8];
-    ///     let len = a.recv(&mut buf).await.unwrap();
-    ///     assert_eq!(&buf[..len], b"from std");
-    /// });
-    /// ```
-    pub fn from_std(socket: std_unix::UnixDatagram) -> io::Result<UnixDatagram> {
-        socket.set_nonblocking(true)?;
-        Ok(UnixDatagram {
-            source: Source::new(socket),
-        })
-    }
-
-    /// Gives the standard socket back, **still non-blocking** (as tokio's `into_std`): call `set_nonblocking(false)`
-    /// before blocking calls on it. It leaves its loop's reactor, and [`from_std`](Self::from_std) adopts it again
-    /// on any loop.
-    ///
-    /// ```
-    /// use weft::net::UnixDatagram;
-    ///
-    /// weft::run(async {
-    ///     let (a, b) = UnixDatagram::pair().unwrap();
-    ///     a.send(b"to std").await.unwrap();
-    ///     let b = b.into_std().unwrap();
-    ///     b.set_nonblocking(false).unwrap(); // it comes back non-blocking
-    ///     let mut buf = [0; 16];
-    ///     let len = b.recv(&mut buf).unwrap();
-    ///     assert_eq!(&buf[..len], b"to std");
-    /// });
-    /// ```
-    pub fn into_std(self) -> io::Result<std_unix::UnixDatagram> {
-        self.source.into_inner()
-    }
-
     /// Sets the default peer, for [`send`](Self::send) and [`recv`](Self::recv).
     ///
     /// ```
@@ -151,51 +125,6 @@ impl UnixDatagram {
     /// ```
     pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
         self.source.get_ref().connect(path)
-    }
-
-    /// Sends to the connected peer; returns the datagram's length.
-    ///
-    /// Cancellation safety: a datagram goes out whole in one system call or not at all, so dropping the future
-    /// never sends part of it.
-    ///
-    /// ```
-    /// use weft::net::UnixDatagram;
-    ///
-    /// weft::run(async {
-    ///     let (a, b) = UnixDatagram::pair().unwrap();
-    ///     assert_eq!(a.send(b"hello").await.unwrap(), 5);
-    ///     let mut buf = [0; 8];
-    ///     let len = b.recv(&mut buf).await.unwrap();
-    ///     assert_eq!(&buf[..len], b"hello");
-    /// });
-    /// ```
-    #[track_caller]
-    pub fn send<'a>(&'a self, buf: &'a [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        self.source
-            .write_with(Op::UnixDatagramSend, move |socket| socket.send(buf))
-    }
-
-    /// Receives from the connected peer. Cancel-safe. Each call returns one datagram; one longer than `buf` is
-    /// truncated.
-    ///
-    /// ```
-    /// use weft::net::UnixDatagram;
-    ///
-    /// weft::run(async {
-    ///     let (a, b) = UnixDatagram::pair().unwrap();
-    ///     a.send(b"first").await.unwrap();
-    ///     a.send(b"second").await.unwrap();
-    ///     let mut buf = [0; 16];
-    ///     let len = b.recv(&mut buf).await.unwrap();
-    ///     assert_eq!(&buf[..len], b"first"); // datagram boundaries are kept
-    ///     let len = b.recv(&mut buf).await.unwrap();
-    ///     assert_eq!(&buf[..len], b"second");
-    /// });
-    /// ```
-    #[track_caller]
-    pub fn recv<'a>(&'a self, buf: &'a mut [u8]) -> impl Future<Output = io::Result<usize>> + 'a {
-        self.source
-            .read_with(Op::UnixDatagramRecv, move |socket| socket.recv(buf))
     }
 
     /// Sends to `path`; returns the datagram's length.
@@ -223,65 +152,6 @@ impl UnixDatagram {
         self.source.write_with(Op::UnixDatagramSend, move |socket| {
             socket.send_to(buf, path.as_ref())
         })
-    }
-
-    /// Receives a datagram and its sender's address. Cancel-safe.
-    ///
-    /// ```
-    /// use weft::net::UnixDatagram;
-    ///
-    /// let dir = std::env::temp_dir();
-    /// let server_path = dir.join(format!("weft-{}-datagram-server.sock", std::process::id()));
-    /// let client_path = dir.join(format!("weft-{}-datagram-client.sock", std::process::id()));
-    /// let _ = std::fs::remove_file(&server_path);
-    /// let _ = std::fs::remove_file(&client_path);
-    /// weft::run(async {
-    ///     let server = UnixDatagram::bind(&server_path).unwrap();
-    ///     let client = UnixDatagram::bind(&client_path).unwrap(); // bound, so it can get a reply
-    ///     client.send_to(b"ping", &server_path).await.unwrap();
-    ///     let mut buf = [0; 8];
-    ///     let (len, from) = server.recv_from(&mut buf).await.unwrap();
-    ///     assert_eq!(from.as_pathname(), Some(client_path.as_path()));
-    ///     server.send_to(&buf[..len], from.as_pathname().unwrap()).await.unwrap();
-    ///     assert_eq!(client.recv(&mut buf).await.unwrap(), 4);
-    /// });
-    /// std::fs::remove_file(&server_path).unwrap();
-    /// std::fs::remove_file(&client_path).unwrap();
-    /// ```
-    #[track_caller]
-    pub fn recv_from<'a>(
-        &'a self,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + 'a {
-        self.source
-            .read_with(Op::UnixDatagramRecv, move |socket| socket.recv_from(buf))
-    }
-
-    /// The local address.
-    ///
-    /// ```
-    /// use weft::net::UnixDatagram;
-    ///
-    /// let path = std::env::temp_dir().join(format!("weft-{}-datagram-local-addr.sock", std::process::id()));
-    /// let _ = std::fs::remove_file(&path);
-    /// let socket = UnixDatagram::bind(&path).unwrap();
-    /// assert_eq!(socket.local_addr().unwrap().as_pathname(), Some(path.as_path()));
-    /// std::fs::remove_file(&path).unwrap();
-    /// ```
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.source.get_ref().local_addr()
-    }
-}
-
-impl AsRawFd for UnixDatagram {
-    fn as_raw_fd(&self) -> RawFd {
-        self.source.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for UnixDatagram {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.source.get_ref().as_fd()
     }
 }
 

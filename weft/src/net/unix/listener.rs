@@ -151,6 +151,17 @@ impl UnixListener {
         let wait = Wait::here(Op::UnixAccept);
         poll_fn(move |cx| {
             let poll = self.backoff.poll(cx, |cx| {
+                if self.source.completion_streams() {
+                    // io_uring: a multishot accept delivers the connections.
+                    let accepted = self
+                        .source
+                        .poll_completion(cx, wait, |driver, key, cx| driver.poll_accept(key, cx));
+                    return accepted.map(|accepted| {
+                        let stream = std_unix::UnixStream::from(accepted?);
+                        let address = stream.peer_addr()?;
+                        Ok((UnixStream::from_nonblocking(stream), address))
+                    });
+                }
                 self.source.poll_io(cx, Direction::Read, wait, |listener| {
                     let (socket, _) = sys::socket::accept(listener.as_fd())?;
                     let stream = std_unix::UnixStream::from(std::os::fd::OwnedFd::from(socket));
