@@ -3,7 +3,8 @@
 //! and leaks no descriptor, and many files read at once. On epoll (`WEFT_DRIVER=epoll`), the same bodies run
 //! and the operations use the pool, as the driver-specific assertions say.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::pin::Pin;
 use std::task::Poll;
@@ -102,6 +103,144 @@ fn file_reads_writes_opens_and_syncs_on_io_uring_leave_the_blocking_pool_unused(
             "on epoll, file operations run on the pool"
         ),
     }
+}
+
+/// The fields of `stat` both kinds of metadata report, for comparing weft's answer with std's.
+fn stat_fields(m: &impl MetadataExt) -> [i64; 12] {
+    [
+        m.dev() as i64,
+        m.ino() as i64,
+        i64::from(m.mode()),
+        m.nlink() as i64,
+        i64::from(m.uid()),
+        i64::from(m.gid()),
+        m.size() as i64,
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+        m.blocks() as i64,
+    ]
+}
+
+#[test]
+fn metadata_of_paths_files_links_and_entries_comes_from_the_ring_and_equals_std() {
+    let scratch = TempDir::new("uring-statx");
+    let path = scratch.join("file.bin");
+    let link = scratch.join("link");
+    let runtime = weft::Runtime::new().unwrap();
+    let handle = runtime.handle();
+    runtime.block_on(async {
+        let mut file = File::create(&path).await.unwrap();
+        file.write_all(&pattern(4321)).await.unwrap();
+        // `metadata` of an open file waits for its queued write, then looks at the descriptor itself.
+        let of_file = file.metadata().await.unwrap();
+        assert_eq!(of_file.len(), 4321);
+        file.close().await.unwrap();
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+
+        let std_file = std::fs::metadata(&path).unwrap();
+        let of_path = weft::fs::metadata(&path).await.unwrap();
+        assert!(of_path.is_file() && !of_path.is_dir() && !of_path.is_symlink());
+        assert_eq!(stat_fields(&of_path), stat_fields(&std_file));
+        assert_eq!(of_path.permissions(), std_file.permissions());
+        assert_eq!(of_path.modified().unwrap(), std_file.modified().unwrap());
+        assert_eq!(of_path.created().ok(), std_file.created().ok());
+        assert_eq!(of_file.ino(), std_file.ino());
+
+        // Through the link, and of the link itself.
+        assert_eq!(
+            stat_fields(&weft::fs::metadata(&link).await.unwrap()),
+            stat_fields(&std_file)
+        );
+        let of_link = weft::fs::symlink_metadata(&link).await.unwrap();
+        assert!(of_link.is_symlink());
+        assert_eq!(
+            stat_fields(&of_link),
+            stat_fields(&std::fs::symlink_metadata(&link).unwrap())
+        );
+
+        // A directory, and a directory entry (which does not follow the link).
+        let of_dir = weft::fs::metadata(scratch.path()).await.unwrap();
+        assert!(of_dir.is_dir());
+        assert_eq!(
+            of_dir.file_type(),
+            std::fs::metadata(scratch.path())
+                .unwrap()
+                .file_type()
+                .into()
+        );
+        let mut entries = weft::fs::read_dir(scratch.path()).await.unwrap();
+        let mut seen = 0;
+        while let Some(entry) = entries.next_entry().await.unwrap() {
+            let ours = entry.metadata().await.unwrap();
+            let std = std::fs::symlink_metadata(entry.path()).unwrap();
+            assert_eq!(stat_fields(&ours), stat_fields(&std), "{:?}", entry.path());
+            assert_eq!(entry.file_type().await.unwrap(), ours.file_type());
+            seen += 1;
+        }
+        assert_eq!(seen, 2);
+
+        // Nothing there: the error std gives.
+        let missing = weft::fs::metadata(scratch.join("missing"))
+            .await
+            .unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    });
+    if runtime.driver() == Driver::Epoll {
+        assert!(
+            handle.metrics().blocking_threads > 0,
+            "on epoll, metadata runs on the pool"
+        );
+    }
+
+    // Listing a directory (above) has no io_uring form and starts the pool: without it, nothing here does.
+    let runtime = weft::Runtime::new().unwrap();
+    let handle = runtime.handle();
+    runtime.block_on(async {
+        let mut file = File::open(&path).await.unwrap();
+        assert_eq!(file.metadata().await.unwrap().len(), 4321);
+        assert!(weft::fs::metadata(&link).await.unwrap().is_file());
+        assert!(weft::fs::symlink_metadata(&link)
+            .await
+            .unwrap()
+            .is_symlink());
+    });
+    if runtime.driver() == Driver::IoUring {
+        assert_eq!(
+            handle.metrics().blocking_threads,
+            0,
+            "on io_uring, metadata is a statx on the ring"
+        );
+    }
+}
+
+/// Polls `future` once and drops it, finished or not.
+async fn poll_once_then_drop<F: Future>(future: F) {
+    let mut future = std::pin::pin!(future);
+    poll_fn(|cx| {
+        let _ = future.as_mut().poll(cx);
+        Poll::Ready(())
+    })
+    .await
+}
+
+#[test]
+fn metadata_futures_dropped_mid_flight_leave_the_loop_and_the_next_answers_correct() {
+    let scratch = TempDir::new("uring-statx-dropped");
+    let path = scratch.join("file.bin");
+    std::fs::write(&path, pattern(777)).unwrap();
+    weft::run(async {
+        let mut file = File::open(&path).await.unwrap();
+        for _ in 0..200 {
+            // Polled once (the statx is submitted), then dropped: its slot keeps the buffer it writes into
+            // until the completion.
+            poll_once_then_drop(weft::fs::metadata(&path)).await;
+            poll_once_then_drop(file.metadata()).await;
+        }
+        assert_eq!(weft::fs::metadata(&path).await.unwrap().len(), 777);
+        assert_eq!(file.metadata().await.unwrap().len(), 777);
+    });
 }
 
 #[test]

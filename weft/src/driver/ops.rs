@@ -112,6 +112,20 @@ pub(crate) enum FileOp {
         /// The mode of a created file.
         mode: u32,
     },
+    /// `statx(dirfd, path, flags, mask)` into `buf` (one `libc::statx`): of `path`, or of `file` itself (with
+    /// an empty path and `AT_EMPTY_PATH`).
+    Stat {
+        /// The path (empty for `file`), kept until the completion.
+        path: CString,
+        /// The open file to look at instead of a path, kept open until the completion.
+        file: Option<Arc<File>>,
+        /// `AT_*` flags (`AT_SYMLINK_NOFOLLOW`, `AT_EMPTY_PATH`).
+        flags: i32,
+        /// What to ask for (`STATX_*`).
+        mask: u32,
+        /// Receives the answer: exactly one `libc::statx` long.
+        buf: Vec<u8>,
+    },
 }
 
 /// What a task's operation is, for what happens when it completes or is forgotten.
@@ -130,6 +144,8 @@ pub(crate) enum TaskKind {
     Sync,
     /// `openat`: cancelled when forgotten; its result is a descriptor someone must close.
     Open,
+    /// `statx`: not cancelled (it is short, and the kernel writes only into the slot's own buffer).
+    Stat,
 }
 
 /// What a completed task operation hands back.

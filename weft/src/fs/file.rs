@@ -1,6 +1,6 @@
 //! [`File`]: an open file with the `futures-io` traits, whose reads, writes and seeks run on the blocking pool,
-//! or, on a loop that runs io_uring, whose reads, writes and syncs are ring operations at the file's cursor
-//! (seeks, `set_len`, `metadata` and a write right after a read ahead stay on the pool).
+//! or, on a loop that runs io_uring, whose reads, writes, syncs and `metadata` are ring operations (at the
+//! file's cursor; seeks, `set_len` and a write right after a read ahead stay on the pool).
 //!
 //! A `File` is either idle, holding its buffer (maybe with read-ahead bytes not yet handed out), or busy with
 //! one operation in flight, which owns the buffer and a clone of the descriptor until it finishes. This is
@@ -18,7 +18,7 @@
 //!    even if the `File` is dropped (and `op` rule 1 covers a pool that shuts down first).
 
 use std::fmt;
-use std::fs::{File as StdFile, Metadata};
+use std::fs::File as StdFile;
 use std::future::{poll_fn, Future};
 use std::io::{self, Seek, SeekFrom};
 use std::mem;
@@ -30,6 +30,7 @@ use std::task::{ready, Context, Poll};
 use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 
 use super::buf::Buf;
+use super::metadata::{self, Metadata};
 use super::op::{self, Op, Pending};
 use super::ring::RingDone;
 use super::OpenOptions;
@@ -722,7 +723,7 @@ impl Op for SyncToDevice {
     }
 }
 
-/// Reads the file's metadata (`fstat`).
+/// Reads the file's metadata (`fstat`, or a `statx` of the descriptor on the ring).
 struct FileMetadata {
     /// The descriptor.
     file: Arc<StdFile>,
@@ -734,7 +735,16 @@ impl Op for FileMetadata {
     type Output = (Outcome, Buf);
 
     fn run_blocking(self) -> Self::Output {
-        let result = self.file.metadata();
+        let result = self.file.metadata().map(Metadata::from);
+        (Outcome::Metadata(result), self.buf)
+    }
+
+    fn ring_form(&mut self) -> Option<FileOp> {
+        Some(metadata::statx_of_file(self.file.clone()))
+    }
+
+    fn ring_done(self, (result, buf, _): RingDone) -> Self::Output {
+        let result = result.map(|_| Metadata::from_statx_bytes(&buf));
         (Outcome::Metadata(result), self.buf)
     }
 }

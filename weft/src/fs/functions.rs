@@ -4,13 +4,14 @@
 //! that operation on the blocking pool (see `op`). Each function is followed by its operation. On a loop that
 //! runs io_uring, `read`, `read_to_string` and `write` go through its ring instead (`whole.rs`).
 
-use std::fs::Metadata;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::metadata::{self, Metadata};
 use super::op::{self, Op};
-use super::ring::RingOp;
+use super::ring::{RingDone, RingOp};
 use super::whole;
+use crate::driver::FileOp;
 
 /// Reads the whole file at `path` into a vector of bytes. Like [`std::fs::read`].
 ///
@@ -178,11 +179,27 @@ impl Op for Stat {
     type Output = io::Result<Metadata>;
 
     fn run_blocking(self) -> Self::Output {
-        if self.follow_symlinks {
+        let std = if self.follow_symlinks {
             std::fs::metadata(self.path)
         } else {
             std::fs::symlink_metadata(self.path)
-        }
+        };
+        std.map(Metadata::from)
+    }
+
+    /// A `statx` of the path; a path with a NUL byte stays on the pool for std's own error.
+    fn ring_form(&mut self) -> Option<FileOp> {
+        let flags = if self.follow_symlinks {
+            0
+        } else {
+            libc::AT_SYMLINK_NOFOLLOW
+        };
+        metadata::statx_of_path(&self.path, flags)
+    }
+
+    fn ring_done(self, (result, buf, _): RingDone) -> Self::Output {
+        result?;
+        Ok(Metadata::from_statx_bytes(&buf))
     }
 }
 

@@ -2,8 +2,8 @@
 //! [`File`] with the `futures-io` traits.
 //!
 //! The kernel has no readiness notification for regular files (epoll calls them always ready, then a read
-//! blocks on the disk). So on a loop that runs the io_uring driver, reads, writes, opens and `fsync`s (and
-//! `read`, `read_to_string`, `write`) are io_uring operations the loop submits and completes itself; every
+//! blocks on the disk). So on a loop that runs the io_uring driver, reads, writes, opens, `fsync`s and
+//! metadata (`statx`) (and `read`, `read_to_string`, `write`) are io_uring operations the loop submits and completes itself; every
 //! other operation, and every operation on epoll or outside a loop, runs on the blocking pool. Either way the
 //! calling task waits for it like for any other buzzer, and the API is the same. Every operation is a value
 //! behind one internal trait (`op::Op`), which says whether it has an io_uring form.
@@ -46,6 +46,7 @@
 mod buf;
 mod file;
 mod functions;
+mod metadata;
 mod op;
 mod open_options;
 mod read_dir;
@@ -57,6 +58,7 @@ pub use functions::{
     canonicalize, copy, create_dir, create_dir_all, metadata, read, read_to_string, remove_dir,
     remove_dir_all, remove_file, rename, symlink_metadata, try_exists, write,
 };
+pub use metadata::{FileType, Metadata};
 pub use open_options::OpenOptions;
 pub use read_dir::{read_dir, DirEntry, ReadDir};
-pub use std::fs::{FileType, Metadata, Permissions};
+pub use std::fs::Permissions;

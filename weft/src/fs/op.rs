@@ -3,9 +3,9 @@
 //! Every file-system operation is a value of its own type that owns everything it needs (paths, the shared
 //! descriptor, the buffer) and implements [`Op`]. [`submit`] runs it on the current loop's io_uring when the
 //! loop runs that driver and the operation has an io_uring form ([`Op::ring_form`]: reads, writes, `fsync`,
-//! `openat`), else on the blocking pool, as on epoll or outside a loop. Operations without an io_uring
-//! counterpart (metadata — std's `Metadata` cannot be built from a `statx` —, directory listing, `copy`,
-//! `canonicalize`, recursive create and remove) stay on the pool.
+//! `openat`, `statx`), else on the blocking pool, as on epoll or outside a loop. Operations without an io_uring
+//! counterpart (directory listing, seeks, `set_len`, `copy`, `canonicalize`, recursive create and remove)
+//! stay on the pool.
 //!
 //! # Invariants
 //!

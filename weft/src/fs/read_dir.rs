@@ -4,7 +4,6 @@
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fmt;
-use std::fs::{FileType, Metadata};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::mem;
@@ -15,7 +14,10 @@ use std::task::{ready, Context, Poll};
 
 use futures_core::Stream;
 
+use super::metadata::{self, FileType, Metadata};
 use super::op::{self, Op};
+use super::ring::RingDone;
+use crate::driver::FileOp;
 
 /// How many entries one trip to the pool fetches.
 const BATCH: usize = 32;
@@ -312,7 +314,7 @@ impl Op for NextBatch {
         for _ in 0..BATCH {
             match self.dir.next() {
                 Some(entry) => self.entries.push_back(entry.map(|std| DirEntry {
-                    file_type: std.file_type().ok(),
+                    file_type: std.file_type().ok().map(FileType::from),
                     std: Arc::new(std),
                 })),
                 None => {
@@ -330,14 +332,23 @@ impl Op for NextBatch {
     }
 }
 
-/// Reads an entry's metadata (`fstatat` without following links).
+/// Reads an entry's metadata (`fstatat` without following links, or a `statx` of its path on the ring).
 struct EntryMetadata(Arc<std::fs::DirEntry>);
 
 impl Op for EntryMetadata {
     type Output = io::Result<Metadata>;
 
     fn run_blocking(self) -> Self::Output {
-        self.0.metadata()
+        self.0.metadata().map(Metadata::from)
+    }
+
+    fn ring_form(&mut self) -> Option<FileOp> {
+        metadata::statx_of_path(&self.0.path(), libc::AT_SYMLINK_NOFOLLOW)
+    }
+
+    fn ring_done(self, (result, buf, _): RingDone) -> Self::Output {
+        result?;
+        Ok(Metadata::from_statx_bytes(&buf))
     }
 }
 
@@ -348,6 +359,6 @@ impl Op for EntryFileType {
     type Output = io::Result<FileType>;
 
     fn run_blocking(self) -> Self::Output {
-        self.0.file_type()
+        self.0.file_type().map(FileType::from)
     }
 }
