@@ -513,6 +513,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // a real file: Miri's isolation has no file system
     fn std_metadata_converts_to_the_same_values() {
         let path = std::env::temp_dir().join(format!("weft-metadata-unit-{}", std::process::id()));
         std::fs::write(&path, [1; 321]).unwrap();
