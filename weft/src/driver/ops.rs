@@ -32,13 +32,16 @@ pub(crate) const OP_TAG: u64 = 1 << 62;
 /// An operation to push on the ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Submit {
-    /// `recv` of up to `len` bytes into the buffer of slot `op`; `poll_first` when the socket was just found
-    /// drained (the kernel then waits for data instead of trying a receive that would fail first).
+    /// `recv` of up to `len` bytes into the buffer of slot `op`, or, `from_ring`, into a buffer the kernel
+    /// picks from the loop's buffer ring when the bytes arrive (the slot then lends nothing while it waits);
+    /// `poll_first` when the socket was just found drained (the kernel then waits for data instead of trying a
+    /// receive that would fail first).
     Recv {
         op: u32,
         fd: RawFd,
         len: usize,
         poll_first: bool,
+        from_ring: bool,
     },
     /// `send` of the slot's buffer from `offset` on.
     Send { op: u32, fd: RawFd, offset: usize },

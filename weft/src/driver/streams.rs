@@ -1,8 +1,9 @@
 //! Completion I/O for connected stream sockets on io_uring: what each stream has received and not yet handed
 //! out, what it was asked to send and has not yet sent, and the operations that move the bytes.
 //!
-//! A read that finds nothing received submits one `recv` into the stream's own buffer and waits; the bytes
-//! land in that buffer and the next read copies them out. A write copies the caller's bytes into the stream's
+//! A read that finds nothing received submits one `recv` and waits: with the loop's buffer ring, the kernel
+//! puts the bytes in a ring buffer and they are copied to the stream's received bytes (nothing is lent while
+//! the stream waits); without one, into the stream's own buffer. The next read copies them out. A write copies the caller's bytes into the stream's
 //! unsent buffer and returns at once; every unsent buffer goes out as **one** `send` per stream just before the
 //! loop enters the ring (send batching: many writes of one turn, one operation, and no system call of their own).
 //! At most one `send` per stream is in flight, so bytes leave in the order they were written.
@@ -21,6 +22,11 @@
 //! 3. The unsent bytes and those in flight stay under [`SEND_WINDOW`]; a write beyond it waits (back-pressure).
 //! 4. A stream's state is keyed by its registration key and generation; a completion for a closed stream (its
 //!    key reused or vacant) only frees its operation's slot.
+//! 5. With the loop's buffer ring, a stream lends no memory to a `recv` that waits (the kernel takes a ring
+//!    buffer when bytes arrive; they are copied to the stream and the buffer goes back at once), and a stream
+//!    whose received bytes were all read keeps at most [`KEEP_RECEIVED`] bytes of buffer. A stream whose bytes
+//!    were all sent keeps no send buffer. Larger emptied buffers go to the loop's spares, so an idle connection
+//!    costs no buffer memory beyond that. Without a ring, the stream's own buffer is lent to each `recv`.
 
 #![forbid(unsafe_code)]
 
@@ -29,6 +35,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
+use super::buf_ring;
 use super::ops::{Ops, Submit, Target};
 use super::store_waker;
 
@@ -45,8 +52,12 @@ const MULTISHOT_AFTER: u8 = 2;
 /// receive buffer and the peer's window hold the rest).
 const MAX_BUFFERED: usize = 256 * 1024;
 
-/// Send buffers kept for reuse.
-const SPARE_SEND_BUFFERS: usize = 64;
+/// A stream whose received bytes were all read keeps its receive buffer only up to this capacity; a larger one
+/// is freed, so an idle stream holds at most this much (invariant 5).
+const KEEP_RECEIVED: usize = 1024;
+
+/// Emptied send and receive buffers kept for reuse, per loop.
+const SPARE_BUFFERS: usize = 64;
 
 /// One stream's state.
 #[derive(Debug)]
@@ -118,6 +129,16 @@ impl StreamIo {
             op,
             fd: self.fd,
             offset: sent,
+        }
+    }
+
+    /// Makes room for `more` received bytes: a stream holding no buffer takes a spare one first, if they do not
+    /// fit the small buffer it would grow (invariant 5).
+    fn room_for(&mut self, more: usize, spare: &mut Vec<Vec<u8>>) {
+        if self.received.capacity() == 0 && more > KEEP_RECEIVED {
+            if let Some(buffer) = spare.pop() {
+                self.received = buffer;
+            }
         }
     }
 
@@ -241,7 +262,7 @@ pub(crate) struct Streams {
     flush: Vec<(u32, u32)>,
     /// Closed streams still sending.
     lingering: Vec<Option<Lingering>>,
-    /// Send buffers to reuse.
+    /// Emptied send and receive buffers to reuse (none is held by an idle stream: invariant 5).
     spare: Vec<Vec<u8>>,
     /// A write with nothing queued goes to the kernel at once (`send(2)`), not with the next park
     /// (`WEFT_URING_SENDS=eager`, for comparisons: batching measured 3–7 % less server CPU per message).
@@ -312,6 +333,28 @@ impl Streams {
             .filter(|stream| stream.generation == generation)
     }
 
+    /// [`live`](Self::live), with the spare buffers beside it.
+    fn live_with_spare(
+        &mut self,
+        key: u32,
+        generation: u32,
+    ) -> Option<(&mut StreamIo, &mut Vec<Vec<u8>>)> {
+        let stream = self
+            .by_key
+            .get_mut(key as usize)?
+            .as_mut()
+            .filter(|stream| stream.generation == generation)?;
+        Some((stream, &mut self.spare))
+    }
+
+    /// Keeps an emptied buffer for reuse by a write or a receive, if there is room and it is not huge.
+    fn keep_spare(&mut self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        if self.spare.len() < SPARE_BUFFERS && buffer.capacity() <= MAX_RECV * 2 {
+            self.spare.push(buffer);
+        }
+    }
+
     /// Reads (or, without `consume`, peeks) into `buf`: received bytes first (invariant 1), else one `recv` of
     /// up to `buf.len()` bytes is submitted and the task waits for it — or, for a stream that reads in a loop
     /// when the loop has a buffer ring (`multishot`), one multishot `recv` that keeps filling the stream.
@@ -342,11 +385,16 @@ impl Streams {
             buf[..n].copy_from_slice(&stream.received[stream.read_at..stream.read_at + n]);
             if consume {
                 stream.read_at += n;
-                if stream.read_at == stream.read_end && stream.multishot {
-                    // Drained: the next bytes land at the start again.
+                if stream.read_at == stream.read_end && multishot {
+                    // Drained, and the next bytes are copied in from the ring: they land at the start again,
+                    // in a buffer the stream keeps only if it is small (invariant 5).
                     stream.read_at = 0;
                     stream.read_end = 0;
                     stream.received.clear();
+                    if stream.received.capacity() > KEEP_RECEIVED {
+                        let buffer = std::mem::take(&mut stream.received);
+                        self.keep_spare(buffer);
+                    }
                 }
             }
             return Poll::Ready(Ok(n));
@@ -368,17 +416,24 @@ impl Streams {
         } else if stream.recv_op.is_none() {
             stream.waits = stream.waits.saturating_add(1);
             let want = buf.len().min(MAX_RECV);
-            let mut buffer = std::mem::take(&mut stream.received);
-            if buffer.len() < want {
-                buffer.resize(want, 0);
-            }
-            // Never more than the caller can take at once: the buffer keeps its length (no zeroing next
-            // time), the `recv` asks for `want` bytes only.
+            // With the loop's buffer ring, the `recv` takes a ring buffer only when bytes arrive: a stream
+            // waiting for its peer lends nothing (invariant 5). Without it, the stream's own buffer is lent.
+            let (len, buffer) = if multishot {
+                (want.min(buf_ring::BUFFER_SIZE), Vec::new())
+            } else {
+                let mut buffer = std::mem::take(&mut stream.received);
+                if buffer.len() < want {
+                    buffer.resize(want, 0);
+                }
+                // Never more than the caller can take at once: the buffer keeps its length (no zeroing next
+                // time), the `recv` asks for `want` bytes only.
+                (want, buffer)
+            };
             let op = ops.insert(
                 Target::Recv {
                     key,
                     generation,
-                    len: want,
+                    len,
                 },
                 buffer,
             );
@@ -386,8 +441,9 @@ impl Streams {
             out.push(Submit::Recv {
                 op,
                 fd,
-                len: want,
+                len,
                 poll_first: stream.drained,
+                from_ring: multishot,
             });
         }
         store_waker(&mut stream.reader, cx);
@@ -551,18 +607,16 @@ impl Streams {
     pub(crate) fn submit_unsent(&mut self, ops: &mut Ops, out: &mut Vec<Submit>) {
         let queued = std::mem::take(&mut self.flush);
         for &(key, generation) in &queued {
-            let spare = self.spare.pop().unwrap_or_default();
             let Some(stream) = self.live(key, generation) else {
-                self.spare.push(spare);
                 continue;
             };
             stream.queued = false;
             if stream.send_op.is_some() || stream.unsent.is_empty() {
                 // The completion of the send in flight submits the rest.
-                self.spare.push(spare);
                 continue;
             }
-            let buffer = std::mem::replace(&mut stream.unsent, spare);
+            // The stream keeps no buffer meanwhile: its next write takes a spare one (invariant 5).
+            let buffer = std::mem::take(&mut stream.unsent);
             out.push(stream.start_send(ops, (key, 0), buffer));
         }
         let mut queued = queued;
@@ -596,10 +650,35 @@ impl Streams {
         stream.receive_ended(result);
     }
 
+    /// The `recv` `op` of the stream `key` that took a ring buffer completed with `result`; `bytes` are what it
+    /// received (copied here, the ring buffer goes back right after).
+    pub(crate) fn recv_copied(
+        &mut self,
+        (key, generation, requested): (u32, u32, usize),
+        result: i32,
+        bytes: &[u8],
+    ) {
+        let Some((stream, spare)) = self.live_with_spare(key, generation) else {
+            return; // invariant 4
+        };
+        stream.recv_op = None;
+        // A `recv` is submitted only when nothing received is left unread.
+        stream.received.clear();
+        stream.room_for(bytes.len(), spare);
+        stream.received.extend_from_slice(bytes);
+        stream.read_at = 0;
+        stream.read_end = bytes.len();
+        if result > 0 {
+            stream.drained = bytes.len() < requested;
+        }
+        stream.receive_ended(result);
+    }
+
     /// Appends `bytes`, received by a multishot `recv`, to the stream `(key, generation)` if it is live.
     pub(crate) fn receive(&mut self, key: u32, generation: u32, bytes: &[u8]) {
-        if let Some(stream) = self.live(key, generation) {
+        if let Some((stream, spare)) = self.live_with_spare(key, generation) {
             stream.received.truncate(stream.read_end);
+            stream.room_for(bytes.len(), spare);
             stream.received.extend_from_slice(bytes);
             stream.read_end = stream.received.len();
         }
@@ -669,7 +748,7 @@ impl Streams {
         }
         stream.in_flight = 0;
         buffer.clear();
-        if spare.len() < SPARE_SEND_BUFFERS && buffer.capacity() <= MAX_RECV * 2 {
+        if spare.len() < SPARE_BUFFERS && buffer.capacity() <= MAX_RECV * 2 {
             spare.push(buffer);
         }
         if !stream.unsent.is_empty() {

@@ -529,14 +529,25 @@ impl UringBackend {
                         fd,
                         len,
                         poll_first,
+                        from_ring,
                     } => {
-                        let buf = ops.buf(op);
-                        let len = len.min(buf.len());
                         let ioprio = if poll_first { RECVSEND_POLL_FIRST } else { 0 };
-                        opcode::Recv::new(types::Fd(fd), buf.as_ptr().cast_mut(), len as u32)
-                            .ioprio(ioprio)
-                            .build()
-                            .user_data(OP_TAG | u64::from(op))
+                        if from_ring {
+                            // No memory of ours: the kernel picks a buffer of the ring (streams invariant 5).
+                            opcode::Recv::new(types::Fd(fd), std::ptr::null_mut(), len as u32)
+                                .buf_group(buf_ring::GROUP)
+                                .ioprio(ioprio)
+                                .build()
+                                .flags(squeue::Flags::BUFFER_SELECT)
+                                .user_data(OP_TAG | u64::from(op))
+                        } else {
+                            let buf = ops.buf(op);
+                            let len = len.min(buf.len());
+                            opcode::Recv::new(types::Fd(fd), buf.as_ptr().cast_mut(), len as u32)
+                                .ioprio(ioprio)
+                                .build()
+                                .user_data(OP_TAG | u64::from(op))
+                        }
                     }
                     Submit::Send { op, fd, offset } => {
                         let buf = &ops.buf(op)[offset..];
@@ -624,7 +635,8 @@ impl UringBackend {
         loop {
             // SAFETY: invariants 2 and 6: a poll or a cancel points at no memory of ours; a `recv`/`send` points
             // into its slot's buffer, which the op table keeps unmoved until the final completion (ops
-            // invariant 1). The descriptor an entry names is open (registrations invariant 2) or, if closed
+            // invariant 1), or, taking a ring buffer (single or multishot), at none: the kernel picks one from
+            // the buffer ring, which outlives the io_uring instance (`buf_ring.rs` invariant 1). The descriptor an entry names is open (registrations invariant 2) or, if closed
             // meanwhile, the stale completion is ignored (invariant 3).
             if unsafe { ring.submission().push(entry) }.is_ok() {
                 self.unsubmitted.set(self.unsubmitted.get() + 1);
@@ -840,7 +852,22 @@ impl UringBackend {
                         generation,
                         len,
                     } => {
-                        streams.recv_done((key, generation, len), result, buffer);
+                        match cqueue::buffer_select(flags) {
+                            // It took a ring buffer: its bytes are copied to the stream (if live), and the
+                            // buffer goes back to the ring at once.
+                            Some(bid) => {
+                                if let Some(Ok(buf_ring)) = self.buf_ring.borrow_mut().as_mut() {
+                                    let len_got = result.max(0) as usize;
+                                    streams.recv_copied(
+                                        (key, generation, len),
+                                        result,
+                                        buf_ring.bytes(bid, len_got),
+                                    );
+                                    buf_ring.give_back(bid);
+                                }
+                            }
+                            None => streams.recv_done((key, generation, len), result, buffer),
+                        }
                         None
                     }
                     Target::Send {
