@@ -867,3 +867,131 @@ impl Streams {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STREAM: (u32, u32, RawFd) = (3, 1, 100);
+
+    /// Reads into `buf` through the ring path; the submissions it made go to `out`.
+    fn read(
+        streams: &mut Streams,
+        ops: &mut Ops,
+        out: &mut Vec<Submit>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        streams.poll_read(ops, out, STREAM, &mut cx, buf, (true, true))
+    }
+
+    /// The one `recv` a waiting read submitted: its op, and how much it may take.
+    fn the_recv(out: &mut Vec<Submit>) -> (u32, usize) {
+        match out.drain(..).collect::<Vec<_>>()[..] {
+            [Submit::Recv {
+                op,
+                len,
+                from_ring: true,
+                ..
+            }] => (op, len),
+            ref other => panic!("expected one recv from the ring, got {other:?}"),
+        }
+    }
+
+    fn received_capacity(streams: &Streams) -> usize {
+        streams.by_key[STREAM.0 as usize]
+            .as_ref()
+            .unwrap()
+            .received
+            .capacity()
+    }
+
+    #[test]
+    fn a_read_waiting_on_the_ring_lends_no_buffer_and_a_drained_stream_keeps_a_small_one() {
+        let (mut streams, mut ops, mut out) = (Streams::default(), Ops::default(), Vec::new());
+        let mut buf = vec![0; 8192];
+        assert!(read(&mut streams, &mut ops, &mut out, &mut buf).is_pending());
+        let (op, len) = the_recv(&mut out);
+        assert_eq!(len, buf_ring::BUFFER_SIZE, "capped at one ring buffer");
+        assert_eq!(ops.buf(op).len(), 0, "nothing lent while it waits");
+        assert_eq!(received_capacity(&streams), 0);
+
+        // 100 bytes arrive: copied in; read out; the small buffer stays for the next ones.
+        ops.complete(op);
+        streams.recv_copied((STREAM.0, STREAM.1, len), 100, &[9; 100]);
+        assert!(matches!(
+            read(&mut streams, &mut ops, &mut out, &mut buf),
+            Poll::Ready(Ok(100))
+        ));
+        assert!(buf[..100].iter().all(|&b| b == 9));
+        assert!((100..=KEEP_RECEIVED).contains(&received_capacity(&streams)));
+        assert!(streams.spare.is_empty());
+    }
+
+    #[test]
+    fn a_large_receive_read_out_leaves_its_buffer_to_the_spares_and_the_next_one_reuses_it() {
+        let (mut streams, mut ops, mut out) = (Streams::default(), Ops::default(), Vec::new());
+        let mut buf = vec![0; 8192];
+        assert!(read(&mut streams, &mut ops, &mut out, &mut buf).is_pending());
+        let (op, len) = the_recv(&mut out);
+        ops.complete(op);
+        streams.recv_copied((STREAM.0, STREAM.1, len), 3000, &[5; 3000]);
+        assert!(matches!(
+            read(&mut streams, &mut ops, &mut out, &mut buf),
+            Poll::Ready(Ok(3000))
+        ));
+        assert_eq!(
+            received_capacity(&streams),
+            0,
+            "an idle stream holds no large buffer"
+        );
+        assert_eq!(streams.spare.len(), 1);
+
+        assert!(read(&mut streams, &mut ops, &mut out, &mut buf).is_pending());
+        let (op, len) = the_recv(&mut out);
+        ops.complete(op);
+        streams.recv_copied((STREAM.0, STREAM.1, len), 2000, &[6; 2000]);
+        assert!(
+            received_capacity(&streams) >= 3000,
+            "the spare buffer was taken"
+        );
+        assert!(streams.spare.is_empty());
+        assert!(matches!(
+            read(&mut streams, &mut ops, &mut out, &mut buf),
+            Poll::Ready(Ok(2000))
+        ));
+        assert!(buf[..2000].iter().all(|&b| b == 6));
+    }
+
+    #[test]
+    fn a_stream_whose_bytes_went_out_holds_no_send_buffer() {
+        let (mut streams, mut ops, mut out) = (Streams::default(), Ops::default(), Vec::new());
+        let mut cx = Context::from_waker(Waker::noop());
+        let bytes = [1u8; 3000];
+        let written = streams.poll_write(STREAM, &mut cx, &[IoSlice::new(&bytes)]);
+        assert!(matches!(written, Poll::Ready(Ok(3000))));
+        streams.submit_unsent(&mut ops, &mut out);
+        let op = match out[..] {
+            [Submit::Send { op, offset: 0, .. }] => op,
+            ref other => panic!("expected one send, got {other:?}"),
+        };
+        let stream = streams.by_key[STREAM.0 as usize].as_ref().unwrap();
+        assert_eq!(
+            stream.unsent.capacity(),
+            0,
+            "no buffer kept while the send is in flight"
+        );
+        assert_eq!(ops.buf(op).len(), 3000);
+
+        let (_, buffer) = ops.complete(op).unwrap();
+        let next = streams.send_done(&mut ops, (STREAM.0, STREAM.1), 0, 3000, buffer);
+        assert!(next.is_none());
+        let stream = streams.by_key[STREAM.0 as usize].as_ref().unwrap();
+        assert_eq!(stream.unsent.capacity(), 0);
+        assert_eq!(
+            streams.spare.len(),
+            1,
+            "the sent buffer is a spare for the next write"
+        );
+    }
+}
