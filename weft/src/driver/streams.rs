@@ -887,7 +887,7 @@ mod tests {
 
     /// The one `recv` a waiting read submitted: its op, and how much it may take.
     fn the_recv(out: &mut Vec<Submit>) -> (u32, usize) {
-        match out.drain(..).collect::<Vec<_>>()[..] {
+        match std::mem::take(out)[..] {
             [Submit::Recv {
                 op,
                 len,
