@@ -3,10 +3,11 @@
 //!
 //! A read that finds nothing received submits one `recv` and waits: with the loop's buffer ring, the kernel
 //! puts the bytes in a ring buffer and they are copied to the stream's received bytes (nothing is lent while
-//! the stream waits); without one, into the stream's own buffer. The next read copies them out. A write copies the caller's bytes into the stream's
-//! unsent buffer and returns at once; every unsent buffer goes out as **one** `send` per stream just before the
-//! loop enters the ring (send batching: many writes of one turn, one operation, and no system call of their own).
-//! At most one `send` per stream is in flight, so bytes leave in the order they were written.
+//! the stream waits); without one, into the stream's own buffer. The next read copies them out. A write copies
+//! the caller's bytes into the stream's unsent buffer and returns at once; every unsent buffer goes out as
+//! **one** `send` per stream just before the loop enters the ring (send batching: many writes of one turn, one
+//! operation, and no system call of their own). At most one `send` per stream is in flight, so bytes leave in
+//! the order they were written.
 //!
 //! # Invariants
 //!

@@ -636,8 +636,9 @@ impl UringBackend {
             // SAFETY: invariants 2 and 6: a poll or a cancel points at no memory of ours; a `recv`/`send` points
             // into its slot's buffer, which the op table keeps unmoved until the final completion (ops
             // invariant 1), or, taking a ring buffer (single or multishot), at none: the kernel picks one from
-            // the buffer ring, which outlives the io_uring instance (`buf_ring.rs` invariant 1). The descriptor an entry names is open (registrations invariant 2) or, if closed
-            // meanwhile, the stale completion is ignored (invariant 3).
+            // the buffer ring, which outlives the io_uring instance (`buf_ring.rs` invariant 1). The descriptor
+            // an entry names is open (registrations invariant 2) or, if closed meanwhile, the stale completion
+            // is ignored (invariant 3).
             if unsafe { ring.submission().push(entry) }.is_ok() {
                 self.unsubmitted.set(self.unsubmitted.get() + 1);
                 return Ok(());

@@ -3,10 +3,10 @@
 //!
 //! The kernel has no readiness notification for regular files (epoll calls them always ready, then a read
 //! blocks on the disk). So on a loop that runs the io_uring driver, reads, writes, opens, `fsync`s and
-//! metadata (`statx`) (and `read`, `read_to_string`, `write`) are io_uring operations the loop submits and completes itself; every
-//! other operation, and every operation on epoll or outside a loop, runs on the blocking pool. Either way the
-//! calling task waits for it like for any other buzzer, and the API is the same. Every operation is a value
-//! behind one internal trait (`op::Op`), which says whether it has an io_uring form.
+//! metadata (`statx`) (and `read`, `read_to_string`, `write`) are io_uring operations the loop submits and
+//! completes itself; every other operation, and every operation on epoll or outside a loop, runs on the
+//! blocking pool. Either way the calling task waits for it like for any other buzzer, and the API is the same.
+//! Every operation is a value behind one internal trait (`op::Op`), which says whether it has an io_uring form.
 //!
 //! Cancellation: dropping the future of an operation does not undo it — a write is completed, never half-done
 //! by the drop (on io_uring it is never cancelled); a read or an open still waiting on io_uring is cancelled,
