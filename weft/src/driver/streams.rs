@@ -26,8 +26,9 @@
 //! 5. With the loop's buffer ring, a stream lends no memory to a `recv` that waits (the kernel takes a ring
 //!    buffer when bytes arrive; they are copied to the stream and the buffer goes back at once), and a stream
 //!    whose received bytes were all read keeps at most [`KEEP_RECEIVED`] bytes of buffer. A stream whose bytes
-//!    were all sent keeps no send buffer. Larger emptied buffers go to the loop's spares, so an idle connection
-//!    costs no buffer memory beyond that. Without a ring, the stream's own buffer is lent to each `recv`.
+//!    were all sent keeps no send buffer. Larger emptied buffers go to the loop's spares (at most [`SPARE_BYTES`]
+//!    in all; the rest is freed), so an idle connection costs no buffer memory beyond that. Without a ring, the
+//!    stream's own buffer is lent to each `recv`.
 
 #![forbid(unsafe_code)]
 
@@ -57,8 +58,42 @@ const MAX_BUFFERED: usize = 256 * 1024;
 /// is freed, so an idle stream holds at most this much (invariant 5).
 const KEEP_RECEIVED: usize = 1024;
 
-/// Emptied send and receive buffers kept for reuse, per loop.
-const SPARE_BUFFERS: usize = 64;
+/// Emptied send and receive buffers kept for reuse, per loop: at most this many bytes of capacity in all.
+const SPARE_BYTES: usize = 256 * 1024;
+
+/// Emptied buffers kept for the next write or receive, so a busy stream does not allocate per message, bounded
+/// by [`SPARE_BYTES`] so the loop does not hoard what idle streams gave back (invariant 5).
+#[derive(Debug, Default)]
+struct Spares {
+    /// The buffers, empty.
+    buffers: Vec<Vec<u8>>,
+    /// The sum of their capacities.
+    bytes: usize,
+}
+
+impl Spares {
+    /// A spare buffer, if any.
+    fn take(&mut self) -> Option<Vec<u8>> {
+        let buffer = self.buffers.pop()?;
+        self.bytes -= buffer.capacity();
+        Some(buffer)
+    }
+
+    /// Keeps `buffer`, emptied, if it fits in the bound; else frees it.
+    fn keep(&mut self, mut buffer: Vec<u8>) {
+        if self.bytes + buffer.capacity() <= SPARE_BYTES {
+            buffer.clear();
+            self.bytes += buffer.capacity();
+            self.buffers.push(buffer);
+        }
+    }
+
+    /// How many buffers are kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.buffers.len()
+    }
+}
 
 /// One stream's state.
 #[derive(Debug)]
@@ -135,9 +170,9 @@ impl StreamIo {
 
     /// Makes room for `more` received bytes: a stream holding no buffer takes a spare one first, if they do not
     /// fit the small buffer it would grow (invariant 5).
-    fn room_for(&mut self, more: usize, spare: &mut Vec<Vec<u8>>) {
+    fn room_for(&mut self, more: usize, spare: &mut Spares) {
         if self.received.capacity() == 0 && more > KEEP_RECEIVED {
-            if let Some(buffer) = spare.pop() {
+            if let Some(buffer) = spare.take() {
                 self.received = buffer;
             }
         }
@@ -264,7 +299,7 @@ pub(crate) struct Streams {
     /// Closed streams still sending.
     lingering: Vec<Option<Lingering>>,
     /// Emptied send and receive buffers to reuse (none is held by an idle stream: invariant 5).
-    spare: Vec<Vec<u8>>,
+    spare: Spares,
     /// A write with nothing queued goes to the kernel at once (`send(2)`), not with the next park
     /// (`WEFT_URING_SENDS=eager`, for comparisons: batching measured 3–7 % less server CPU per message).
     eager: bool,
@@ -276,7 +311,7 @@ impl Default for Streams {
             by_key: Vec::new(),
             flush: Vec::new(),
             lingering: Vec::new(),
-            spare: Vec::new(),
+            spare: Spares::default(),
             eager: std::env::var_os("WEFT_URING_SENDS").is_some_and(|mode| mode == "eager"),
         }
     }
@@ -339,21 +374,13 @@ impl Streams {
         &mut self,
         key: u32,
         generation: u32,
-    ) -> Option<(&mut StreamIo, &mut Vec<Vec<u8>>)> {
+    ) -> Option<(&mut StreamIo, &mut Spares)> {
         let stream = self
             .by_key
             .get_mut(key as usize)?
             .as_mut()
             .filter(|stream| stream.generation == generation)?;
         Some((stream, &mut self.spare))
-    }
-
-    /// Keeps an emptied buffer for reuse by a write or a receive, if there is room and it is not huge.
-    fn keep_spare(&mut self, mut buffer: Vec<u8>) {
-        buffer.clear();
-        if self.spare.len() < SPARE_BUFFERS && buffer.capacity() <= MAX_RECV * 2 {
-            self.spare.push(buffer);
-        }
     }
 
     /// Reads (or, without `consume`, peeks) into `buf`: received bytes first (invariant 1), else one `recv` of
@@ -394,7 +421,7 @@ impl Streams {
                     stream.received.clear();
                     if stream.received.capacity() > KEEP_RECEIVED {
                         let buffer = std::mem::take(&mut stream.received);
-                        self.keep_spare(buffer);
+                        self.spare.keep(buffer);
                     }
                 }
             }
@@ -491,7 +518,7 @@ impl Streams {
             return Poll::Pending;
         }
         if stream.unsent.capacity() == 0 {
-            if let Some(buffer) = spare.pop() {
+            if let Some(buffer) = spare.take() {
                 stream.unsent = buffer;
             }
         }
@@ -723,7 +750,7 @@ impl Streams {
         (key, generation): (u32, u32),
         sent: usize,
         result: i32,
-        mut buffer: Vec<u8>,
+        buffer: Vec<u8>,
     ) -> Option<Submit> {
         let spare = &mut self.spare;
         let stream = self
@@ -748,10 +775,7 @@ impl Streams {
             return Some(stream.start_send(ops, (key, sent), buffer));
         }
         stream.in_flight = 0;
-        buffer.clear();
-        if spare.len() < SPARE_BUFFERS && buffer.capacity() <= MAX_RECV * 2 {
-            spare.push(buffer);
-        }
+        spare.keep(buffer);
         if !stream.unsent.is_empty() {
             let next = std::mem::take(&mut stream.unsent);
             return Some(stream.start_send(ops, (key, 0), next));
@@ -926,7 +950,7 @@ mod tests {
         ));
         assert!(buf[..100].iter().all(|&b| b == 9));
         assert!((100..=KEEP_RECEIVED).contains(&received_capacity(&streams)));
-        assert!(streams.spare.is_empty());
+        assert_eq!(streams.spare.len(), 0);
     }
 
     #[test]
@@ -956,7 +980,7 @@ mod tests {
             received_capacity(&streams) >= 3000,
             "the spare buffer was taken"
         );
-        assert!(streams.spare.is_empty());
+        assert_eq!(streams.spare.len(), 0);
         assert!(matches!(
             read(&mut streams, &mut ops, &mut out, &mut buf),
             Poll::Ready(Ok(2000))
@@ -994,5 +1018,21 @@ mod tests {
             1,
             "the sent buffer is a spare for the next write"
         );
+    }
+
+    #[test]
+    fn the_spares_keep_at_most_spare_bytes_and_free_the_rest() {
+        let mut spares = Spares::default();
+        for _ in 0..3 {
+            spares.keep(Vec::with_capacity(SPARE_BYTES / 2));
+        }
+        assert_eq!(spares.len(), 2, "the third would pass the bound: freed");
+        spares.keep(vec![1; 10]);
+        assert_eq!(spares.len(), 2);
+        let taken = spares.take().unwrap();
+        assert!(taken.is_empty() && taken.capacity() >= SPARE_BYTES / 2);
+        spares.keep(Vec::with_capacity(100));
+        assert_eq!(spares.len(), 2);
+        assert!(spares.bytes <= SPARE_BYTES);
     }
 }
