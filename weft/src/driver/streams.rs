@@ -115,8 +115,6 @@ struct StreamIo {
     drained: bool,
     /// Reads that had to wait for a `recv`, counted up to [`MULTISHOT_AFTER`].
     waits: u8,
-    /// `recv_op` is a multishot `recv` into the loop's buffer ring.
-    multishot: bool,
     /// Its cancel was pushed (back-pressure); it ends soon.
     stopping: bool,
     /// The `recv` failed with this `errno` (returned once, like a system call's).
@@ -341,7 +339,6 @@ impl Streams {
                 eof: false,
                 drained: false,
                 waits: 0,
-                multishot: false,
                 stopping: false,
                 read_error: None,
                 reader: None,
@@ -363,10 +360,8 @@ impl Streams {
 
     /// The live stream `key` at `generation`, if any (invariant 4).
     fn live(&mut self, key: u32, generation: u32) -> Option<&mut StreamIo> {
-        self.by_key
-            .get_mut(key as usize)?
-            .as_mut()
-            .filter(|stream| stream.generation == generation)
+        self.live_with_spare(key, generation)
+            .map(|(stream, _)| stream)
     }
 
     /// [`live`](Self::live), with the spare buffers beside it.
@@ -439,7 +434,6 @@ impl Streams {
         if stream.recv_op.is_none() && multishot && stream.waits >= MULTISHOT_AFTER {
             let op = ops.insert(Target::RecvMulti { key, generation }, Vec::new());
             stream.recv_op = Some(op);
-            stream.multishot = true;
             out.push(Submit::RecvMulti { op, fd });
         } else if stream.recv_op.is_none() {
             stream.waits = stream.waits.saturating_add(1);
@@ -725,7 +719,6 @@ impl Streams {
         let stream = self.live(key, generation)?;
         if last && stream.recv_op == Some(op) {
             stream.recv_op = None;
-            stream.multishot = false;
             stream.stopping = false;
         }
         stream.receive_ended(result);

@@ -800,16 +800,11 @@ impl UringBackend {
                 }
                 drop(ops);
                 let mut streams = self.streams.borrow_mut();
-                if let Some(bid) = cqueue::buffer_select(flags) {
-                    let mut buf_ring = self.buf_ring.borrow_mut();
-                    if let Some(Ok(buf_ring)) = buf_ring.as_mut() {
-                        // The buffer goes back to the ring at once, its bytes copied to a live stream.
-                        if result > 0 {
-                            streams.receive(key, generation, buf_ring.bytes(bid, result as usize));
-                        }
-                        buf_ring.give_back(bid);
+                self.take_ring_bytes(flags, result, |bytes| {
+                    if result > 0 {
+                        streams.receive(key, generation, bytes);
                     }
-                }
+                });
                 let next = streams.multishot_done((key, generation), index, result, !more);
                 drop(streams);
                 if let Some(next) = next {
@@ -853,21 +848,11 @@ impl UringBackend {
                         generation,
                         len,
                     } => {
-                        match cqueue::buffer_select(flags) {
-                            // It took a ring buffer: its bytes are copied to the stream (if live), and the
-                            // buffer goes back to the ring at once.
-                            Some(bid) => {
-                                if let Some(Ok(buf_ring)) = self.buf_ring.borrow_mut().as_mut() {
-                                    let len_got = result.max(0) as usize;
-                                    streams.recv_copied(
-                                        (key, generation, len),
-                                        result,
-                                        buf_ring.bytes(bid, len_got),
-                                    );
-                                    buf_ring.give_back(bid);
-                                }
-                            }
-                            None => streams.recv_done((key, generation, len), result, buffer),
+                        let from_ring = self.take_ring_bytes(flags, result, |bytes| {
+                            streams.recv_copied((key, generation, len), result, bytes);
+                        });
+                        if !from_ring {
+                            streams.recv_done((key, generation, len), result, buffer);
                         }
                         None
                     }
@@ -889,6 +874,19 @@ impl UringBackend {
         if let Some(next) = next {
             self.push_all(&mut vec![next]);
         }
+    }
+
+    /// Hands the bytes of the ring buffer a `recv` completion names (in `flags`; `result` of them) to `take`,
+    /// then gives the buffer back to the ring at once; false if the completion named no ring buffer.
+    fn take_ring_bytes(&self, flags: u32, result: i32, take: impl FnOnce(&[u8])) -> bool {
+        let Some(bid) = cqueue::buffer_select(flags) else {
+            return false;
+        };
+        if let Some(Ok(buf_ring)) = self.buf_ring.borrow_mut().as_mut() {
+            take(buf_ring.bytes(bid, result.max(0) as usize));
+            buf_ring.give_back(bid);
+        }
+        true
     }
 
     /// Submits (with the next `io_uring_enter`) the bytes streams were given since the last park: one `send`

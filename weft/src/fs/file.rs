@@ -743,8 +743,7 @@ impl Op for FileMetadata {
         Some(metadata::statx_of_file(self.file.clone()))
     }
 
-    fn ring_done(self, (result, buf, _): RingDone) -> Self::Output {
-        let result = result.map(|_| Metadata::from_statx_bytes(&buf));
-        (Outcome::Metadata(result), self.buf)
+    fn ring_done(self, done: RingDone) -> Self::Output {
+        (Outcome::Metadata(Metadata::from_ring(done)), self.buf)
     }
 }

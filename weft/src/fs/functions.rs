@@ -197,9 +197,8 @@ impl Op for Stat {
         metadata::statx_of_path(&self.path, flags)
     }
 
-    fn ring_done(self, (result, buf, _): RingDone) -> Self::Output {
-        result?;
-        Ok(Metadata::from_statx_bytes(&buf))
+    fn ring_done(self, done: RingDone) -> Self::Output {
+        Metadata::from_ring(done)
     }
 }
 

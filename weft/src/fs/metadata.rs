@@ -25,6 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::ring::RingDone;
 use crate::driver::FileOp;
 
 /// What `statx` is asked for: std's `stat` fields and the creation time.
@@ -153,8 +154,13 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// The outcome of a ring `statx` ([`statx_of_path`], [`statx_of_file`]): its error, or its answer.
+    pub(super) fn from_ring((result, buf, _): RingDone) -> io::Result<Metadata> {
+        result.map(|_| Metadata::from_statx_bytes(&buf))
+    }
+
     /// Reads a `statx` answer from the buffer a ring operation filled (rule 2).
-    pub(crate) fn from_statx_bytes(buf: &[u8]) -> Metadata {
+    fn from_statx_bytes(buf: &[u8]) -> Metadata {
         assert_eq!(buf.len(), STATX_LEN, "a statx buffer is one libc::statx");
         let bytes = |at: usize, len: usize| &buf[at..at + len];
         let u16_at = |at: usize| u16::from_ne_bytes(bytes(at, 2).try_into().expect("2 bytes"));

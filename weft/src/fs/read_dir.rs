@@ -346,9 +346,8 @@ impl Op for EntryMetadata {
         metadata::statx_of_path(&self.0.path(), libc::AT_SYMLINK_NOFOLLOW)
     }
 
-    fn ring_done(self, (result, buf, _): RingDone) -> Self::Output {
-        result?;
-        Ok(Metadata::from_statx_bytes(&buf))
+    fn ring_done(self, done: RingDone) -> Self::Output {
+        Metadata::from_ring(done)
     }
 }
 
